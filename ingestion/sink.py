@@ -1,0 +1,252 @@
+"""Lands consumed messages in DuckDB: valid events, quarantined ones and offsets, atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import orjson
+import pyarrow as pa
+from kafka import KafkaProducer
+
+from ingestion.contracts import DEAD_LETTER_TOPIC, IDENTITY_KEYS, ContractViolation, decode_event
+
+OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse refused a write; the batch was not landed and offsets were not moved."""
+
+
+@dataclass
+class LandingCounts:
+    """What one or more flushes did with the messages they were given."""
+
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+    def __iadd__(self, other: LandingCounts) -> LandingCounts:
+        self.landed += other.landed
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        return self
+
+
+@dataclass(frozen=True)
+class Message:
+    """One consumed Kafka message, as the sink needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class _Batch:
+    rows: dict[str, list[object]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    quarantine: list[tuple[Message, ContractViolation, str | None, str | None]] = field(
+        default_factory=list
+    )
+    duplicates: int = 0
+
+
+_RAW_COLUMNS = (
+    "event_id",
+    "event_type",
+    "source",
+    "schema_version",
+    "occurred_at",
+    "producer",
+    *IDENTITY_KEYS,
+    "payload",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "ingested_at",
+)
+
+
+def _utc_naive(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _peek_identity(raw: bytes) -> tuple[str | None, str | None]:
+    """event_id and event_type of a rejected message when they can still be read."""
+    try:
+        data = orjson.loads(raw)
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    event_id, event_type = data.get("event_id"), data.get("event_type")
+    return (
+        event_id if isinstance(event_id, str) else None,
+        event_type if isinstance(event_type, str) else None,
+    )
+
+
+class LandingSink:
+    """Buffers messages per (topic, partition) and lands them with their offsets in one go.
+
+    Parameters: `connection` (the DuckDB warehouse, landing tables created), `group_id`
+    (whose offsets are stored), `dead_letters` (producer for the dead-letter topic; None
+    keeps rejected messages in the quarantine table only).
+    """
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        group_id: str,
+        dead_letters: KafkaProducer | None = None,
+    ) -> None:
+        self.connection = connection
+        self.group_id = group_id
+        self.dead_letters = dead_letters
+        self._buffer: dict[tuple[str, int], list[Message]] = {}
+
+    def add(self, message: Message) -> None:
+        """Buffer one consumed message until the next flush."""
+        self._buffer.setdefault((message.topic, message.partition), []).append(message)
+
+    @property
+    def pending(self) -> int:
+        """Messages buffered and not landed yet."""
+        return sum(len(messages) for messages in self._buffer.values())
+
+    def flush(self, commit_offsets: OffsetCommit | None = None) -> LandingCounts:
+        """Land everything buffered, exactly once, then let Kafka know.
+
+        1. validate every message against the contract; split valid from rejected;
+        2. publish rejected messages to the dead-letter topic and wait for the broker;
+        3. in ONE DuckDB transaction: insert new events (known event_ids are absorbed as
+           duplicates), insert the quarantined messages, store each partition's next offset;
+        4. only after that commit, commit the same offsets to Kafka (`commit_offsets`).
+        A crash before 3 lands nothing; a crash between 3 and 4 is repaired on restart,
+        because the consumer seeks to the offsets stored in DuckDB, not Kafka's.
+        """
+        try:
+            if not self._buffer:
+                return LandingCounts()
+            batch = self._validate()
+            self._publish_dead_letters(batch)
+            next_offsets = {
+                tp: messages[-1].offset + 1 for tp, messages in self._buffer.items() if messages
+            }
+            counts = self._write(batch, next_offsets)
+            if commit_offsets is not None:
+                commit_offsets(next_offsets)
+            return counts
+        finally:
+            self._buffer.clear()
+
+    def _validate(self) -> _Batch:
+        batch = _Batch(rows={column: [] for column in _RAW_COLUMNS})
+        ingested_at = _utc_naive(dt.datetime.now(dt.UTC))
+        rows = batch.rows
+        for messages in self._buffer.values():
+            for message in messages:
+                try:
+                    event = decode_event(message.value)
+                except ContractViolation as violation:
+                    batch.quarantine.append((message, violation, *_peek_identity(message.value)))
+                    continue
+                if event.event_id in batch.seen:
+                    batch.duplicates += 1
+                    continue
+                batch.seen.add(event.event_id)
+                rows["event_id"].append(event.event_id)
+                rows["event_type"].append(event.event_type)
+                rows["source"].append(event.source)
+                rows["schema_version"].append(event.schema_version)
+                rows["occurred_at"].append(_utc_naive(event.occurred_at))
+                rows["producer"].append(event.producer)
+                for key in IDENTITY_KEYS:
+                    rows[key].append(getattr(event, key))
+                rows["payload"].append(
+                    orjson.dumps(event.payload.model_dump(mode="json", exclude_none=True)).decode()
+                )
+                rows["kafka_topic"].append(message.topic)
+                rows["kafka_partition"].append(message.partition)
+                rows["kafka_offset"].append(message.offset)
+                rows["ingested_at"].append(ingested_at)
+        return batch
+
+    def _publish_dead_letters(self, batch: _Batch) -> None:
+        if self.dead_letters is None or not batch.quarantine:
+            return
+        for message, violation, _, _ in batch.quarantine:
+            self.dead_letters.send(
+                DEAD_LETTER_TOPIC,
+                key=message.key,
+                value=message.value,
+                headers=[
+                    ("leadflow.reason", violation.reason.encode()),
+                    ("leadflow.details", "; ".join(violation.details).encode()[:4000]),
+                    ("leadflow.origin", f"{message.topic}:{message.partition}:{message.offset}".encode()),
+                ],
+            )
+        self.dead_letters.flush()
+
+    def _write(self, batch: _Batch, next_offsets: dict[tuple[str, int], int]) -> LandingCounts:
+        now = _utc_naive(dt.datetime.now(dt.UTC))
+        valid = len(batch.rows["event_id"])
+        connection = self.connection
+        try:
+            connection.execute("begin transaction")
+            landed = 0
+            if valid:
+                events = pa.table(batch.rows)  # noqa: F841 - read by DuckDB's replacement scan
+                landed = connection.execute(
+                    "insert or ignore into raw_events by name select * from events"
+                ).fetchone()[0]
+            if batch.quarantine:
+                connection.executemany(
+                    "insert or ignore into quarantined_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            f"{m.topic}:{m.partition}:{m.offset}",
+                            m.topic,
+                            m.partition,
+                            m.offset,
+                            m.key,
+                            m.value,
+                            violation.reason,
+                            "; ".join(violation.details),
+                            event_id,
+                            event_type,
+                            now,
+                        )
+                        for m, violation, event_id, event_type in batch.quarantine
+                    ],
+                )
+            connection.executemany(
+                "insert or replace into consumer_offsets values (?, ?, ?, ?, ?)",
+                [
+                    (self.group_id, topic, partition, offset, now)
+                    for (topic, partition), offset in next_offsets.items()
+                ],
+            )
+            connection.execute("commit")
+        except duckdb.Error as error:
+            connection.execute("rollback")
+            raise WarehouseError(f"landing a batch of {valid} events failed: {error}") from error
+        return LandingCounts(
+            landed=landed,
+            duplicates=batch.duplicates + (valid - landed),
+            quarantined=len(batch.quarantine),
+        )
+
+
+def stored_offsets(connection: duckdb.DuckDBPyConnection, group_id: str) -> dict[tuple[str, int], int]:
+    """Next offset to land per (topic, partition), as committed with the landed events."""
+    rows = connection.execute(
+        "select kafka_topic, kafka_partition, next_offset from consumer_offsets where group_id = ?",
+        [group_id],
+    ).fetchall()
+    return {(topic, partition): offset for topic, partition, offset in rows}

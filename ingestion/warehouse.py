@@ -1,0 +1,66 @@
+"""The landing tables of the warehouse: raw events, quarantine and consumer offsets."""
+
+from __future__ import annotations
+
+import duckdb
+
+RAW_EVENTS_DDL = """
+create table if not exists raw_events (
+    event_id        varchar primary key,  -- the dedup key of DESIGN.md §5
+    event_type      varchar not null,
+    source          varchar not null,      -- web | sales | logistics
+    schema_version  integer not null,
+    occurred_at     timestamp not null,    -- UTC, converted from the event's offset
+    producer        varchar not null,
+    anonymous_id    varchar,
+    email           varchar,
+    phone           varchar,
+    company         varchar,
+    account_id      varchar,
+    inquiry_id      varchar,
+    order_id        varchar,
+    shipment_id     varchar,
+    rep_id          varchar,
+    distributor_id  varchar,
+    payload         json not null,
+    kafka_topic     varchar not null,
+    kafka_partition integer not null,
+    kafka_offset    bigint not null,
+    ingested_at     timestamp not null     -- UTC
+)
+"""
+
+QUARANTINED_EVENTS_DDL = """
+create table if not exists quarantined_events (
+    quarantine_id   varchar primary key,  -- topic:partition:offset of the rejected message
+    kafka_topic     varchar not null,
+    kafka_partition integer not null,
+    kafka_offset    bigint not null,
+    raw_key         blob,
+    raw_value       blob not null,
+    reason          varchar not null,      -- short code, e.g. malformed_json, invalid_fields
+    details         varchar not null,      -- every fault, human-readable, '; '-separated
+    event_id        varchar,               -- when it could be read
+    event_type      varchar,
+    quarantined_at  timestamp not null     -- UTC
+)
+"""
+
+CONSUMER_OFFSETS_DDL = """
+create table if not exists consumer_offsets (
+    group_id        varchar not null,
+    kafka_topic     varchar not null,
+    kafka_partition integer not null,
+    next_offset     bigint not null,       -- first offset not yet landed
+    updated_at      timestamp not null,
+    primary key (group_id, kafka_topic, kafka_partition)
+)
+"""
+
+LANDING_TABLES = ("raw_events", "quarantined_events", "consumer_offsets")
+
+
+def create_landing_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create the landing tables if they do not exist yet."""
+    for ddl in (RAW_EVENTS_DDL, QUARANTINED_EVENTS_DDL, CONSUMER_OFFSETS_DDL):
+        connection.execute(ddl)

@@ -1,0 +1,5 @@
+"""`python -m leadflow` runs the CLI."""
+
+from leadflow.cli import main
+
+main()

@@ -1,0 +1,324 @@
+"""The `leadflow` command line: one verb per stage, and `demo` for all of them."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from leadflow.settings import Settings
+
+app = typer.Typer(
+    name="leadflow",
+    help="Event-sourced lead scoring: simulate → Kafka → DuckDB → dbt → model → API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)  # results: one JSON object per line on stdout
+err = Console(stderr=True)  # progress, logs and errors
+
+
+def emit(record: dict[str, Any]) -> None:
+    """Print one result as a single JSON line on stdout."""
+    out.print(json.dumps(record, default=str), markup=False, highlight=False)
+
+
+@contextlib.contextmanager
+def product_errors() -> Iterator[None]:
+    """Turn the product's own errors into a one-line message and exit code 1."""
+    from ingestion.broker import BrokerError
+    from ingestion.consumer import IngestError
+    from ingestion.contracts import ContractViolation
+    from ingestion.sink import WarehouseError
+    from leadflow.keys import KeyConfigError
+    from leadflow.pipeline import TransformError
+
+    known: tuple[type[BaseException], ...] = (
+        BrokerError,
+        IngestError,
+        WarehouseError,
+        ContractViolation,
+        TransformError,
+        KeyConfigError,
+        FileNotFoundError,
+        *_optional_errors(),
+    )
+    try:
+        yield
+    except known as error:
+        err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _optional_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = []
+    with contextlib.suppress(ImportError):
+        from quality.gates import QualityGateFailed
+
+        errors.append(QualityGateFailed)
+    with contextlib.suppress(ImportError):
+        from models.errors import ModelError
+
+        errors.append(ModelError)
+    return tuple(errors)
+
+
+def settings() -> Settings:
+    """Settings from the environment (logging set up on the way)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return Settings()
+
+
+def _stop_on_signal() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@app.command()
+def simulate(
+    out_path: Annotated[Path, typer.Option("--out", help="JSON Lines file of events")] = Path(
+        "events.jsonl"
+    ),
+    truth: Annotated[
+        Path, typer.Option(help="CSV of each inquiry's true conversion probability")
+    ] = Path("truth.csv"),
+    seed: Annotated[int, typer.Option(help="same seed, same events")] = 7,
+    years: Annotated[float, typer.Option(help="years of history")] = 2.0,
+    inquiries_per_year: Annotated[int, typer.Option(help="inquiries per year")] = 7000,
+) -> None:
+    """Write realistic events for a company like yy (and, apart, the true probabilities)."""
+    from ingestion.simulator import estimate_events
+    from ingestion.simulator import simulate as run_simulation
+    from leadflow.pipeline import progress_bar
+
+    with progress_bar(err) as progress:
+        task = progress.add_task("simulate", total=estimate_events(years, inquiries_per_year))
+        report = run_simulation(
+            out_path,
+            truth,
+            seed=seed,
+            years=years,
+            inquiries_per_year=inquiries_per_year,
+            progress=lambda n: progress.advance(task, n),
+        )
+        progress.update(task, total=report.events_written, completed=report.events_written)
+    emit({"events": str(out_path), "truth": str(truth), **dataclasses.asdict(report)})
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 picks a free one)")] = 9092,
+) -> None:
+    """Run the embedded Kafka-protocol broker in the foreground and print its address."""
+    from ingestion.broker import EmbeddedBroker, ensure_topics
+
+    with product_errors(), EmbeddedBroker(port=port or None) as embedded:
+        ensure_topics(embedded.bootstrap)
+        emit({"bootstrap": embedded.bootstrap})
+        err.print(
+            f"export LEADFLOW_KAFKA_BOOTSTRAP={embedded.bootstrap}   # in other terminals; "
+            "Ctrl-C stops the broker (its log is in memory only)"
+        )
+        stop = _stop_on_signal()
+        while not stop.wait(0.5):
+            if embedded.process is None or embedded.process.poll() is not None:
+                err.print("[bold red]error:[/] the broker exited")
+                raise typer.Exit(1)
+
+
+def _warn_if_ephemeral(config: Settings) -> None:
+    if not config.kafka_bootstrap:
+        err.print(
+            "[yellow]LEADFLOW_KAFKA_BOOTSTRAP is unset: using an embedded broker that lives only "
+            "as long as this command. Run `leadflow broker` and export its address to keep a log.[/]"
+        )
+
+
+@app.command()
+def produce(file: Annotated[Path, typer.Argument(help="JSON Lines file of events")]) -> None:
+    """Publish events to leadflow.web / .sales / .logistics, keyed by their entity."""
+    from ingestion.producer import produce_file
+    from leadflow.pipeline import kafka_bootstrap, progress_bar
+
+    config = settings()
+    _warn_if_ephemeral(config)
+    if not file.is_file():
+        err.print(f"[bold red]error:[/] no such file: {file}")
+        raise typer.Exit(2)
+    with product_errors(), kafka_bootstrap(config, err) as bootstrap, progress_bar(err) as progress:
+        task = progress.add_task("produce", total=sum(1 for _ in file.open("rb")))
+        report = produce_file(bootstrap, file, lambda n: progress.advance(task, n))
+    emit({"bootstrap": bootstrap, **dataclasses.asdict(report)})
+
+
+@app.command("ingest")
+def ingest_command(
+    until_idle: Annotated[bool, typer.Option(help="exit once caught up with the topics")] = False,
+    idle_seconds: Annotated[float, typer.Option(help="quiet time that counts as caught up")] = 2.0,
+) -> None:
+    """Consume the source topics and land valid events in raw_events, bad ones in quarantine."""
+    from ingestion.consumer import ingest
+    from leadflow.pipeline import kafka_bootstrap, open_warehouse, progress_bar
+
+    config = settings()
+    _warn_if_ephemeral(config)
+    stop = _stop_on_signal()
+    with product_errors(), kafka_bootstrap(config, err) as bootstrap:
+        with contextlib.closing(open_warehouse(config)) as connection, progress_bar(err) as progress:
+            task = progress.add_task("ingest", total=None)
+            report = ingest(
+                bootstrap,
+                connection,
+                group_id=config.consumer_group,
+                until_idle=until_idle,
+                idle_seconds=idle_seconds,
+                progress=lambda n: progress.advance(task, n),
+                stop=stop,
+            )
+    emit(dataclasses.asdict(report))
+
+
+@app.command()
+def transform() -> None:
+    """Build staging, the identity graph and the marts with `dbt build` (models + tests)."""
+    from leadflow.pipeline import transform as run_transform
+
+    with product_errors():
+        run_transform(settings(), err)
+    emit({"transform": "ok"})
+
+
+@app.command()
+def check(
+    tables: Annotated[list[str] | None, typer.Argument(help="tables to gate (default: all)")] = None,
+) -> None:
+    """Run the Great Expectations gates; exits 1 naming each failed expectation."""
+    from leadflow.pipeline import GATED_TABLES
+    from leadflow.pipeline import check as run_check
+
+    with product_errors():
+        results = run_check(settings(), tuple(tables or GATED_TABLES))
+    emit({"checked": [getattr(r, "table", str(r)) for r in results], "success": True})
+
+
+@app.command()
+def train(
+    truth: Annotated[
+        Path | None, typer.Option(help="simulator truth CSV, to report the best achievable AUC")
+    ] = None,
+) -> None:
+    """Train the conversion model on labelled inquiries and register it as champion."""
+    from leadflow.pipeline import open_warehouse
+    from models.train import train as run_training
+
+    config = settings()
+    truth_path = truth or (config.home / "truth.csv")
+    with product_errors(), contextlib.closing(open_warehouse(config)) as connection:
+        report = run_training(
+            connection, config.registry_dir, truth_path=truth_path if truth_path.exists() else None
+        )
+    emit(dataclasses.asdict(report))
+
+
+@app.command()
+def score() -> None:
+    """Score every open inquiry with the champion model into lead_scores."""
+    from leadflow.pipeline import open_warehouse
+    from models.registry import load_champion
+    from models.score import score_open_inquiries
+
+    config = settings()
+    with product_errors(), contextlib.closing(open_warehouse(config)) as connection:
+        model = load_champion(config.registry_dir)
+        count = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
+    emit({"scored": count, "model_version": model.version})
+
+
+def _api_keys(config: Settings) -> dict[str, str]:
+    from leadflow.keys import local_api_keys, parse_api_keys
+
+    return parse_api_keys(config.api_keys) if config.api_keys else local_api_keys(config.home)
+
+
+def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
+    import uvicorn
+
+    from scoring_api.main import create_app
+
+    keys = _api_keys(config)
+    api = create_app(
+        warehouse_path=config.warehouse_path, registry_dir=config.registry_dir, api_keys=keys
+    )
+    announce(keys)
+    uvicorn.run(api, host=config.api_host, port=config.api_port, log_level="warning")
+
+
+def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
+    def announce(keys: dict[str, str]) -> None:
+        from leadflow.keys import key_for_role
+
+        url = f"http://{config.api_host}:{config.api_port}"
+        sales_key = key_for_role(keys, "sales") or key_for_role(keys, "admin")
+        err.print(f"[bold green]scoring API[/] on {url}  (docs: {url}/docs; Ctrl-C stops it)")
+        err.print(f"API key (sales): {sales_key}")
+        err.print(f"  curl -H 'X-API-Key: {sales_key}' '{url}/v1/leads?limit=5'")
+        err.print(
+            f"  curl -H 'X-API-Key: {sales_key}' -H 'Content-Type: application/json' {url}/v1/score "
+            """-d '{"channel":"own_site","product_category":"pumps","country":"CN","quantity":20,"""
+            """"target_unit_price":900,"list_unit_price":1000,"company":"Ningbo Pump Co.","""
+            """"email":"zhang@ningbopump.cn"}'"""
+        )
+
+    return announce
+
+
+@app.command()
+def serve() -> None:
+    """Serve the scoring API (health, /v1/score, /v1/leads) on LEADFLOW_API_HOST:PORT."""
+    config = settings()
+    with product_errors():
+        _serve(config, _announce(config))
+
+
+@app.command()
+def demo(
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="serve the API when the pipeline is done")
+    ] = True,
+) -> None:
+    """Run the whole pipeline on embedded defaults, print its figures, then serve the API."""
+    from leadflow.pipeline import run_demo
+
+    config = settings()
+    with product_errors():
+        summary = run_demo(config, err)
+        emit(dataclasses.asdict(summary))
+        if serve_api:
+            _serve(config, _announce(config))
+
+
+def main() -> None:
+    """Entry point for `python -m leadflow`."""
+    app(prog_name="leadflow")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

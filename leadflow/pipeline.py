@@ -1,0 +1,210 @@
+"""Orchestration: each stage as a function of the settings, and the demo that runs them all."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+import transforms
+from ingestion.broker import EmbeddedBroker, ensure_topics
+from ingestion.warehouse import create_landing_tables
+from leadflow.settings import Settings
+
+TRANSFORMS_DIR = Path(transforms.__file__).parent
+GATED_TABLES = ("raw_events", "fct_inquiries")
+
+
+class TransformError(RuntimeError):
+    """`dbt build` failed; the message lists the failing models and tests."""
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress display every long stage uses."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@contextlib.contextmanager
+def kafka_bootstrap(settings: Settings, console: Console) -> Iterator[str]:
+    """The Kafka to talk to: LEADFLOW_KAFKA_BOOTSTRAP, or an embedded broker for this run."""
+    if settings.kafka_bootstrap:
+        yield settings.kafka_bootstrap
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBroker(log_path=settings.home / "broker.log") as broker:
+        console.log(f"embedded broker on {broker.bootstrap} (in-memory; stops when leadflow exits)")
+        ensure_topics(broker.bootstrap)
+        yield broker.bootstrap
+
+
+def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Connect to the DuckDB warehouse, creating it and its landing tables when writable."""
+    if read_only:
+        if not settings.warehouse_path.exists():
+            raise FileNotFoundError(
+                f"no warehouse at {settings.warehouse_path}: run `leadflow demo --no-serve` "
+                "or `leadflow ingest` first"
+            )
+        return duckdb.connect(str(settings.warehouse_path), read_only=True)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(settings.warehouse_path))
+    create_landing_tables(connection)
+    return connection
+
+
+def run_dbt(
+    settings: Settings, command: str, extra: tuple[str, ...] = (), on_node: Callable[[], None] | None = None
+) -> None:
+    """Run one dbt command on the warehouse (in process), raising TransformError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    def callback(event: Any) -> None:
+        if on_node is not None and event.info.name == "NodeFinished":
+            on_node()
+
+    os.environ["LEADFLOW_WAREHOUSE"] = str(settings.warehouse_path.resolve())
+    dbt_dir = settings.home / "dbt"
+    args = [
+        command,
+        "--project-dir",
+        str(TRANSFORMS_DIR),
+        "--profiles-dir",
+        str(TRANSFORMS_DIR),
+        "--target-path",
+        str(dbt_dir / "target"),
+        "--log-path",
+        str(dbt_dir / "logs"),
+        "--quiet",
+        *extra,
+    ]
+    result = dbtRunner(callbacks=[callback]).invoke(args)
+    if result.success:
+        return
+    failures = []
+    for node_result in getattr(result.result, "results", None) or []:
+        if str(node_result.status) in {"error", "fail"}:
+            failures.append(f"{node_result.node.name}: {node_result.message}")
+    detail = "; ".join(failures) or str(result.exception or "see the dbt log")
+    raise TransformError(f"dbt {command} failed ({detail}); log in {dbt_dir / 'logs' / 'dbt.log'}")
+
+
+def transform(settings: Settings, console: Console) -> None:
+    """Build staging, identity and marts with `dbt build` (models and their tests)."""
+    with progress_bar(console) as progress:
+        task = progress.add_task("transform", total=None)
+        run_dbt(settings, "build", on_node=lambda: progress.advance(task))
+
+
+def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[Any]:
+    """Run the Great Expectations gates; raises QualityGateFailed naming what failed."""
+    from quality.gates import check_tables, raise_on_failure
+
+    with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
+        results = check_tables(connection, list(tables))
+    raise_on_failure(results)
+    return results
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """The reconciled figures of one demo run; printed as the demo's last line."""
+
+    events_produced: int
+    events_landed: int
+    events_quarantined: int
+    duplicates_absorbed: int
+    customers: int
+    inquiries: int
+    open_inquiries_scored: int
+    model_version: str
+    model_auc: float
+    best_achievable_auc: float
+    seconds: float
+
+
+def run_demo(settings: Settings, console: Console) -> DemoSummary:
+    """Simulate → produce → ingest → dbt build → quality gates → train → score, from scratch."""
+    from ingestion.consumer import ingest
+    from ingestion.producer import produce_file
+    from ingestion.simulator import estimate_events, simulate
+    from models.registry import load_champion
+    from models.score import score_open_inquiries
+    from models.train import train
+
+    started = time.monotonic()
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    events_path, truth_path = home / "events.jsonl", home / "truth.csv"
+    # The embedded broker's log lives in memory only, so the warehouse (a projection of
+    # that log) is rebuilt from scratch too; otherwise stored offsets would not match.
+    for stale in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
+        stale.unlink(missing_ok=True)
+
+    with progress_bar(console) as progress:
+        task = progress.add_task("simulate", total=estimate_events(2.0, 7000))
+        simulated = simulate(
+            events_path, truth_path, seed=settings.seed, progress=lambda n: progress.advance(task, n)
+        )
+        progress.update(task, total=simulated.events_written, completed=simulated.events_written)
+
+    with kafka_bootstrap(settings, console) as bootstrap:
+        with progress_bar(console) as progress:
+            task = progress.add_task("produce", total=simulated.events_written)
+            produced = produce_file(bootstrap, events_path, lambda n: progress.advance(task, n))
+        with contextlib.closing(open_warehouse(settings)) as connection, progress_bar(console) as progress:
+            task = progress.add_task("ingest", total=produced.sent)
+            ingested = ingest(
+                bootstrap,
+                connection,
+                group_id=settings.consumer_group,
+                until_idle=True,
+                progress=lambda n: progress.advance(task, n),
+            )
+
+    transform(settings, console)
+    check(settings)
+    with contextlib.closing(open_warehouse(settings)) as connection:
+        console.log("training the conversion model")
+        report = train(connection, settings.registry_dir, truth_path=truth_path)
+        model = load_champion(settings.registry_dir)
+        scored = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
+        customers, inquiries = connection.execute(
+            "select (select count(*) from dim_customers), (select count(*) from fct_inquiries)"
+        ).fetchone()
+    return DemoSummary(
+        events_produced=produced.sent,
+        events_landed=ingested.landed,
+        events_quarantined=ingested.quarantined,
+        duplicates_absorbed=ingested.duplicates,
+        customers=customers,
+        inquiries=inquiries,
+        open_inquiries_scored=scored,
+        model_version=report.version,
+        model_auc=round(report.auc, 4),
+        best_achievable_auc=round(report.best_achievable_auc, 4),
+        seconds=round(time.monotonic() - started, 1),
+    )

@@ -1,0 +1,37 @@
+"""The one reader of the environment: every `LEADFLOW_*` setting, with its default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """leadflow's settings; each field is read from `LEADFLOW_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    home: Path = Field(default=Path(".leadflow"), description="where all data lives")
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port of a Kafka cluster; unset starts the embedded broker"
+    )
+    consumer_group: str = Field(default="leadflow-ingest", description="Kafka consumer group")
+    api_keys: str | None = Field(
+        default=None,
+        description="comma-separated KEY:ROLE pairs; unset uses keys kept in $LEADFLOW_HOME",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    seed: int = 7
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB warehouse file."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def registry_dir(self) -> Path:
+        """Where trained models are kept."""
+        return self.home / "registry"
