@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import socket
 import subprocess
@@ -52,7 +53,9 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise BrokerError(f"nothing listens on {host}:{port} after {timeout_s:.0f} s") from None
+                raise BrokerError(
+                    f"nothing listens on {host}:{port} after {timeout_s:.0f} s"
+                ) from None
             time.sleep(0.05)
 
 
@@ -77,7 +80,14 @@ class EmbeddedBroker:
         url = f"tcp://{self.bootstrap}"
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -114,7 +124,9 @@ class EmbeddedBroker:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, partitions: int = 3, topics: tuple[str, ...] = ALL_TOPICS) -> None:
+def ensure_topics(
+    bootstrap: str, partitions: int = 3, topics: tuple[str, ...] = ALL_TOPICS
+) -> None:
     """Create leadflow's topics on the cluster if they are missing."""
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="leadflow-admin")
@@ -124,9 +136,8 @@ def ensure_topics(bootstrap: str, partitions: int = 3, topics: tuple[str, ...] =
         existing = set(admin.list_topics())
         missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
         if missing:
-            try:
+            # another process may create them between our list and create
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our list and create
     finally:
         admin.close()

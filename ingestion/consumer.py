@@ -88,7 +88,10 @@ def ingest(
 
     def commit(next_offsets: dict[tuple[str, int], int]) -> None:
         consumer.commit(
-            {TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in next_offsets.items()}
+            {
+                TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                for (t, p), o in next_offsets.items()
+            }
         )
 
     consumer.subscribe(list(SOURCE_TOPICS), listener=_SeekToStoredOffsets(consumer, sink, commit))
@@ -102,7 +105,9 @@ def ingest(
             for records in polled.values():
                 for record in records:
                     sink.add(
-                        Message(record.topic, record.partition, record.offset, record.key, record.value)
+                        Message(
+                            record.topic, record.partition, record.offset, record.key, record.value
+                        )
                     )
                 count += len(records)
             if count:
@@ -118,8 +123,9 @@ def ingest(
             if not consumer.assignment():
                 if now - started > join_timeout_s:
                     raise IngestError(
-                        f"no partitions assigned to group {group_id!r} after {join_timeout_s:.0f} s: "
-                        f"check that the topics exist on {bootstrap} and that no other consumer holds them"
+                        f"no partitions assigned to group {group_id!r} after "
+                        f"{join_timeout_s:.0f} s: check that the topics exist on {bootstrap} "
+                        "and that no other consumer of the group holds them"
                     )
                 continue
             if now - last_activity >= idle_seconds and _caught_up(consumer):

@@ -331,7 +331,9 @@ OrderPlaced = _event(
     partition=("inquiry_id", "order_id"),
 )
 InquiryClosed = _event("inquiry_closed", "sales", InquiryClosedPayload, required=("inquiry_id",))
-PaymentReceived = _event("payment_received", "sales", PaymentReceivedPayload, required=("order_id",))
+PaymentReceived = _event(
+    "payment_received", "sales", PaymentReceivedPayload, required=("order_id",)
+)
 ShipmentCreated = _event(
     "shipment_created", "logistics", ShipmentCreatedPayload, required=("shipment_id", "order_id")
 )
@@ -393,12 +395,14 @@ def _describe(error: Mapping[str, Any]) -> str:
 def parse_event(data: Mapping[str, Any]) -> Event:
     """Validate one decoded event against its contract, or raise ContractViolation."""
     if not isinstance(data, Mapping):
-        raise ContractViolation("not_an_object", [f"expected a JSON object, got {type(data).__name__}"])
+        raise ContractViolation(
+            "not_an_object", [f"expected a JSON object, got {type(data).__name__}"]
+        )
     event_type = data.get("event_type")
     if event_type not in EVENT_TYPES:
         raise ContractViolation(
             "unknown_event_type",
-            [f"event_type {event_type!r} is not in the catalogue ({', '.join(sorted(EVENT_TYPES))})"],
+            [f"event_type {event_type!r} is not one of: {', '.join(sorted(EVENT_TYPES))}"],
         )
     source = data.get("source")
     if source != EVENT_TYPES[event_type]:

@@ -188,7 +188,10 @@ class LandingSink:
                 headers=[
                     ("leadflow.reason", violation.reason.encode()),
                     ("leadflow.details", "; ".join(violation.details).encode()[:4000]),
-                    ("leadflow.origin", f"{message.topic}:{message.partition}:{message.offset}".encode()),
+                    (
+                        "leadflow.origin",
+                        f"{message.topic}:{message.partition}:{message.offset}".encode(),
+                    ),
                 ],
             )
         self.dead_letters.flush()
@@ -207,7 +210,7 @@ class LandingSink:
                 ).fetchone()[0]
             if batch.quarantine:
                 connection.executemany(
-                    "insert or ignore into quarantined_events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"insert or ignore into quarantined_events values ({', '.join('?' * 11)})",
                     [
                         (
                             f"{m.topic}:{m.partition}:{m.offset}",
@@ -243,7 +246,9 @@ class LandingSink:
         )
 
 
-def stored_offsets(connection: duckdb.DuckDBPyConnection, group_id: str) -> dict[tuple[str, int], int]:
+def stored_offsets(
+    connection: duckdb.DuckDBPyConnection, group_id: str
+) -> dict[tuple[str, int], int]:
     """Next offset to land per (topic, partition), as committed with the landed events."""
     rows = connection.execute(
         "select kafka_topic, kafka_partition, next_offset from consumer_offsets where group_id = ?",

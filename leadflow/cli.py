@@ -107,6 +107,7 @@ def simulate(
     """Write realistic events for a company like yy (and, apart, the true probabilities)."""
     from ingestion.simulator import estimate_events
     from ingestion.simulator import simulate as run_simulation
+
     from leadflow.pipeline import progress_bar
 
     with progress_bar(err) as progress:
@@ -147,8 +148,9 @@ def broker(
 def _warn_if_ephemeral(config: Settings) -> None:
     if not config.kafka_bootstrap:
         err.print(
-            "[yellow]LEADFLOW_KAFKA_BOOTSTRAP is unset: using an embedded broker that lives only "
-            "as long as this command. Run `leadflow broker` and export its address to keep a log.[/]"
+            "[yellow]LEADFLOW_KAFKA_BOOTSTRAP is unset: using an embedded broker that lives "
+            "only as long as this command. Run `leadflow broker` and export its address to "
+            "keep a log.[/]"
         )
 
 
@@ -181,18 +183,22 @@ def ingest_command(
     config = settings()
     _warn_if_ephemeral(config)
     stop = _stop_on_signal()
-    with product_errors(), kafka_bootstrap(config, err) as bootstrap:
-        with contextlib.closing(open_warehouse(config)) as connection, progress_bar(err) as progress:
-            task = progress.add_task("ingest", total=None)
-            report = ingest(
-                bootstrap,
-                connection,
-                group_id=config.consumer_group,
-                until_idle=until_idle,
-                idle_seconds=idle_seconds,
-                progress=lambda n: progress.advance(task, n),
-                stop=stop,
-            )
+    with (
+        product_errors(),
+        kafka_bootstrap(config, err) as bootstrap,
+        contextlib.closing(open_warehouse(config)) as connection,
+        progress_bar(err) as progress,
+    ):
+        task = progress.add_task("ingest", total=None)
+        report = ingest(
+            bootstrap,
+            connection,
+            group_id=config.consumer_group,
+            until_idle=until_idle,
+            idle_seconds=idle_seconds,
+            progress=lambda n: progress.advance(task, n),
+            stop=stop,
+        )
     emit(dataclasses.asdict(report))
 
 
@@ -208,7 +214,9 @@ def transform() -> None:
 
 @app.command()
 def check(
-    tables: Annotated[list[str] | None, typer.Argument(help="tables to gate (default: all)")] = None,
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="tables to gate (default: all)")
+    ] = None,
 ) -> None:
     """Run the Great Expectations gates; exits 1 naming each failed expectation."""
     from leadflow.pipeline import GATED_TABLES
@@ -226,8 +234,9 @@ def train(
     ] = None,
 ) -> None:
     """Train the conversion model on labelled inquiries and register it as champion."""
-    from leadflow.pipeline import open_warehouse
     from models.train import train as run_training
+
+    from leadflow.pipeline import open_warehouse
 
     config = settings()
     truth_path = truth or (config.home / "truth.csv")
@@ -241,9 +250,10 @@ def train(
 @app.command()
 def score() -> None:
     """Score every open inquiry with the champion model into lead_scores."""
-    from leadflow.pipeline import open_warehouse
     from models.registry import load_champion
     from models.score import score_open_inquiries
+
+    from leadflow.pipeline import open_warehouse
 
     config = settings()
     with product_errors(), contextlib.closing(open_warehouse(config)) as connection:
@@ -260,7 +270,6 @@ def _api_keys(config: Settings) -> dict[str, str]:
 
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
-
     from scoring_api.main import create_app
 
     keys = _api_keys(config)
@@ -281,7 +290,8 @@ def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
         err.print(f"API key (sales): {sales_key}")
         err.print(f"  curl -H 'X-API-Key: {sales_key}' '{url}/v1/leads?limit=5'")
         err.print(
-            f"  curl -H 'X-API-Key: {sales_key}' -H 'Content-Type: application/json' {url}/v1/score "
+            f"  curl -H 'X-API-Key: {sales_key}' -H 'Content-Type: application/json' "
+            f"{url}/v1/score "
             """-d '{"channel":"own_site","product_category":"pumps","country":"CN","quantity":20,"""
             """"target_unit_price":900,"list_unit_price":1000,"company":"Ningbo Pump Co.","""
             """"email":"zhang@ningbopump.cn"}'"""

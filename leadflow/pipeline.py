@@ -77,7 +77,10 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.Duc
 
 
 def run_dbt(
-    settings: Settings, command: str, extra: tuple[str, ...] = (), on_node: Callable[[], None] | None = None
+    settings: Settings,
+    command: str,
+    extra: tuple[str, ...] = (),
+    on_node: Callable[[], None] | None = None,
 ) -> None:
     """Run one dbt command on the warehouse (in process), raising TransformError on failure."""
     from dbt.cli.main import dbtRunner
@@ -148,12 +151,13 @@ class DemoSummary:
 
 def run_demo(settings: Settings, console: Console) -> DemoSummary:
     """Simulate → produce → ingest → dbt build → quality gates → train → score, from scratch."""
-    from ingestion.consumer import ingest
-    from ingestion.producer import produce_file
     from ingestion.simulator import estimate_events, simulate
     from models.registry import load_champion
     from models.score import score_open_inquiries
     from models.train import train
+
+    from ingestion.consumer import ingest
+    from ingestion.producer import produce_file
 
     started = time.monotonic()
     home = settings.home
@@ -167,7 +171,10 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     with progress_bar(console) as progress:
         task = progress.add_task("simulate", total=estimate_events(2.0, 7000))
         simulated = simulate(
-            events_path, truth_path, seed=settings.seed, progress=lambda n: progress.advance(task, n)
+            events_path,
+            truth_path,
+            seed=settings.seed,
+            progress=lambda n: progress.advance(task, n),
         )
         progress.update(task, total=simulated.events_written, completed=simulated.events_written)
 
@@ -175,7 +182,10 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
         with progress_bar(console) as progress:
             task = progress.add_task("produce", total=simulated.events_written)
             produced = produce_file(bootstrap, events_path, lambda n: progress.advance(task, n))
-        with contextlib.closing(open_warehouse(settings)) as connection, progress_bar(console) as progress:
+        with (
+            contextlib.closing(open_warehouse(settings)) as connection,
+            progress_bar(console) as progress,
+        ):
             task = progress.add_task("ingest", total=produced.sent)
             ingested = ingest(
                 bootstrap,

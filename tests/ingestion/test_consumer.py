@@ -88,7 +88,9 @@ def test_valid_events_land_once_and_bad_ones_are_quarantined_with_a_reason(
         "unknown_event_type": 1,
         "unknown_schema_version": 1,
     }
-    stored_raw = {row[0] for row in warehouse.execute("select raw_value from quarantined_events").fetchall()}
+    stored_raw = {
+        row[0] for row in warehouse.execute("select raw_value from quarantined_events").fetchall()
+    }
     assert stored_raw == set(MALFORMED)
 
 
@@ -119,7 +121,10 @@ def test_rejected_messages_reach_the_dead_letter_topic_with_their_reason(
     ingest(broker, warehouse, group_id="test-dlq", until_idle=True, idle_seconds=1.0)
 
     consumer = KafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
-    partitions = [TopicPartition(DEAD_LETTER_TOPIC, p) for p in consumer.partitions_for_topic(DEAD_LETTER_TOPIC)]
+    partitions = [
+        TopicPartition(DEAD_LETTER_TOPIC, p)
+        for p in consumer.partitions_for_topic(DEAD_LETTER_TOPIC)
+    ]
     consumer.assign(partitions)
     records = [r for batch in consumer.poll(timeout_ms=3000).values() for r in batch]
     consumer.close()
