@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -80,11 +81,12 @@ def ingest(
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
     join_timeout_s: float = 60.0,
+    archive_dir: Path | None = None,
 ) -> IngestReport:
     """Consume the source topics and land every message; with `until_idle`, stop once caught up."""
     consumer = make_consumer(bootstrap, group_id, max_records)
     dead_letters = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    sink = LandingSink(connection, group_id, dead_letters)
+    sink = LandingSink(connection, group_id, dead_letters, archive_dir=archive_dir)
 
     def commit(next_offsets: dict[tuple[str, int], int]) -> None:
         consumer.commit(

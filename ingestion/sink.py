@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import orjson
 import pyarrow as pa
 from kafka import KafkaProducer
 
-from ingestion.contracts import DEAD_LETTER_TOPIC, IDENTITY_KEYS, ContractViolation, decode_event
+from ingestion.contracts import (
+    DEAD_LETTER_TOPIC,
+    IDENTITY_KEYS,
+    ContractViolation,
+    Event,
+    decode_event,
+)
 
 OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
 
@@ -78,6 +86,8 @@ def _utc_naive(moment: dt.datetime) -> dt.datetime:
 
 def _peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     """event_id and event_type of a rejected message when they can still be read."""
+    if len(raw) > 1024 * 1024:
+        return None, None
     try:
         data = orjson.loads(raw)
     except (orjson.JSONDecodeError, UnicodeDecodeError):
@@ -96,7 +106,10 @@ class LandingSink:
 
     Parameters: `connection` (the DuckDB warehouse, landing tables created), `group_id`
     (whose offsets are stored), `dead_letters` (producer for the dead-letter topic; None
-    keeps rejected messages in the quarantine table only).
+    keeps rejected messages in the quarantine table only), `max_message_bytes` (larger
+    messages are quarantined unread), `max_future` (how far past the landing time an
+    `occurred_at` may lie before it counts as a broken clock), `archive_dir` (Parquet
+    archive of every landed batch, partitioned by source and landing day; None for none).
     """
 
     def __init__(
@@ -104,10 +117,17 @@ class LandingSink:
         connection: duckdb.DuckDBPyConnection,
         group_id: str,
         dead_letters: KafkaProducer | None = None,
+        *,
+        max_message_bytes: int = 1024 * 1024,
+        max_future: dt.timedelta = dt.timedelta(hours=24),
+        archive_dir: Path | None = None,
     ) -> None:
         self.connection = connection
         self.group_id = group_id
         self.dead_letters = dead_letters
+        self.max_message_bytes = max_message_bytes
+        self.max_future = max_future
+        self.archive_dir = archive_dir
         self._buffer: dict[tuple[str, int], list[Message]] = {}
 
     def add(self, message: Message) -> None:
@@ -147,12 +167,13 @@ class LandingSink:
 
     def _validate(self) -> _Batch:
         batch = _Batch(rows={column: [] for column in _RAW_COLUMNS})
-        ingested_at = _utc_naive(dt.datetime.now(dt.UTC))
+        now = dt.datetime.now(dt.UTC)
+        ingested_at, latest_allowed = _utc_naive(now), now + self.max_future
         rows = batch.rows
         for messages in self._buffer.values():
             for message in messages:
                 try:
-                    event = decode_event(message.value)
+                    event = self._accept(message, latest_allowed)
                 except ContractViolation as violation:
                     batch.quarantine.append((message, violation, *_peek_identity(message.value)))
                     continue
@@ -177,6 +198,25 @@ class LandingSink:
                 rows["ingested_at"].append(ingested_at)
         return batch
 
+    def _accept(self, message: Message, latest_allowed: dt.datetime) -> Event:
+        """The message's event if it may land, else ContractViolation saying why not."""
+        size = len(message.value)
+        if size > self.max_message_bytes:
+            raise ContractViolation(
+                "oversized",
+                [f"message has {size:,} bytes; the limit is {self.max_message_bytes:,}"],
+            )
+        event = decode_event(message.value)
+        if event.occurred_at > latest_allowed:
+            raise ContractViolation(
+                "future_timestamp",
+                [
+                    f"occurred_at {event.occurred_at.isoformat()} is more than "
+                    f"{self.max_future} after landing time: is the producer's clock wrong?"
+                ],
+            )
+        return event
+
     def _publish_dead_letters(self, batch: _Batch) -> None:
         if self.dead_letters is None or not batch.quarantine:
             return
@@ -200,34 +240,24 @@ class LandingSink:
         now = _utc_naive(dt.datetime.now(dt.UTC))
         valid = len(batch.rows["event_id"])
         connection = self.connection
+        events = pa.table(batch.rows) if valid else None
+        rejected = _quarantine_table(batch.quarantine, now) if batch.quarantine else None
         try:
             connection.execute("begin transaction")
             landed = 0
-            if valid:
-                events = pa.table(batch.rows)  # noqa: F841 - read by DuckDB's replacement scan
+            if events is not None:
+                connection.register("landing_events", events)
                 landed = connection.execute(
-                    "insert or ignore into raw_events by name select * from events"
+                    "insert or ignore into raw_events by name select * from landing_events"
                 ).fetchone()[0]
-            if batch.quarantine:
-                connection.executemany(
-                    f"insert or ignore into quarantined_events values ({', '.join('?' * 11)})",
-                    [
-                        (
-                            f"{m.topic}:{m.partition}:{m.offset}",
-                            m.topic,
-                            m.partition,
-                            m.offset,
-                            m.key,
-                            m.value,
-                            violation.reason,
-                            "; ".join(violation.details),
-                            event_id,
-                            event_type,
-                            now,
-                        )
-                        for m, violation, event_id, event_type in batch.quarantine
-                    ],
+                self._archive("landing_events", "events", "source, day")
+            if rejected is not None:
+                connection.register("landing_rejected", rejected)
+                connection.execute(
+                    "insert or ignore into quarantined_events by name "
+                    "select * from landing_rejected"
                 )
+                self._archive("landing_rejected", "quarantine", "day")
             connection.executemany(
                 "insert or replace into consumer_offsets values (?, ?, ?, ?, ?)",
                 [
@@ -237,13 +267,53 @@ class LandingSink:
             )
             connection.execute("commit")
         except duckdb.Error as error:
-            connection.execute("rollback")
+            with contextlib.suppress(duckdb.Error):
+                connection.execute("rollback")
             raise WarehouseError(f"landing a batch of {valid} events failed: {error}") from error
+        finally:
+            for view in ("landing_events", "landing_rejected"):
+                with contextlib.suppress(duckdb.Error):
+                    connection.unregister(view)
         return LandingCounts(
             landed=landed,
             duplicates=batch.duplicates + (valid - landed),
             quarantined=len(batch.quarantine),
         )
+
+    def _archive(self, view: str, kind: str, partition_by: str) -> None:
+        """Append the batch to the Parquet archive, before the commit: the archive may hold
+        a batch twice after a crash (rebuild dedups by event_id), but never misses one."""
+        if self.archive_dir is None:
+            return
+        target = str(self.archive_dir / kind).replace("'", "''")
+        self.connection.execute(
+            f"copy (select *, strftime({_ARCHIVE_DAY[kind]}, '%Y-%m-%d') as day from {view}) "
+            f"to '{target}' (format parquet, partition_by ({partition_by}), append, "
+            "filename_pattern 'part-{uuid}')"
+        )
+
+
+_ARCHIVE_DAY = {"events": "ingested_at", "quarantine": "quarantined_at"}
+
+
+def _quarantine_table(
+    rejected: list[tuple[Message, ContractViolation, str | None, str | None]], now: dt.datetime
+) -> pa.Table:
+    return pa.table(
+        {
+            "quarantine_id": [f"{m.topic}:{m.partition}:{m.offset}" for m, *_ in rejected],
+            "kafka_topic": [m.topic for m, *_ in rejected],
+            "kafka_partition": pa.array([m.partition for m, *_ in rejected], pa.int32()),
+            "kafka_offset": pa.array([m.offset for m, *_ in rejected], pa.int64()),
+            "raw_key": pa.array([m.key for m, *_ in rejected], pa.binary()),
+            "raw_value": pa.array([m.value for m, *_ in rejected], pa.binary()),
+            "reason": [v.reason for _, v, _, _ in rejected],
+            "details": ["; ".join(v.details) for _, v, _, _ in rejected],
+            "event_id": pa.array([e for _, _, e, _ in rejected], pa.string()),
+            "event_type": pa.array([t for _, _, _, t in rejected], pa.string()),
+            "quarantined_at": pa.array([now] * len(rejected), pa.timestamp("us")),
+        }
+    )
 
 
 def stored_offsets(

@@ -198,6 +198,7 @@ def ingest_command(
             idle_seconds=idle_seconds,
             progress=lambda n: progress.advance(task, n),
             stop=stop,
+            archive_dir=config.archive_dir,
         )
     emit(dataclasses.asdict(report))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -167,6 +168,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     # that log) is rebuilt from scratch too; otherwise stored offsets would not match.
     for stale in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
+    shutil.rmtree(settings.archive_dir, ignore_errors=True)
 
     with progress_bar(console) as progress:
         task = progress.add_task("simulate", total=estimate_events(2.0, 7000))
@@ -193,6 +195,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
                 group_id=settings.consumer_group,
                 until_idle=True,
                 progress=lambda n: progress.advance(task, n),
+                archive_dir=settings.archive_dir,
             )
 
     transform(settings, console)

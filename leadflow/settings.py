@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         return self.home / "warehouse.duckdb"
 
     @property
+    def archive_dir(self) -> Path:
+        """The Parquet archive of every landed event, for rebuilds beyond Kafka retention."""
+        return self.home / "archive"
+
+    @property
     def registry_dir(self) -> Path:
         """Where trained models are kept."""
         return self.home / "registry"
