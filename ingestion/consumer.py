@@ -1,4 +1,4 @@
-"""The ingest loop: a Kafka consumer group feeding the landing sink."""
+"""The ingest loop: Kafka consumers in one group feeding the landing sink, resilient to faults."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, OffsetOutOfRangeError
 from kafka.structs import OffsetAndMetadata
 
 from ingestion.contracts import TOPIC_BY_SOURCE
@@ -18,10 +19,15 @@ from ingestion.sink import LandingCounts, LandingSink, Message, stored_offsets
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS: tuple[str, ...] = tuple(TOPIC_BY_SOURCE.values())
+MAX_BACKOFF_S = 30.0
 
 
 class IngestError(RuntimeError):
     """Ingestion cannot go on; the message says what to do."""
+
+
+class BrokerLostData(IngestError):
+    """The broker's log is shorter than what the warehouse has already landed."""
 
 
 @dataclass(frozen=True)
@@ -34,40 +40,207 @@ class IngestReport:
     consumed: int
 
 
-class _SeekToStoredOffsets(ConsumerRebalanceListener):
-    """On assignment, resume from the offsets stored in DuckDB with the landed events."""
+@dataclass(frozen=True)
+class IngestOptions:
+    """How ingest workers behave; see `ingest` for the meaning of each field."""
 
-    def __init__(self, consumer: KafkaConsumer, sink: LandingSink, commit: Callable[..., None]):
-        self.consumer = consumer
-        self.sink = sink
-        self.commit = commit
+    group_id: str
+    until_idle: bool = False
+    idle_seconds: float = 2.0
+    max_records: int = 5000
+    join_timeout_s: float = 60.0
+    archive_dir: Path | None = None
+
+
+class _ResumeFromWarehouse(ConsumerRebalanceListener):
+    """On assignment, position every partition at the offset stored with the landed events."""
+
+    def __init__(self, worker: _IngestWorker) -> None:
+        self.worker = worker
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        self.sink.flush(self.commit)
+        self.worker.flush()
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        stored = stored_offsets(self.sink.connection, self.sink.group_id)
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is not None:
-                self.consumer.seek(tp, offset)
+        self.worker.position(assigned)
 
 
 def make_consumer(bootstrap: str, group_id: str, max_records: int) -> KafkaConsumer:
-    """A consumer in `group_id` that never auto-commits; leadflow commits after landing."""
+    """A consumer in `group_id` that never auto-commits and never resets offsets silently."""
     return KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=f"{group_id}-consumer",
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        # every assigned partition is positioned explicitly (stored offset or beginning):
+        # an out-of-range offset means the broker lost data and must stop us, not reset us.
+        auto_offset_reset="none",
         max_poll_records=max_records,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
         max_poll_interval_ms=120_000,
+        request_timeout_ms=30_000,
+        reconnect_backoff_max_ms=5_000,
     )
+
+
+class _IngestWorker:
+    """One consumer of the group with its own warehouse cursor and sink."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        connection: duckdb.DuckDBPyConnection,
+        options: IngestOptions,
+        progress: Callable[[int], None] | None,
+        stop: threading.Event,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.options = options
+        self.progress = progress
+        self.stop = stop
+        self.consumer = make_consumer(bootstrap, options.group_id, options.max_records)
+        self.dead_letters = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5
+        )
+        self.sink = LandingSink(
+            connection, options.group_id, self.dead_letters, archive_dir=options.archive_dir
+        )
+        self.totals = LandingCounts()
+        self.consumed = 0
+
+    def commit_to_kafka(self, next_offsets: dict[tuple[str, int], int]) -> None:
+        """Mirror the landed offsets into Kafka's group offsets, for lag monitoring."""
+        offsets = {
+            TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in next_offsets.items()
+        }
+        try:
+            self.consumer.commit(offsets)
+        except KafkaError as error:
+            # DuckDB holds the authoritative offsets; Kafka's copy catches up next batch.
+            log.warning("kafka offset commit failed (landing unaffected): %s", error)
+
+    def flush(self) -> None:
+        """Land what is buffered."""
+        self.totals += self.sink.flush(self.commit_to_kafka)
+
+    def position(self, assigned: list[TopicPartition]) -> None:
+        """Seek each partition to its stored offset, or to the beginning if none is stored."""
+        stored = stored_offsets(self.sink.connection, self.options.group_id)
+        fresh = []
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                fresh.append(tp)
+            else:
+                self.consumer.seek(tp, offset)
+        if fresh:
+            self.consumer.seek_to_beginning(*fresh)
+        if assigned:
+            log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+    def run(self) -> None:
+        """Consume and land until stopped, or until caught up with `until_idle`."""
+        self.consumer.subscribe(list(SOURCE_TOPICS), listener=_ResumeFromWarehouse(self))
+        started = last_activity = time.monotonic()
+        backoff = 0.5
+        try:
+            while not self.stop.is_set():
+                try:
+                    count = self._poll_and_land()
+                    if count:
+                        last_activity = time.monotonic()
+                    elif self.options.until_idle and self._idle(started, last_activity):
+                        return
+                    backoff = 0.5
+                except OffsetOutOfRangeError as error:
+                    raise BrokerLostData(
+                        "the broker has no data at the offsets this warehouse has landed up to "
+                        f"({error}): its log was lost or truncated. Nothing was skipped or "
+                        "re-read. Rebuild from the Parquet archive (`leadflow rebuild`), or start "
+                        "a new consumer group (LEADFLOW_CONSUMER_GROUP) if re-reading is wanted."
+                    ) from None
+                except KafkaError as error:
+                    log.warning(
+                        "kafka at %s unavailable (%s); retrying in %.1f s",
+                        self.bootstrap,
+                        type(error).__name__,
+                        backoff,
+                    )
+                    self._rewind()
+                    self.stop.wait(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    last_activity = time.monotonic()
+        finally:
+            try:
+                self.flush()
+            finally:
+                self.consumer.close()
+                self.dead_letters.close(timeout=5)
+
+    def _poll_and_land(self) -> int:
+        polled = self.consumer.poll(timeout_ms=500, max_records=self.options.max_records)
+        count = 0
+        for records in polled.values():
+            for record in records:
+                self.sink.add(
+                    Message(record.topic, record.partition, record.offset, record.key, record.value)
+                )
+            count += len(records)
+        if count:
+            self.flush()
+            self.consumed += count
+            if self.progress is not None:
+                self.progress(count)
+        else:
+            self._check_log_not_shorter()
+        return count
+
+    def _check_log_not_shorter(self) -> None:
+        """Raise BrokerLostData when a partition's log ends before the offset we resume from.
+
+        Kafka answers such a fetch with OFFSET_OUT_OF_RANGE; some Kafka-compatible brokers
+        answer it with no records, so the fetch's high watermark is compared as well.
+        """
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is not None and self.consumer.position(tp) > highwater:
+                raise OffsetOutOfRangeError(
+                    f"{tp.topic}[{tp.partition}] resumes at {self.consumer.position(tp)} "
+                    f"but the broker's log ends at {highwater}"
+                )
+
+    def _rewind(self) -> None:
+        """Drop the unlanded buffer and seek back to the stored offsets to read it again."""
+        self.sink.discard()
+        try:
+            self.position(list(self.consumer.assignment()))
+        except (KafkaError, AssertionError) as error:  # assignment may be mid-rebalance
+            log.debug("rewind deferred to the next assignment: %s", error)
+
+    def _idle(self, started: float, last_activity: float) -> bool:
+        now = time.monotonic()
+        if not self.consumer.assignment():
+            if now - started > self.options.join_timeout_s:
+                raise IngestError(
+                    f"no partitions assigned to group {self.options.group_id!r} after "
+                    f"{self.options.join_timeout_s:.0f} s: check that the topics exist on "
+                    f"{self.bootstrap} and that no other consumer of the group holds them"
+                )
+            return False
+        return now - last_activity >= self.options.idle_seconds and self._caught_up()
+
+    def _caught_up(self) -> bool:
+        """True when every assigned partition has been read up to its last fetched end."""
+        # The high watermark of the latest fetch, not ListOffsets: some Kafka-compatible
+        # brokers under-report ListOffsets for multi-record batches.
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None or self.consumer.position(tp) < highwater:
+                return False
+        return True
 
 
 def ingest(
@@ -75,6 +248,7 @@ def ingest(
     connection: duckdb.DuckDBPyConnection,
     *,
     group_id: str,
+    consumers: int = 1,
     until_idle: bool = False,
     idle_seconds: float = 2.0,
     max_records: int = 5000,
@@ -83,64 +257,49 @@ def ingest(
     join_timeout_s: float = 60.0,
     archive_dir: Path | None = None,
 ) -> IngestReport:
-    """Consume the source topics and land every message; with `until_idle`, stop once caught up."""
-    consumer = make_consumer(bootstrap, group_id, max_records)
-    dead_letters = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    sink = LandingSink(connection, group_id, dead_letters, archive_dir=archive_dir)
+    """Consume the source topics with `consumers` group members and land every message.
 
-    def commit(next_offsets: dict[tuple[str, int], int]) -> None:
-        consumer.commit(
-            {
-                TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
-                for (t, p), o in next_offsets.items()
-            }
-        )
+    With `until_idle`, each member stops once it has been idle `idle_seconds` and has read
+    its partitions to their end. Each member lands through its own DuckDB cursor.
+    """
+    options = IngestOptions(
+        group_id=group_id,
+        until_idle=until_idle,
+        idle_seconds=idle_seconds,
+        max_records=max_records,
+        join_timeout_s=join_timeout_s,
+        archive_dir=archive_dir,
+    )
+    stop = stop or threading.Event()
+    workers = [
+        _IngestWorker(bootstrap, connection.cursor(), options, progress, stop)
+        for _ in range(consumers)
+    ]
+    failures: list[BaseException] = []
 
-    consumer.subscribe(list(SOURCE_TOPICS), listener=_SeekToStoredOffsets(consumer, sink, commit))
-    totals = LandingCounts()
-    consumed = 0
-    started = last_activity = time.monotonic()
-    try:
-        while stop is None or not stop.is_set():
-            polled = consumer.poll(timeout_ms=500, max_records=max_records)
-            count = 0
-            for records in polled.values():
-                for record in records:
-                    sink.add(
-                        Message(
-                            record.topic, record.partition, record.offset, record.key, record.value
-                        )
-                    )
-                count += len(records)
-            if count:
-                totals += sink.flush(commit)
-                consumed += count
-                last_activity = time.monotonic()
-                if progress is not None:
-                    progress(count)
-                continue
-            if not until_idle:
-                continue
-            now = time.monotonic()
-            if not consumer.assignment():
-                if now - started > join_timeout_s:
-                    raise IngestError(
-                        f"no partitions assigned to group {group_id!r} after "
-                        f"{join_timeout_s:.0f} s: check that the topics exist on {bootstrap} "
-                        "and that no other consumer of the group holds them"
-                    )
-                continue
-            if now - last_activity >= idle_seconds and _caught_up(consumer):
-                break
-    finally:
-        sink.flush(commit)
-        consumer.close()
-        dead_letters.close()
-    return IngestReport(totals.landed, totals.duplicates, totals.quarantined, consumed)
+    def run(worker: _IngestWorker) -> None:
+        try:
+            worker.run()
+        except BaseException as error:
+            failures.append(error)
+            stop.set()
 
-
-def _caught_up(consumer: KafkaConsumer) -> bool:
-    """True when every assigned partition has been read up to its end offset."""
-    assignment = list(consumer.assignment())
-    ends = consumer.end_offsets(assignment)
-    return all(consumer.position(tp) >= ends.get(tp, 0) for tp in assignment)
+    if consumers == 1:
+        workers[0].run()
+    else:
+        threads = [
+            threading.Thread(target=run, args=(w,), name=f"ingest-{i}")
+            for i, w in enumerate(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+    return IngestReport(
+        landed=sum(w.totals.landed for w in workers),
+        duplicates=sum(w.totals.duplicates for w in workers),
+        quarantined=sum(w.totals.quarantined for w in workers),
+        consumed=sum(w.consumed for w in workers),
+    )

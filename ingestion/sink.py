@@ -139,6 +139,10 @@ class LandingSink:
         """Messages buffered and not landed yet."""
         return sum(len(messages) for messages in self._buffer.values())
 
+    def discard(self) -> None:
+        """Forget what is buffered (the caller seeks back to read it again)."""
+        self._buffer.clear()
+
     def flush(self, commit_offsets: OffsetCommit | None = None) -> LandingCounts:
         """Land everything buffered, exactly once, then let Kafka know.
 
@@ -220,7 +224,7 @@ class LandingSink:
     def _publish_dead_letters(self, batch: _Batch) -> None:
         if self.dead_letters is None or not batch.quarantine:
             return
-        for message, violation, _, _ in batch.quarantine:
+        futures = [
             self.dead_letters.send(
                 DEAD_LETTER_TOPIC,
                 key=message.key,
@@ -234,7 +238,11 @@ class LandingSink:
                     ),
                 ],
             )
-        self.dead_letters.flush()
+            for message, violation, _, _ in batch.quarantine
+        ]
+        self.dead_letters.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=30)  # raises the KafkaError if the broker did not take it
 
     def _write(self, batch: _Batch, next_offsets: dict[tuple[str, int], int]) -> LandingCounts:
         now = _utc_naive(dt.datetime.now(dt.UTC))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import duckdb
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from ingestion.consumer import ingest
+from ingestion.broker import EmbeddedBroker, ensure_topics
+from ingestion.consumer import BrokerLostData, ingest
 from ingestion.contracts import DEAD_LETTER_TOPIC, InquirySubmitted, PageViewed, encode_event
 from ingestion.producer import make_producer, produce_lines
 
@@ -144,3 +146,25 @@ def test_a_restarted_consumer_resumes_from_the_offsets_stored_with_the_events(
     second = ingest(broker, warehouse, group_id="test-resume", until_idle=True, idle_seconds=1.0)
 
     assert (first.landed, second.landed, second.consumed) == (100, 50, 50)
+
+
+def test_a_broker_that_lost_its_log_stops_ingestion_loudly(
+    tmp_path: Path, broker: str, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    producer = make_producer(broker)
+    produce_lines(producer, [_page_view(i) for i in range(50)])
+    producer.close()
+    ingest(broker, warehouse, group_id="test-lost", until_idle=True, idle_seconds=1.0)
+
+    with EmbeddedBroker(log_path=tmp_path / "amnesiac.log") as amnesiac:
+        ensure_topics(amnesiac.bootstrap)
+        with pytest.raises(BrokerLostData, match="lost or truncated"):
+            ingest(
+                amnesiac.bootstrap,
+                warehouse,
+                group_id="test-lost",
+                until_idle=True,
+                idle_seconds=3.0,
+            )
+
+    assert warehouse.execute("select count(*) from raw_events").fetchone() == (50,)
