@@ -42,7 +42,8 @@ create table if not exists quarantined_events (
     details         varchar not null,      -- every fault, human-readable, '; '-separated
     event_id        varchar,               -- when it could be read
     event_type      varchar,
-    quarantined_at  timestamp not null     -- UTC
+    quarantined_at  timestamp not null,    -- UTC
+    replayed_at     timestamp              -- UTC; set by `leadflow quarantine replay`
 )
 """
 

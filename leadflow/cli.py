@@ -38,9 +38,11 @@ def emit(record: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def product_errors() -> Iterator[None]:
     """Turn the product's own errors into a one-line message and exit code 1."""
+    from ingestion.archive import ArchiveError
     from ingestion.broker import BrokerError
     from ingestion.consumer import IngestError
     from ingestion.contracts import ContractViolation
+    from ingestion.quarantine import QuarantineError
     from ingestion.sink import WarehouseError
     from leadflow.keys import KeyConfigError
     from leadflow.pipeline import TransformError
@@ -50,6 +52,8 @@ def product_errors() -> Iterator[None]:
         IngestError,
         WarehouseError,
         ContractViolation,
+        QuarantineError,
+        ArchiveError,
         TransformError,
         KeyConfigError,
         FileNotFoundError,
@@ -107,7 +111,6 @@ def simulate(
     """Write realistic events for a company like yy (and, apart, the true probabilities)."""
     from ingestion.simulator import estimate_events
     from ingestion.simulator import simulate as run_simulation
-
     from leadflow.pipeline import progress_bar
 
     with progress_bar(err) as progress:
@@ -235,9 +238,8 @@ def train(
     ] = None,
 ) -> None:
     """Train the conversion model on labelled inquiries and register it as champion."""
-    from models.train import train as run_training
-
     from leadflow.pipeline import open_warehouse
+    from models.train import train as run_training
 
     config = settings()
     truth_path = truth or (config.home / "truth.csv")
@@ -251,16 +253,109 @@ def train(
 @app.command()
 def score() -> None:
     """Score every open inquiry with the champion model into lead_scores."""
+    from leadflow.pipeline import open_warehouse
     from models.registry import load_champion
     from models.score import score_open_inquiries
-
-    from leadflow.pipeline import open_warehouse
 
     config = settings()
     with product_errors(), contextlib.closing(open_warehouse(config)) as connection:
         model = load_champion(config.registry_dir)
         count = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
     emit({"scored": count, "model_version": model.version})
+
+
+@app.command()
+def status() -> None:
+    """Lag per topic and partition, events landed/quarantined in the last hour, last runs."""
+    from rich.table import Table
+
+    from leadflow.pipeline import open_warehouse
+    from leadflow.status import read_status
+
+    config = settings()
+    with product_errors(), contextlib.closing(open_warehouse(config, read_only=True)) as db:
+        report = read_status(db, config.consumer_group, config.kafka_bootstrap)
+    table = Table(title=f"consumer group {config.consumer_group} on {config.kafka_bootstrap}")
+    for column in ("topic", "partition", "end offset", "landed offset", "lag"):
+        table.add_column(column, justify="right" if column != "topic" else "left")
+    for lag in report["partitions"]:
+        end, behind = lag["end_offset"], lag["lag"]
+        table.add_row(
+            lag["topic"],
+            str(lag["partition"]),
+            "?" if end is None else f"{end:,}",
+            f"{lag['landed_offset']:,}",
+            "?" if behind is None else f"{behind:,}",
+        )
+    err.print(table)
+    if not config.kafka_bootstrap:
+        err.print("[yellow]LEADFLOW_KAFKA_BOOTSTRAP is unset: broker end offsets are unknown[/]")
+    emit(report)
+
+
+quarantine_app = typer.Typer(help="Inspect and re-drive events that broke the contract.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    reason: Annotated[str | None, typer.Option(help="only this reason")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 50,
+    all_: Annotated[bool, typer.Option("--all", help="include replayed ones")] = False,
+) -> None:
+    """The newest quarantined events with their reason, and the count per reason."""
+    from ingestion.quarantine import list_quarantined, reason_counts
+    from leadflow.pipeline import open_warehouse
+
+    with product_errors(), contextlib.closing(open_warehouse(settings(), read_only=True)) as db:
+        rows = list_quarantined(db, reason=reason, limit=limit, include_replayed=all_)
+        counts = reason_counts(db)
+    for row in rows:
+        emit(row)
+    err.print(f"waiting in quarantine per reason: {counts or 'none'}")
+
+
+@quarantine_app.command("show")
+def quarantine_show(quarantine_id: Annotated[str, typer.Argument(help="id from `list`")]) -> None:
+    """One quarantined event in full: raw bytes, reason and every fault."""
+    from ingestion.quarantine import show_quarantined
+    from leadflow.pipeline import open_warehouse
+
+    with product_errors(), contextlib.closing(open_warehouse(settings(), read_only=True)) as db:
+        emit(show_quarantined(db, quarantine_id))
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    reason: Annotated[str | None, typer.Option(help="only this reason")] = None,
+) -> None:
+    """Re-publish the quarantined events the contract now accepts to their original topic."""
+    from ingestion.producer import make_producer
+    from ingestion.quarantine import replay_quarantined
+    from leadflow.pipeline import kafka_bootstrap, open_warehouse
+
+    config = settings()
+    _warn_if_ephemeral(config)
+    with (
+        product_errors(),
+        kafka_bootstrap(config, err) as bootstrap,
+        contextlib.closing(open_warehouse(config)) as db,
+    ):
+        producer = make_producer(bootstrap)
+        try:
+            report = replay_quarantined(db, producer, reason=reason)
+        finally:
+            producer.close()
+    emit(dataclasses.asdict(report))
+
+
+@app.command()
+def rebuild() -> None:
+    """Recreate the warehouse from the Parquet archive alone (no broker needed)."""
+    from leadflow.pipeline import rebuild as run_rebuild
+
+    with product_errors():
+        emit(run_rebuild(settings(), err))
 
 
 def _api_keys(config: Settings) -> dict[str, str]:
@@ -271,6 +366,7 @@ def _api_keys(config: Settings) -> dict[str, str]:
 
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
+
     from scoring_api.main import create_app
 
     keys = _api_keys(config)

@@ -82,6 +82,7 @@ def run_dbt(
     command: str,
     extra: tuple[str, ...] = (),
     on_node: Callable[[], None] | None = None,
+    warehouse: Path | None = None,
 ) -> None:
     """Run one dbt command on the warehouse (in process), raising TransformError on failure."""
     from dbt.cli.main import dbtRunner
@@ -90,7 +91,8 @@ def run_dbt(
         if on_node is not None and event.info.name == "NodeFinished":
             on_node()
 
-    os.environ["LEADFLOW_WAREHOUSE"] = str(settings.warehouse_path.resolve())
+    # dbt's profile reads the warehouse path from this variable (transforms/profiles.yml)
+    os.environ["LEADFLOW_WAREHOUSE"] = str((warehouse or settings.warehouse_path).resolve())
     dbt_dir = settings.home / "dbt"
     args = [
         command,
@@ -116,11 +118,33 @@ def run_dbt(
     raise TransformError(f"dbt {command} failed ({detail}); log in {dbt_dir / 'logs' / 'dbt.log'}")
 
 
-def transform(settings: Settings, console: Console) -> None:
+def transform(settings: Settings, console: Console, warehouse: Path | None = None) -> None:
     """Build staging, identity and marts with `dbt build` (models and their tests)."""
     with progress_bar(console) as progress:
         task = progress.add_task("transform", total=None)
-        run_dbt(settings, "build", on_node=lambda: progress.advance(task))
+        run_dbt(settings, "build", on_node=lambda: progress.advance(task), warehouse=warehouse)
+
+
+def rebuild(settings: Settings, console: Console) -> dict[str, int]:
+    """Recreate the warehouse from the Parquet archive alone (no broker), then swap it in.
+
+    The old file is kept as `warehouse.duckdb.previous` until the next rebuild.
+    """
+    from ingestion.archive import restore_landing_tables
+
+    fresh = settings.home / "warehouse.rebuild.duckdb"
+    fresh.unlink(missing_ok=True)
+    with contextlib.closing(duckdb.connect(str(fresh))) as connection:
+        restored = restore_landing_tables(connection, settings.archive_dir, settings.consumer_group)
+    console.log(
+        f"restored {restored.events:,} events and {restored.quarantined:,} quarantined "
+        f"from {restored.archived_copies:,} archived rows"
+    )
+    transform(settings, console, warehouse=fresh)
+    if settings.warehouse_path.exists():
+        os.replace(settings.warehouse_path, settings.home / "warehouse.duckdb.previous")
+    os.replace(fresh, settings.warehouse_path)
+    return {"events": restored.events, "quarantined": restored.quarantined}
 
 
 def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[Any]:
@@ -152,13 +176,12 @@ class DemoSummary:
 
 def run_demo(settings: Settings, console: Console) -> DemoSummary:
     """Simulate → produce → ingest → dbt build → quality gates → train → score, from scratch."""
+    from ingestion.consumer import ingest
+    from ingestion.producer import produce_file
     from ingestion.simulator import estimate_events, simulate
     from models.registry import load_champion
     from models.score import score_open_inquiries
     from models.train import train
-
-    from ingestion.consumer import ingest
-    from ingestion.producer import produce_file
 
     started = time.monotonic()
     home = settings.home

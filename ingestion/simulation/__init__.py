@@ -1,0 +1,1 @@
+"""Building blocks of the event simulator; `ingestion.simulator` is the public entry."""

@@ -1,0 +1,116 @@
+"""`leadflow status`: lag per topic and partition, recent landings, last run of each stage."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+from kafka import KafkaConsumer, TopicPartition
+
+from ingestion.consumer import SOURCE_TOPICS
+from ingestion.sink import stored_offsets
+from leadflow.runs import PIPELINE_RUNS_DDL
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """How far the warehouse is behind one partition."""
+
+    topic: str
+    partition: int
+    end_offset: int | None  # None: the broker did not answer
+    landed_offset: int
+    lag: int | None
+
+
+def broker_end_offsets(
+    bootstrap: str, start: dict[tuple[str, int], int]
+) -> dict[tuple[str, int], int]:
+    """End offset of every source partition, from the high watermark of a real fetch."""
+    # A fetch's high watermark, not ListOffsets: some Kafka-compatible brokers under-report
+    # ListOffsets for multi-record batches.
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in SOURCE_TOPICS
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, start.get((tp.topic, tp.partition), 0))
+        ends: dict[tuple[str, int], int] = {}
+        for _ in range(10):
+            consumer.poll(timeout_ms=300, max_records=1)
+            for tp in partitions:
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    ends[(tp.topic, tp.partition)] = highwater
+            if len(ends) == len(partitions):
+                break
+        return ends
+    finally:
+        consumer.close()
+
+
+def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any]:
+    """Landed offsets, last-hour counts and last runs, read from the warehouse."""
+    connection.execute(PIPELINE_RUNS_DDL)
+    landed_hour, quarantined_hour = connection.execute(
+        """
+        select
+            (select count(*) from raw_events
+             where ingested_at >= now()::timestamp - interval 1 hour),
+            (select count(*) from quarantined_events
+             where quarantined_at >= now()::timestamp - interval 1 hour)
+        """
+    ).fetchone()
+    runs = connection.execute(
+        """
+        select stage, max(finished_at) filter (where succeeded) as last_success,
+               arg_max(succeeded, finished_at) as last_succeeded
+        from pipeline_runs group by stage order by stage
+        """
+    ).fetchall()
+    return {
+        "landed_offsets": stored_offsets(connection, group_id),
+        "landed_last_hour": landed_hour,
+        "quarantined_last_hour": quarantined_hour,
+        "stages": [
+            {"stage": stage, "last_success": str(last) if last else None, "last_run_ok": ok}
+            for stage, last, ok in runs
+        ],
+    }
+
+
+def partition_lags(
+    landed: dict[tuple[str, int], int], ends: dict[tuple[str, int], int]
+) -> list[PartitionLag]:
+    """Join the broker's end offsets with the landed ones."""
+    lags = []
+    for topic, partition in sorted(set(landed) | set(ends)):
+        end = ends.get((topic, partition))
+        done = landed.get((topic, partition), 0)
+        lags.append(
+            PartitionLag(topic, partition, end, done, None if end is None else max(end - done, 0))
+        )
+    return lags
+
+
+def read_status(
+    connection: duckdb.DuckDBPyConnection, group_id: str, bootstrap: str | None
+) -> dict[str, Any]:
+    """Everything `leadflow status` shows, as one dict."""
+    status = warehouse_status(connection, group_id)
+    landed = status.pop("landed_offsets")
+    ends: dict[tuple[str, int], int] = {}
+    if bootstrap:
+        with contextlib.suppress(Exception):  # an unreachable broker shows as unknown lag
+            ends = broker_end_offsets(bootstrap, landed)
+    status["partitions"] = [lag.__dict__ for lag in partition_lags(landed, ends)]
+    status["broker"] = bootstrap
+    return status
