@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-import logging
 import signal
 import sys
 import threading
@@ -17,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from leadflow.logs import configure_logging
 from leadflow.settings import Settings
 
 app = typer.Typer(
@@ -81,7 +81,7 @@ def _optional_errors() -> tuple[type[BaseException], ...]:
 
 def settings() -> Settings:
     """Settings from the environment (logging set up on the way)."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     return Settings()
 
 
