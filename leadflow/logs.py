@@ -38,3 +38,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(logging.WARNING)
     for name in ("leadflow", "ingestion", "models", "scoring_api", "quality"):
         logging.getLogger(name).setLevel(level)
+    # kafka-python warns about every reconnect attempt; ingestion logs what it waits for
+    logging.getLogger("kafka").setLevel(logging.ERROR)

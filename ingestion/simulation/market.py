@@ -23,10 +23,12 @@ from ingestion.simulation.web import browse, wander
 from ingestion.simulation.world import (
     CAMPAIGNS,
     CHANNEL_BY_NAME,
+    CST,
     DOMESTIC_ONLY_CHANNELS,
     UTC,
     ChannelProfile,
     Handler,
+    Product,
     channel_table,
     fair_following,
     fair_on,
@@ -112,7 +114,7 @@ class Market:
                     "amount": round(amount, 2),
                     "currency": "CNY",
                 },
-                tz=UTC if campaign.producer == "google_ads" else self._cst,
+                tz=UTC if campaign.producer == "google_ads" else CST,
             )
         fair = fair_on(day)
         if fair is not None:
@@ -125,12 +127,6 @@ class Market:
                 "currency": "CNY",
             }
             log.emit("ad_spend_recorded", booked, "crm", payload)
-
-    @property
-    def _cst(self) -> dt.timezone:
-        from ingestion.simulation.world import CST
-
-        return CST
 
     def _visit(self, day: dt.date) -> None:
         company = self.company
@@ -273,7 +269,7 @@ class Market:
             return draws.weighted(_EXPORT_SITE_CAMPAIGNS)
         return draws.weighted(profile.campaigns)
 
-    def _product(self, customer: Customer):
+    def _product(self, customer: Customer) -> Product:
         draws, world = self.company.draws, self.company.world
         if customer.favourite is not None and draws.chance(0.6):
             return draws.weighted(world.products_by_category[customer.favourite.category.name])
@@ -302,7 +298,7 @@ class Market:
         self,
         day: dt.date,
         customer: Customer,
-        product,
+        product: Product,
         campaign: str | None,
         submitted: int,
     ) -> tuple[str, int, int]:
