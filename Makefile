@@ -27,6 +27,9 @@ test: setup  ## lint, then every test that is not marked slow
 test-all: setup  ## every test, slow ones included
 	$(RUN) pytest
 
+bench: setup  ## throughput against same-run baselines; one JSON line per benchmark
+	$(RUN) leadflow bench ingest
+
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .

@@ -251,13 +251,6 @@ class Event(BaseModel):
             raise ValueError("email must contain '@'")
         return value.lower() if value is not None else None
 
-    @model_validator(mode="after")
-    def _required_identity_keys(self) -> Event:
-        missing = [key for key in self.required_keys if getattr(self, key) is None]
-        if missing:
-            raise ValueError(f"{self.event_type} needs identity key(s): {', '.join(missing)}")
-        return self
-
     @property
     def topic(self) -> str:
         """Kafka topic this event belongs on."""
@@ -295,7 +288,9 @@ def _event(
         name,
         (Event,),
         {
-            "__annotations__": {"payload": payload},
+            # required identity keys become required fields: checked in pydantic-core, not Python
+            "__annotations__": {"payload": payload, **dict.fromkeys(required, str)},
+            **{key: Field(min_length=1) for key in required},
             "__module__": __name__,
             "__doc__": f"`{event_type}` v{version} from the {source} source.",
             "event_type": event_type,
@@ -384,9 +379,11 @@ class ContractViolation(ValueError):
         super().__init__(reason if not self.details else f"{reason}: {'; '.join(self.details)}")
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _describe(error: Mapping[str, Any], model: type[Event]) -> str:
     location = ".".join(str(part) for part in error["loc"]) or "event"
     message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "missing" and location in model.required_keys:
+        return f"{location}: field required: {model.event_type} needs identity key {location}"
     if error["type"] in {"missing", "extra_forbidden"}:
         return f"{location}: {message.lower()}"
     return f"{location}: {message} (got {error.get('input')!r:.60})"
@@ -427,12 +424,12 @@ def parse_event(data: Mapping[str, Any]) -> Event:
         return model.model_validate(fields)
     except ValidationError as error:
         raise ContractViolation(
-            "invalid_fields", [_describe(e) for e in error.errors(include_url=False)]
+            "invalid_fields", [_describe(e, model) for e in error.errors(include_url=False)]
         ) from None
 
 
-def decode_event(raw: bytes) -> Event:
-    """Decode and validate the bytes of one Kafka message, or raise ContractViolation."""
+def decode_record(raw: bytes) -> tuple[Event, dict[str, Any]]:
+    """Decode and validate one Kafka message: the event and the JSON object it came as."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -441,7 +438,12 @@ def decode_event(raw: bytes) -> Event:
         data = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise ContractViolation("malformed_json", [str(error)]) from None
-    return parse_event(data)
+    return parse_event(data), data
+
+
+def decode_event(raw: bytes) -> Event:
+    """Decode and validate the bytes of one Kafka message, or raise ContractViolation."""
+    return decode_record(raw)[0]
 
 
 def encode_event(event: Event) -> bytes:

@@ -358,6 +358,23 @@ def rebuild() -> None:
         emit(run_rebuild(settings(), err))
 
 
+bench_app = typer.Typer(help="Measure throughput against a baseline taken in the same run.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    events: Annotated[int, typer.Option(help="at least this many simulated events")] = 200_000,
+    consumers: Annotated[int, typer.Option(help="ingest consumers in the group")] = 1,
+) -> None:
+    """Landed-and-committed events/s of `leadflow ingest` vs a bare kafka-python consumer."""
+    from leadflow.bench import bench_ingest as run_bench
+
+    settings()
+    with product_errors():
+        emit(run_bench(err, events=events, consumers=consumers))
+
+
 def _api_keys(config: Settings) -> dict[str, str]:
     from leadflow.keys import local_api_keys, parse_api_keys
 
