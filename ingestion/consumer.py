@@ -50,6 +50,7 @@ class IngestOptions:
     max_records: int = 5000
     join_timeout_s: float = 60.0
     archive_dir: Path | None = None
+    session_timeout_ms: int = 10_000
 
 
 class _ResumeFromWarehouse(ConsumerRebalanceListener):
@@ -65,7 +66,9 @@ class _ResumeFromWarehouse(ConsumerRebalanceListener):
         self.worker.position(assigned)
 
 
-def make_consumer(bootstrap: str, group_id: str, max_records: int) -> KafkaConsumer:
+def make_consumer(
+    bootstrap: str, group_id: str, max_records: int, session_timeout_ms: int = 10_000
+) -> KafkaConsumer:
     """A consumer in `group_id` that never auto-commits and never resets offsets silently."""
     return KafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -78,8 +81,8 @@ def make_consumer(bootstrap: str, group_id: str, max_records: int) -> KafkaConsu
         max_poll_records=max_records,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=1_000,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=min(1_000, session_timeout_ms // 3),
         max_poll_interval_ms=120_000,
         request_timeout_ms=30_000,
         reconnect_backoff_max_ms=5_000,
@@ -101,7 +104,9 @@ class _IngestWorker:
         self.options = options
         self.progress = progress
         self.stop = stop
-        self.consumer = make_consumer(bootstrap, options.group_id, options.max_records)
+        self.consumer = make_consumer(
+            bootstrap, options.group_id, options.max_records, options.session_timeout_ms
+        )
         self.dead_letters = KafkaProducer(
             bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5
         )
@@ -256,6 +261,7 @@ def ingest(
     stop: threading.Event | None = None,
     join_timeout_s: float = 60.0,
     archive_dir: Path | None = None,
+    session_timeout_ms: int = 10_000,
 ) -> IngestReport:
     """Consume the source topics with `consumers` group members and land every message.
 
@@ -269,6 +275,7 @@ def ingest(
         max_records=max_records,
         join_timeout_s=join_timeout_s,
         archive_dir=archive_dir,
+        session_timeout_ms=session_timeout_ms,
     )
     stop = stop or threading.Event()
     workers = [

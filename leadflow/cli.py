@@ -178,6 +178,7 @@ def produce(file: Annotated[Path, typer.Argument(help="JSON Lines file of events
 def ingest_command(
     until_idle: Annotated[bool, typer.Option(help="exit once caught up with the topics")] = False,
     idle_seconds: Annotated[float, typer.Option(help="quiet time that counts as caught up")] = 2.0,
+    consumers: Annotated[int, typer.Option(help="consumers in the group (≤ partitions)")] = 1,
 ) -> None:
     """Consume the source topics and land valid events in raw_events, bad ones in quarantine."""
     from ingestion.consumer import ingest
@@ -202,6 +203,8 @@ def ingest_command(
             progress=lambda n: progress.advance(task, n),
             stop=stop,
             archive_dir=config.archive_dir,
+            consumers=consumers,
+            session_timeout_ms=config.kafka_session_timeout_ms,
         )
     emit(dataclasses.asdict(report))
 

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
         default=None, description="host:port of a Kafka cluster; unset starts the embedded broker"
     )
     consumer_group: str = Field(default="leadflow-ingest", description="Kafka consumer group")
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, description="how soon the group notices a dead consumer"
+    )
     api_keys: str | None = Field(
         default=None,
         description="comma-separated KEY:ROLE pairs; unset uses keys kept in $LEADFLOW_HOME",

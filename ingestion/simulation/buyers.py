@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingestion.simulation.randomness import Draws, Ids, Weighted
+from ingestion.simulation.randomness import Draws, Weighted
 from ingestion.simulation.world import (
     COUNTRIES,
     DIAL_CODES,
@@ -39,11 +39,12 @@ _FOREIGN_LAST = (
 )  # fmt: skip
 _BRAND_HEADS = (
     "Heng", "Jin", "Tian", "Hua", "Xin", "Dong", "Zhong", "Bao", "Sheng", "Rui", "Yuan", "Kai",
-    "Long", "Feng", "Hong", "Wei", "Yong", "Ming", "Tai", "Da",
+    "Long", "Feng", "Hong", "Wei", "Yong", "Ming", "Tai", "Da", "Jia", "Hai", "Guang", "Fu",
+    "Shun", "Tong", "De", "Xing", "Run", "Cheng",
 )  # fmt: skip
 _BRAND_TAILS = (
     "da", "long", "rui", "xin", "yuan", "fang", "tai", "sheng", "feng", "hua", "cheng", "li",
-    "an", "kang", "yu", "xing",
+    "an", "kang", "yu", "xing", "heng", "tong", "jia", "de", "shun", "fu", "guang", "hai",
 )  # fmt: skip
 _FOREIGN_BRANDS = (
     "Apex", "Delta", "Prime", "Global", "Allied", "Summit", "Pioneer", "Orient", "Atlas",
@@ -55,8 +56,19 @@ INDUSTRIES = (
     "Food Machinery", "Electric Power Equipment", "Trading",
 )  # fmt: skip
 _LEGAL_SUFFIX = {
-    "US": "LLC", "IN": "Pvt. Ltd.", "DE": "GmbH", "BR": "Ltda.", "MX": "S.A. de C.V.",
-    "RU": "LLC", "TR": "Ltd. Sti.", "ID": "PT", "AE": "LLC", "SA": "Co.", "AU": "Pty Ltd",
+    "US": "Inc.", "IN": "Pvt. Ltd.", "DE": "GmbH", "BR": "Ltda.", "MX": "S.A. de C.V.",
+    "RU": "OOO", "TR": "Ltd. Sti.", "ID": "PT", "AE": "FZE", "SA": "Co.", "AU": "Pty Ltd",
+}  # fmt: skip
+_COUNTRY_NAMES = {
+    "US": "USA", "IN": "India", "VN": "Vietnam", "ID": "Indonesia", "RU": "Russia",
+    "BR": "Brazil", "TR": "Turkey", "PK": "Pakistan", "NG": "Nigeria", "AE": "UAE",
+    "TH": "Thailand", "MX": "Mexico", "DE": "Germany", "SA": "Saudi Arabia", "EG": "Egypt",
+    "PH": "Philippines", "MY": "Malaysia", "KE": "Kenya", "AU": "Australia", "ZA": "South Africa",
+}  # fmt: skip
+_TLD = {
+    "IN": "in", "VN": "vn", "ID": "co.id", "RU": "ru", "BR": "com.br", "TR": "com.tr",
+    "PK": "pk", "NG": "ng", "AE": "ae", "TH": "co.th", "MX": "com.mx", "DE": "de",
+    "SA": "sa", "EG": "eg", "PH": "ph", "MY": "my", "KE": "co.ke", "AU": "com.au", "ZA": "co.za",
 }  # fmt: skip
 _DOMESTIC_FREE_MAIL: Weighted[str] = Weighted(
     ("qq.com", "163.com", "126.com", "sina.com", "foxmail.com", "aliyun.com"), (45, 30, 10, 5, 5, 5)
@@ -86,7 +98,8 @@ class Customer:
     dial_code: str
     is_consumer: bool
     seriousness: float  # the buyer's latent buying intent; never written to an event
-    anonymous_ids: list[str] = field(default_factory=list)
+    # The buyer's web visitor ids (one per device) and product views seen from each.
+    product_views: dict[str, int] = field(default_factory=dict)
     account_id: str | None = None
     account_since: int | None = None
     order_times: list[int] = field(default_factory=list)
@@ -116,9 +129,7 @@ class Customer:
         return None
 
 
-def new_customer(
-    number: int, profile: ChannelProfile, world: World, draws: Draws, ids: Ids
-) -> Customer:
+def new_customer(number: int, profile: ChannelProfile, world: World, draws: Draws) -> Customer:
     """A first-time buyer arriving through a channel."""
     domestic = not draws.chance(profile.foreign_share)
     country = "CN" if domestic else draws.weighted(COUNTRIES)
@@ -130,10 +141,10 @@ def new_customer(
         surname, surname_pinyin = draws.pick(_SURNAMES)
         given, given_pinyin = draws.pick(_GIVEN_NAMES)
         contact_name = surname + given
-        local_parts = (
+        local_parts: tuple[str, ...] = (
             f"{surname_pinyin}{given_pinyin}",
             f"{given_pinyin}.{surname_pinyin}",
-            f"{surname_pinyin}{given_pinyin}{draws.integer(1, 99)}",
+            f"{given_pinyin[0]}{surname_pinyin}",
         )
         phone_digits = draws.pick(_MOBILE_PREFIXES) + f"{draws.integer(0, 999_999_999):09d}"
         dial_code = "86"
@@ -143,15 +154,23 @@ def new_customer(
         local_parts = (f"{first}.{last}".lower(), f"{first[0]}{last}".lower(), first.lower())
         phone_digits = f"{draws.integer(200_000_000, 999_999_999)}"
         dial_code = DIAL_CODES[country]
-    company, variants, domain = (None, (), None)
+    company: str | None = None
+    variants: tuple[str, ...] = ()
+    domain: str | None = None
     if not is_consumer:
         company, variants, domain = _company(country, city, draws)
-    if is_consumer or domain is None or draws.chance(0.33):
-        # Many small Chinese firms buy from personal QQ/163 mailboxes.
+    if domain is None or draws.chance(0.33):
+        # Many small Chinese firms buy from personal mailboxes; QQ mail addresses are QQ numbers.
         domain = draws.weighted(_DOMESTIC_FREE_MAIL if domestic else _FOREIGN_FREE_MAIL)
-    if company is not None and draws.chance(0.3):
-        local_parts = ("sales", "purchase", "info", "caigou")[:3 if not domestic else 4]
-    email = f"{draws.pick(local_parts)}@{domain}"
+        if domain == "qq.com":
+            local = str(draws.integer(10_000, 3_999_999_999))
+        else:
+            local = f"{draws.pick(local_parts)}{draws.integer(1, 9999)}"
+    elif draws.chance(0.3):
+        local = draws.pick(("sales", "purchase", "info") + (("caigou",) if domestic else ()))
+    else:
+        local = draws.pick(local_parts)
+    email = f"{local}@{domain}"
     return Customer(
         number=number,
         country=country,
@@ -165,7 +184,6 @@ def new_customer(
         dial_code=dial_code,
         is_consumer=is_consumer,
         seriousness=draws.normal(),
-        anonymous_ids=[],
     )
 
 
@@ -175,19 +193,22 @@ def _company(country: str, city: str, draws: Draws) -> tuple[str, tuple[str, ...
     if country == "CN":
         brand = draws.pick(_BRAND_HEADS) + draws.pick(_BRAND_TAILS)
         name = f"{city} {brand} {industry} Co., Ltd."
-        variants = (
+        variants: tuple[str, ...] = (
             f"{city} {brand} {industry} Co Ltd",
             f"{city} {brand} {industry} Co.,Ltd",
             name.upper(),
             f"{brand} {industry} ({city}) Co., Ltd.",
         )
-        domain = f"{brand.lower()}-{slug}." + draws.pick(("com", "cn", "com.cn"))
+        tld = draws.pick(("com", "cn", "com.cn"))
+        domain = f"{city.lower()[:2]}{brand.lower()}-{slug}.{tld}"
     else:
-        brand = draws.pick(_FOREIGN_BRANDS)
-        suffix = _LEGAL_SUFFIX.get(country, "Ltd.")
+        brand = draws.pick(_FOREIGN_LAST if draws.chance(0.4) else _FOREIGN_BRANDS)
+        if draws.chance(0.4):
+            brand = f"{brand} {draws.pick(_FOREIGN_LAST)}"
+        suffix = _LEGAL_SUFFIX.get(country, f"({_COUNTRY_NAMES[country]}) Ltd.")
         name = f"{suffix} {brand} {industry}" if suffix == "PT" else f"{brand} {industry} {suffix}"
         variants = (name.replace(".", ""), name.upper(), f"{brand} {industry}")
-        domain = f"{brand.lower().replace(' ', '')}{slug}.com"
+        domain = f"{brand.lower().replace(' ', '')}-{slug}.{_TLD.get(country, 'com')}"
     return name, variants, domain
 
 

@@ -13,15 +13,15 @@ from ingestion.simulation.world import World
 
 @dataclass
 class Company:
-    """Everything the simulation steps share: draws, the log, customers and scheduled intents."""
+    """Everything the simulation steps share: draws, the log, numbering and customers' plans."""
 
     log: EventLog
     draws: Draws
     ids: Ids
     world: World
-    customers: list[Customer] = field(default_factory=list)
-    # (day ordinal, sequence, kind, customer number): a customer's plan to come back.
-    intents: list[tuple[int, int, str, int]] = field(default_factory=list)
+    # (day ordinal, sequence, kind, customer): a customer's plan to come back. Customers
+    # live only as long as such a plan, so memory follows activity, not history.
+    intents: list[tuple[int, int, str, Customer]] = field(default_factory=list)
     _numbers: dict[str, int] = field(default_factory=dict)
 
     def number(self, kind: str) -> int:
@@ -30,14 +30,18 @@ class Company:
         self._numbers[kind] = value
         return value
 
+    def count(self, kind: str) -> int:
+        """How many numbers of a kind were handed out."""
+        return self._numbers.get(kind, 0)
+
     def intend(self, day_ordinal: int, kind: str, customer: Customer) -> None:
         """Plan a customer's return on a day: `order` (reorder) or `inquiry` (ask again)."""
-        heapq.heappush(self.intents, (day_ordinal, self.number("intent"), kind, customer.number))
+        heapq.heappush(self.intents, (day_ordinal, self.number("intent"), kind, customer))
 
     def due_intents(self, day_ordinal: int) -> list[tuple[str, Customer]]:
         """Intents planned for this day or earlier, in plan order."""
         due = []
         while self.intents and self.intents[0][0] <= day_ordinal:
-            _, _, kind, number = heapq.heappop(self.intents)
-            due.append((kind, self.customers[number]))
+            _, _, kind, customer = heapq.heappop(self.intents)
+            due.append((kind, customer))
         return due

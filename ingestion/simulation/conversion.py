@@ -1,11 +1,4 @@
-"""The true chance that an inquiry converts, and its simulated outcome.
-
-An inquiry converts when it passes four hurdles in turn; the first one it fails is its
-lost reason. Each hurdle's chance is fixed at submission from what is visible then
-(channel, price gap, customisation, identity quality, web engagement, repeat business,
-season, the handler it is routed to) plus a little latent noise, so the product of
-the four is the true conversion probability.
-"""
+"""The true chance that an inquiry converts, and its simulated outcome."""
 
 from __future__ import annotations
 
@@ -16,13 +9,13 @@ from ingestion.simulation.randomness import Draws
 from ingestion.simulation.world import CAMPAIGN_QUALITY, ChannelProfile, Handler, Product
 
 # Intercepts calibrated for ~15 % conversion with price ~70 % of losses.
-ENGAGE_BASE = 2.3
-PRICE_BASE = -0.05
-# Slope of the price logit per unit of (acceptable price / list price): 10 points of gap ~ x1.8 odds.
-PRICE_SLOPE = 6.0
+ENGAGE_BASE = 3.0
+PRICE_BASE = -1.95
+# Price logit per unit of acceptable price / list price: 10 points of gap ~ x2.2 odds.
+PRICE_SLOPE = 8.0
 PRICE_PIVOT = 0.8
 SERIOUSNESS_ENGAGE = 0.45
-SERIOUSNESS_PRICE = 0.45
+SERIOUSNESS_PRICE = 0.6
 PRODUCT_VIEW_LIFT = 0.08  # per product view before the inquiry, up to 8 views
 COMPANY_LIFT = 0.35
 FREE_MAIL_PENALTY = 0.45
@@ -76,6 +69,9 @@ def handler_speed_effect(handler: Handler) -> float:
 
 def decide(facts: InquiryFacts, draws: Draws) -> Verdict:
     """Fix the true conversion probability and draw the outcome, hurdle by hurdle."""
+    # An inquiry converts when it passes every hurdle in turn and the first one it fails
+    # names its lost reason. Each hurdle's chance is fixed from what is visible at
+    # submission plus a little latent noise, so their product is the true probability.
     repeat = facts.prior_orders > 0
     engage = _sigmoid(
         ENGAGE_BASE

@@ -10,23 +10,23 @@ from typing import Any, BinaryIO
 from ingestion.contracts import EVENT_TYPES, encode_event, parse_event
 from ingestion.simulation.faults import FAULT_KINDS, malformed_line
 from ingestion.simulation.randomness import Draws, Ids
-from ingestion.simulation.world import CST
+from ingestion.simulation.world import CST, UTC
 
 LATE_SHARE = 0.015
 LATE_SHARE_CARRIERS = 0.06  # carrier scans are uploaded in batches
 DUPLICATE_SHARE = 0.01
 MALFORMED_SHARE = 0.003
 _CARRIERS = frozenset({"sf_express", "deppon", "zto", "jd_logistics", "dhl", "fedex", "cosco"})
+# Systems that stamp events in UTC; every other producer runs on China Standard Time.
+_UTC_PRODUCERS = frozenset({"google_ads", "dhl", "fedex", "cosco"})
 _MAX_LATENESS = 5 * 86400
 
 
 class EventLog:
-    """Validated events, released to the file in arrival order with realistic faults added.
+    """Validated events, released to the file in arrival order with realistic faults added."""
 
-    Each event is validated and encoded through the contract when emitted, then held
-    in a heap keyed by its arrival time until `release` is told no earlier event can
-    still be emitted.
-    """
+    # Each event is validated and encoded through the contract when emitted, then held in
+    # a heap keyed by its arrival time until `release` is told no earlier one can follow.
 
     def __init__(
         self,
@@ -37,7 +37,7 @@ class EventLog:
         horizon: int,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Write to `handle`; drop events at or after `horizon` (epoch seconds): not yet happened."""
+        """Write to `handle`; events at or after `horizon` (epoch seconds) have not happened yet."""
         self._handle = handle
         self._draws = draws
         self._ids = ids
@@ -56,14 +56,12 @@ class EventLog:
         at: int,
         producer: str,
         payload: dict[str, Any],
-        *,
-        tz: dt.timezone = CST,
         **identity: str | None,
     ) -> bool:
         """Record one event that happened at `at` (epoch seconds); False if past the horizon."""
         if at >= self._horizon:
             return False
-        occurred_at = dt.datetime.fromtimestamp(at, tz)
+        occurred_at = dt.datetime.fromtimestamp(at, UTC if producer in _UTC_PRODUCERS else CST)
         record: dict[str, Any] = {
             "event_type": event_type,
             "source": EVENT_TYPES[event_type],
@@ -74,7 +72,8 @@ class EventLog:
         }
         record.update((key, value) for key, value in identity.items() if value is not None)
         record["payload"] = payload
-        line = encode_event(parse_event(record))
+        # orjson's bytes keep a 4 KiB buffer; an exact copy keeps held lines small.
+        line = bytes(memoryview(encode_event(parse_event(record))))
         draws = self._draws
         arrives = at
         late_share = LATE_SHARE_CARRIERS if producer in _CARRIERS else LATE_SHARE
@@ -89,7 +88,8 @@ class EventLog:
         if draws.chance(MALFORMED_SHARE):
             record["event_id"] = self._ids.event_id(at * 1000)
             kind = draws.pick(FAULT_KINDS)
-            self._push(arrives + draws.integer(0, 60), malformed_line(record, occurred_at, kind, draws))
+            broken = malformed_line(record, occurred_at, kind, draws)
+            self._push(arrives + draws.integer(0, 60), broken)
             self.malformed += 1
         return True
 

@@ -9,7 +9,6 @@ from ingestion.simulation.buyers import Customer
 from ingestion.simulation.clock import DAY, HOUR, local_day, office_time
 from ingestion.simulation.company import Company
 from ingestion.simulation.randomness import Weighted
-from ingestion.simulation.world import CST, UTC
 
 EXCEPTION_SHARE = 0.08
 LATE_WITHOUT_EXCEPTION = 0.07
@@ -103,7 +102,6 @@ def _shipment(
     dispatched = created + int(draws.uniform(2, 30) * HOUR)
     tracking = f"{_TRACKING_PREFIX[carrier]}{draws.integer(10**9, 10**10 - 1)}"
     log.emit("shipment_dispatched", dispatched, "wms", {"tracking_number": tracking}, **keys)
-    carrier_tz = CST if domestic else UTC
     arrives = dispatched + int(draws.uniform(low, high) * DAY)
     exception = draws.weighted(_EXCEPTIONS) if draws.chance(EXCEPTION_SHARE) else None
     if retry and exception in ("lost", "wrong_item"):
@@ -112,18 +110,16 @@ def _shipment(
         arrives += int(draws.uniform(high - low + 1.5, high + 4) * DAY)
     if exception in ("delayed", "address_issue", "lost"):
         noticed = dispatched + int(draws.uniform(1, 4 if exception != "lost" else 12) * DAY)
-        _exception(company, carrier, carrier_tz, noticed, exception, keys)
+        _exception(company, carrier, noticed, exception, keys)
         arrives = max(arrives, noticed) + int(draws.uniform(3, 10) * DAY)
     if exception == "lost":
         replacement, _ = _shipment(company, order_id, arrives, quantity, customer, retry=True)
         return replacement, True
     received_by = customer.contact_name if draws.chance(0.7) else "reception"
-    log.emit(
-        "shipment_delivered", arrives, carrier, {"received_by": received_by}, tz=carrier_tz, **keys
-    )
+    log.emit("shipment_delivered", arrives, carrier, {"received_by": received_by}, **keys)
     if exception in ("damaged", "wrong_item"):
         noticed = arrives + int(draws.uniform(0.1, 2) * DAY)
-        _exception(company, carrier, carrier_tz, noticed, exception, keys)
+        _exception(company, carrier, noticed, exception, keys)
         returned = noticed + int(draws.uniform(5, 20) * DAY)
         log.emit(
             "return_received",
@@ -140,7 +136,6 @@ def _shipment(
 def _exception(
     company: Company,
     carrier: str,
-    tz: dt.timezone,
     at: int,
     exception: str,
     keys: dict[str, str],
@@ -150,6 +145,5 @@ def _exception(
         at,
         carrier,
         {"exception_type": exception, "detail": _DETAILS[exception]},
-        tz=tz,
         **keys,
     )

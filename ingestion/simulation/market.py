@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from array import array
 from typing import TextIO
 
 from ingestion.simulation.buyers import (
@@ -23,9 +24,7 @@ from ingestion.simulation.web import browse, wander
 from ingestion.simulation.world import (
     CAMPAIGNS,
     CHANNEL_BY_NAME,
-    CST,
     DOMESTIC_ONLY_CHANNELS,
-    UTC,
     ChannelProfile,
     Handler,
     Product,
@@ -40,7 +39,7 @@ from ingestion.simulation.world import (
 VISITS_PER_INQUIRY = 1.6
 RETURNING_VISITOR_SHARE = 0.25
 SAME_HANDLER_SHARE = 0.85
-DISTRIBUTOR_SHARE = 0.36  # of domestic inquiries from provinces a distributor covers
+DISTRIBUTOR_SHARE = 0.4  # of domestic inquiries from provinces a distributor covers
 PRE_INQUIRY_DAYS = 13
 _RECENT_VISITORS = 400
 _VISITOR_CAMPAIGNS: Weighted[str | None] = Weighted(
@@ -70,9 +69,8 @@ class Market:
         self.daily_rate = inquiries_per_year / 365.0 / mean_factor
         self.truth = csv.writer(truth, lineterminator="\n")
         self.truth.writerow(("inquiry_id", "true_probability", "converted"))
-        self.probabilities: list[float] = []
-        self.outcomes: list[bool] = []
-        self._views_by_visitor: dict[str, int] = {}
+        self.probabilities = array("d")
+        self.outcomes = array("b")
         self._recent_visitors: list[str] = []
 
     def run_day(self, day: dt.date) -> None:
@@ -114,7 +112,6 @@ class Market:
                     "amount": round(amount, 2),
                     "currency": "CNY",
                 },
-                tz=UTC if campaign.producer == "google_ads" else CST,
             )
         fair = fair_on(day)
         if fair is not None:
@@ -148,8 +145,7 @@ class Market:
         draws, world = company.draws, company.world
         profile = self._channel(day, customer)
         if customer is None:
-            customer = new_customer(len(company.customers), profile, world, draws, company.ids)
-            company.customers.append(customer)
+            customer = new_customer(company.number("customer"), profile, world, draws)
             if not customer.is_domestic and profile.channel in DOMESTIC_ONLY_CHANNELS:
                 profile = CHANNEL_BY_NAME["alibaba"]
         customer.last_channel = profile.channel
@@ -253,9 +249,9 @@ class Market:
             profile = draws.weighted(channel_table(day))
         else:
             profile = CHANNEL_BY_NAME[customer.last_channel]
-        if customer is not None and not customer.is_domestic:
-            if profile.channel in DOMESTIC_ONLY_CHANNELS:
-                profile = CHANNEL_BY_NAME["alibaba"]
+        abroad = customer is not None and not customer.is_domestic
+        if abroad and profile.channel in DOMESTIC_ONLY_CHANNELS:
+            profile = CHANNEL_BY_NAME["alibaba"]
         if profile.channel == "trade_show" and fair_following(day) is None:
             profile = CHANNEL_BY_NAME["phone"]
         return profile
@@ -279,7 +275,9 @@ class Market:
         draws = self.company.draws
         if customer.is_consumer:
             return draws.integer(1, 2)
-        median = 2.0 * (2.5 if profile.channel == "1688" else 1.0) * (3.0 if list_price < 1500 else 1.0)
+        median = (
+            2.0 * (2.5 if profile.channel == "1688" else 1.0) * (3.0 if list_price < 1500 else 1.0)
+        )
         return max(1, round(draws.lognormal(median, 0.8)))
 
     def _handler(self, customer: Customer) -> Handler:
@@ -305,9 +303,10 @@ class Market:
         """Web sessions leading to an own-site inquiry; returns visitor, views and submission."""
         company = self.company
         draws = company.draws
-        if not customer.anonymous_ids or draws.chance(0.3):
-            customer.anonymous_ids.append(company.ids.token(22))
-        visitor = customer.anonymous_ids[-1]
+        views = customer.product_views
+        if not views or draws.chance(0.3):
+            views[company.ids.token(22)] = 0
+        visitor = next(reversed(views))
         interest = max(customer.seriousness + 0.5, 0.0)
         earliest = day_start(self.first_day)
         for _ in range(draws.poisson(0.5 + 0.6 * interest)):
@@ -326,7 +325,7 @@ class Market:
                 campaign=campaign if draws.chance(0.5) else None,
                 to_contact_page=False,
             )
-            self._views_by_visitor[visitor] = self._views_by_visitor.get(visitor, 0) + visit.product_views
+            views[visitor] += visit.product_views
         start = max(submitted - 30 * 60, earliest)
         visit = browse(
             company.log,
@@ -339,6 +338,5 @@ class Market:
             campaign=campaign,
             to_contact_page=True,
         )
-        views = self._views_by_visitor.get(visitor, 0) + visit.product_views
-        self._views_by_visitor[visitor] = views
-        return visitor, views, visit.ended_at + draws.integer(30, 240)
+        views[visitor] += visit.product_views
+        return visitor, views[visitor], visit.ended_at + draws.integer(30, 240)

@@ -13,7 +13,12 @@ _CUSTOM_EN = (
     "Special flange size DN80 PN16 required.",
     "Need customised mounting base and our logo.",
 )
-_CUSTOM_ZH = ("需要防爆型。", "叶轮要求316不锈钢。", "法兰需要非标定制。", "需要定制底座并贴我司标志。")
+_CUSTOM_ZH = (
+    "需要防爆型。",
+    "叶轮要求316不锈钢。",
+    "法兰需要非标定制。",
+    "需要定制底座并贴我司标志。",
+)
 
 
 def inquiry_message(

@@ -16,6 +16,8 @@ _BLOCK = 1 << 16
 # Crockford base32, the ULID alphabet: ids stay URL-safe and match the contract pattern.
 _ALPHABET = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_ALPHABET = bytes.maketrans(bytes(range(32)), _ALPHABET)
+_ALPHABET_TEXT = _ALPHABET.decode("ascii")
+_TIME_SHIFTS = tuple(range(45, -1, -5))
 
 
 class Weighted(Generic[T]):
@@ -106,8 +108,5 @@ class Ids:
 
     def event_id(self, epoch_ms: int) -> str:
         """A ULID-shaped id: 10 characters of time, 16 of chance (80 bits)."""
-        time_part = []
-        for _ in range(10):
-            time_part.append(_ALPHABET[epoch_ms & 31])
-            epoch_ms >>= 5
-        return bytes(reversed(time_part)).decode("ascii") + self.token(16)
+        time_part = "".join(_ALPHABET_TEXT[(epoch_ms >> shift) & 31] for shift in _TIME_SHIFTS)
+        return time_part + self.token(16)

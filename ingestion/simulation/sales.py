@@ -25,7 +25,9 @@ _EXPORT_MEDIA: Weighted[str] = Weighted(("email", "phone", "wechat", "other"), (
 _DOMESTIC_PAYMENT: Weighted[str] = Weighted(
     ("bank_transfer", "alipay", "wechat_pay", "card"), (60, 15, 15, 10)
 )
-_EXPORT_PAYMENT: Weighted[str] = Weighted(("bank_transfer", "letter_of_credit", "card"), (60, 30, 10))
+_EXPORT_PAYMENT: Weighted[str] = Weighted(
+    ("bank_transfer", "letter_of_credit", "card"), (60, 30, 10)
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ def work_inquiry(company: Company, inquiry: Inquiry, verdict: Verdict) -> None:
     desk = _Desk(company, inquiry)
     handler, customer = inquiry.handler, inquiry.customer
     routing_hours = 0.4 if handler.kind == "rep" else 2.5
-    assigned = office_time(inquiry.submitted_at + int(draws.lognormal(routing_hours, 1.0) * HOUR), draws)
+    assigned = office_time(
+        inquiry.submitted_at + int(draws.lognormal(routing_hours, 1.0) * HOUR), draws
+    )
     company.log.emit(
         "lead_assigned",
         assigned,
@@ -119,7 +123,7 @@ def work_inquiry(company: Company, inquiry: Inquiry, verdict: Verdict) -> None:
     if not neglected:
         first = assigned + int(handler.response_hours * draws.lognormal(1.0, 0.8) * HOUR)
         desk.contact(office_time(first, draws))
-    slow = neglected or desk.last - inquiry.submitted_at > 48 * HOUR
+    slow = neglected or desk.last - inquiry.submitted_at > 24 * HOUR
     if verdict.converted:
         _win(desk)
         return
@@ -148,7 +152,9 @@ def work_inquiry(company: Company, inquiry: Inquiry, verdict: Verdict) -> None:
         return
     desk.close(desk.after(6.0, 0.8), reason)
     if draws.chance(RETRY_AFTER_LOSS_CHANCE):
-        company.intend(local_day(desk.last).toordinal() + draws.integer(20, 200), "inquiry", customer)
+        company.intend(
+            local_day(desk.last).toordinal() + draws.integer(20, 200), "inquiry", customer
+        )
 
 
 def _list_quote(desk: _Desk) -> float:

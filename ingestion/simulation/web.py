@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ingestion.simulation.log import EventLog
 from ingestion.simulation.randomness import Draws, Weighted
@@ -56,12 +57,14 @@ def browse(
         views = 0
         page_type = "category" if campaign and draws.chance(0.6) else "home"
         url = f"{SHOP_URL}/category/{category.name}" if page_type == "category" else SHOP_URL + "/"
+        utm_source: str | None = None
+        referrer: str | None
         if campaign in _PAID_TRAFFIC:
             utm_source, referrer = _PAID_TRAFFIC[campaign]
         else:
-            utm_source, referrer = None, draws.weighted(_ORGANIC_REFERRERS)
-        payload = {"url": url, "page_type": page_type, "referrer": referrer, "device": device}
-        payload |= {"utm_source": utm_source, "utm_campaign": campaign}
+            referrer = draws.weighted(_ORGANIC_REFERRERS)
+        payload: dict[str, Any] = {"url": url, "page_type": page_type, "device": device}
+        payload |= {"referrer": referrer, "utm_source": utm_source, "utm_campaign": campaign}
         log.emit("page_viewed", at, "shop", payload, anonymous_id=anonymous_id)
     if draws.chance(0.3):
         at += draws.integer(5, 60)

@@ -138,7 +138,7 @@ CHANNELS: tuple[ChannelProfile, ...] = (
         Weighted(("mic_gold_supplier", None), (0.60, 0.40)),
     ),
     ChannelProfile(
-        "1688", "1688", 0.13, 0.0, -0.3, -0.95, 0.62, 0.15, 0.25, 0.95, 0.70,
+        "1688", "1688", 0.13, 0.0, -0.3, -0.6, 0.62, 0.15, 0.25, 0.95, 0.70,
         Weighted(("1688_p4p", None), (0.55, 0.45)),
     ),
     ChannelProfile(
@@ -250,8 +250,8 @@ def build_world() -> World:
             series = draws.integer(1, 9) * 10
             sku = f"{category.prefix}{series}-{size}"
             price = round(category.median_price * draws.lognormal(1.0, 0.45), -1)
-            made_to_order = draws.chance(0.12)
-            product = Product(sku, category, price, 0.55 if made_to_order else 0.985)
+            made_to_order = draws.chance(0.1)
+            product = Product(sku, category, price, 0.75 if made_to_order else 0.99)
             weight = 1.0 / (rank + 1) ** 0.8
             members.append(product)
             weights.append(weight)
@@ -266,7 +266,7 @@ def build_world() -> World:
             "distributor",
             response_hours=_DISTRIBUTOR_RESPONSE_HOURS[index * 3 % len(_DISTRIBUTOR_REGIONS)],
             skill=round(draws.uniform(-0.15, 0.2), 2),
-            loyalty=round(draws.uniform(0.6, 0.9), 2),
+            loyalty=round(draws.uniform(0.7, 0.92), 2),
             provinces=provinces,
         )
         for province in provinces:
