@@ -1,0 +1,88 @@
+"""Request dependencies as `Annotated` aliases, so routes stay short and tests can swap them."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Annotated
+
+import duckdb
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import APIKeyHeader
+
+from models.registry import LoadedModel
+
+ROLES: frozenset[str] = frozenset({"admin", "sales"})
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="an API key issued to a role"
+)
+
+logger = logging.getLogger(__name__)
+
+
+def role_for_key(api_keys: Mapping[str, str], presented: str) -> str | None:
+    """The role of a presented key, or None; compares in constant time per key."""
+    role = None
+    for key, key_role in api_keys.items():
+        if hmac.compare_digest(key.encode(), presented.encode()):
+            role = key_role
+    return role
+
+
+def get_current_role(
+    request: Request, api_key: Annotated[str | None, Security(API_KEY_HEADER)]
+) -> str:
+    """The caller's role from its `X-API-Key`; 401 when the key is missing or unknown."""
+    if not api_key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    role = role_for_key(request.app.state.api_keys, api_key)
+    if role is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="invalid API key",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    return role
+
+
+def get_model(request: Request) -> LoadedModel:
+    """The champion model loaded at startup; 503 when none has been trained."""
+    model: LoadedModel | None = request.app.state.model
+    if model is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="no model is loaded: run `leadflow train`, then restart the API",
+        )
+    return model
+
+
+def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse for one request, closed afterwards."""
+    # a connection per request, not one for the app's life: an open connection holds a lock
+    # on the file that would keep the pipeline from writing the warehouse while the API runs
+    try:
+        connection = duckdb.connect(
+            str(request.app.state.warehouse_path),
+            read_only=True,
+            config={"enable_external_access": False},
+        )
+    except duckdb.Error as error:
+        logger.warning("cannot open the warehouse read-only: %s", error)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the warehouse is not available (not built yet, or being written); retry",
+        ) from error
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+CurrentRole = Annotated[str, Depends(get_current_role)]
+ModelDep = Annotated[LoadedModel, Depends(get_model)]
+WarehouseDep = Annotated[duckdb.DuckDBPyConnection, Depends(get_warehouse)]

@@ -1,0 +1,56 @@
+"""The scoring API: online scores, the ranked sales queue, and health, behind API keys."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+
+from models.errors import NoChampionError
+from models.registry import LoadedModel, load_champion
+from scoring_api.deps import ROLES, get_current_role
+from scoring_api.routes import health, leads, score
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(*, warehouse_path: Path, registry_dir: Path, api_keys: Mapping[str, str]) -> FastAPI:
+    """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role."""
+    unknown_roles = sorted(set(api_keys.values()) - ROLES)
+    if unknown_roles:
+        raise ValueError(f"unknown roles {unknown_roles}; the roles are {sorted(ROLES)}")
+    if any(not key for key in api_keys):
+        raise ValueError("an API key cannot be empty")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.model = _load_model(registry_dir)
+        yield
+
+    app = FastAPI(
+        title="leadflow scoring API",
+        summary="Conversion likelihood of inquiries, and the ranked queue of open ones.",
+        lifespan=lifespan,
+    )
+    app.state.model = None
+    app.state.warehouse_path = warehouse_path
+    app.state.api_keys = dict(api_keys)
+    app.include_router(health.router)
+    for router in (score.router, leads.router):
+        app.include_router(router, dependencies=[Depends(get_current_role)])
+    return app
+
+
+def _load_model(registry_dir: Path) -> LoadedModel | None:
+    # no model yet is a normal state of a new install: serve health, answer 503 on scoring;
+    # a model that fails verification is not, so that error stops the startup
+    try:
+        model = load_champion(registry_dir)
+    except NoChampionError as error:
+        logger.warning("%s", error)
+        return None
+    logger.info("loaded model %s", model.version)
+    return model
