@@ -42,6 +42,7 @@ def product_errors() -> Iterator[None]:
     from ingestion.broker import BrokerError
     from ingestion.consumer import IngestError
     from ingestion.contracts import ContractViolation
+    from ingestion.importer import MappingError
     from ingestion.quarantine import QuarantineError
     from ingestion.sink import WarehouseError
     from leadflow.keys import KeyConfigError
@@ -54,6 +55,7 @@ def product_errors() -> Iterator[None]:
         ContractViolation,
         QuarantineError,
         ArchiveError,
+        MappingError,
         TransformError,
         KeyConfigError,
         FileNotFoundError,
@@ -207,6 +209,47 @@ def ingest_command(
             session_timeout_ms=config.kafka_session_timeout_ms,
         )
     emit(dataclasses.asdict(report))
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV (with header) or JSON-lines export")],
+    source: Annotated[str, typer.Option(help="system it comes from: crm, wms or web")],
+    mapping: Annotated[Path, typer.Option(help="YAML mapping of columns to event fields")],
+    dry_run: Annotated[bool, typer.Option(help="map and report, publish nothing")] = False,
+) -> None:
+    """Turn an export into contract events (stable ids: re-importing adds nothing), publish."""
+    from ingestion.importer import Mapping, map_rows
+    from ingestion.producer import make_producer, publish_events
+    from leadflow.pipeline import kafka_bootstrap
+
+    config = settings()
+    with product_errors():
+        result = map_rows(file, Mapping.load(mapping), source)
+        published = 0
+        if result.events and not dry_run:
+            _warn_if_ephemeral(config)
+            with kafka_bootstrap(config, err) as bootstrap:
+                producer = make_producer(bootstrap)
+                try:
+                    published = publish_events(producer, result.events)
+                finally:
+                    producer.close()
+    for rejected in result.rejected[:20]:
+        err.print(f"[yellow]line {rejected.line}:[/] {rejected.reason}", highlight=False)
+    if len(result.rejected) > 20:
+        err.print(f"… and {len(result.rejected) - 20} more rejected rows (all in the JSON)")
+    emit(
+        {
+            "rows": result.rows,
+            "events": len(result.events),
+            "published": published,
+            "rejected": len(result.rejected),
+            "rejected_rows": [r.__dict__ for r in result.rejected],
+        }
+    )
+    if result.rejected:
+        raise typer.Exit(3)
 
 
 @app.command()
