@@ -9,15 +9,18 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from leadflow.logs import configure_logging
 from leadflow.settings import Settings
+
+if TYPE_CHECKING:
+    from ingestion.contracts import Event
 
 app = typer.Typer(
     name="leadflow",
@@ -433,11 +436,28 @@ def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None
     from scoring_api.main import create_app
 
     keys = _api_keys(config)
+    producer = None
+    publish = None
+    if config.kafka_bootstrap:
+        from ingestion.producer import make_producer, publish_events
+
+        producer = make_producer(config.kafka_bootstrap)
+
+        def publish(events: Sequence[Event]) -> None:
+            publish_events(producer, events)
+
     api = create_app(
-        warehouse_path=config.warehouse_path, registry_dir=config.registry_dir, api_keys=keys
+        warehouse_path=config.warehouse_path,
+        registry_dir=config.registry_dir,
+        api_keys=keys,
+        publish_events=publish,
     )
     announce(keys)
-    uvicorn.run(api, host=config.api_host, port=config.api_port, log_level="warning")
+    try:
+        uvicorn.run(api, host=config.api_host, port=config.api_port, log_level="warning")
+    finally:
+        if producer is not None:
+            producer.close()
 
 
 def _announce(config: Settings) -> Callable[[dict[str, str]], None]:

@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-ROLES = ("admin", "sales")
+ROLES = ("admin", "sales", "ingest")
 
 
 class KeyConfigError(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated
 
 import duckdb
@@ -13,7 +13,7 @@ from fastapi.security import APIKeyHeader
 
 from models.registry import LoadedModel
 
-ROLES: frozenset[str] = frozenset({"admin", "sales"})
+ROLES: frozenset[str] = frozenset({"admin", "sales", "ingest"})
 API_KEY_HEADER = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="an API key issued to a role"
 )
@@ -81,6 +81,20 @@ def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
         yield connection
     finally:
         connection.close()
+
+
+def require_roles(*allowed: str) -> Callable[[str], str]:
+    """A dependency that lets only the given roles (and admin) through; 403 for the rest."""
+
+    def check(role: Annotated[str, Depends(get_current_role)]) -> str:
+        if role != "admin" and role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role {role!r} may not do this; it needs one of {sorted(allowed)}",
+            )
+        return role
+
+    return check
 
 
 CurrentRole = Annotated[str, Depends(get_current_role)]

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
+from ingestion.contracts import Event
 from models.errors import NoChampionError
 from models.registry import LoadedModel, load_champion
-from scoring_api.deps import ROLES, get_current_role
-from scoring_api.routes import health, leads, score
+from scoring_api.deps import ROLES, require_roles
+from scoring_api.routes import events, health, leads, score
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(*, warehouse_path: Path, registry_dir: Path, api_keys: Mapping[str, str]) -> FastAPI:
-    """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role."""
+def create_app(
+    *,
+    warehouse_path: Path,
+    registry_dir: Path,
+    api_keys: Mapping[str, str],
+    publish_events: Callable[[Sequence[Event]], None] | None = None,
+) -> FastAPI:
+    """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
+
+    `publish_events` sends collected events to Kafka; without it `/v1/events` answers 503.
+    """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
         raise ValueError(f"unknown roles {unknown_roles}; the roles are {sorted(ROLES)}")
@@ -38,9 +48,11 @@ def create_app(*, warehouse_path: Path, registry_dir: Path, api_keys: Mapping[st
     app.state.model = None
     app.state.warehouse_path = warehouse_path
     app.state.api_keys = dict(api_keys)
+    app.state.publish_events = publish_events
     app.include_router(health.router)
     for router in (score.router, leads.router):
-        app.include_router(router, dependencies=[Depends(get_current_role)])
+        app.include_router(router, dependencies=[Depends(require_roles("sales"))])
+    app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
     return app
 
 

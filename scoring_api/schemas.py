@@ -80,3 +80,20 @@ class HealthOut(BaseModel):
 
     status: Literal["ok"] = "ok"
     model_loaded: bool
+
+
+class EventErrorOut(BaseModel):
+    """Why one event of a posted batch was rejected."""
+
+    index: int = Field(description="position of the event in the posted batch")
+    event_id: str | None
+    reason: str = Field(description="short code, e.g. invalid_fields, unknown_event_type")
+    details: list[str]
+
+
+class EventsAcceptedOut(BaseModel):
+    """What the collector did with a posted batch."""
+
+    accepted: int
+    rejected: int
+    errors: list[EventErrorOut]
