@@ -1,0 +1,281 @@
+"""Test data for the dbt project: hand-made buyer stories, landed through the real sink."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ingestion.contracts import Event, decode_event, encode_event, parse_event
+from ingestion.simulator import simulate
+from ingestion.sink import LandingSink, Message
+from ingestion.warehouse import create_landing_tables
+
+CST = dt.timezone(dt.timedelta(hours=8))
+START = dt.datetime(2024, 3, 1, 9, 0, tzinfo=CST)
+
+
+class StoryWriter:
+    """Writes contract-valid events with readable ids and a clock that only moves forward."""
+
+    def __init__(self, start: dt.datetime = START) -> None:
+        self.now = start
+        self.events: list[Event] = []
+        self._ids = itertools.count(1)
+
+    def at(self, **delta: float) -> StoryWriter:
+        """Move the clock forward, e.g. `at(hours=3)`."""
+        self.now += dt.timedelta(**delta)
+        return self
+
+    def emit(self, event_type: str, source: str, payload: dict[str, Any], **keys: str) -> Event:
+        """Validate one event against its contract and keep it."""
+        event = parse_event(
+            {
+                "event_id": f"evt-{next(self._ids):06d}",
+                "event_type": event_type,
+                "source": source,
+                "schema_version": 1,
+                "occurred_at": self.now.isoformat(),
+                "producer": {"web": "shop", "sales": "crm", "logistics": "wms"}[source],
+                "payload": payload,
+                **keys,
+            }
+        )
+        self.events.append(event)
+        return event
+
+    def browse(self, anonymous_id: str, sku: str = "CP-0001") -> None:
+        """A visitor looks at the home page, searches and opens a product."""
+        self.emit(
+            "page_viewed",
+            "web",
+            {"url": "https://shop/", "page_type": "home"},
+            anonymous_id=anonymous_id,
+        )
+        self.at(minutes=1).emit(
+            "search_performed",
+            "web",
+            {"query": "pump", "results_count": 12},
+            anonymous_id=anonymous_id,
+        )
+        self.at(minutes=2).emit(
+            "product_viewed",
+            "web",
+            {"sku": sku, "product_category": "centrifugal_pumps"},
+            anonymous_id=anonymous_id,
+        )
+
+    def inquire(self, inquiry_id: str, **keys: str) -> None:
+        """A buyer submits an inquiry through the own site."""
+        self.emit(
+            "inquiry_submitted",
+            "web",
+            {
+                "channel": "own_site",
+                "contact_name": "Buyer",
+                "country": "CN",
+                "province": "Zhejiang",
+                "sku": "CP-0001",
+                "product_category": "centrifugal_pumps",
+                "quantity": 10,
+                "target_unit_price": 4000.0,
+                "list_unit_price": 4800.0,
+                "currency": "CNY",
+                "message": "Need 10 pumps, please quote.",
+            },
+            inquiry_id=inquiry_id,
+            **keys,
+        )
+
+    def order(self, order_id: str, amount: float = 42000.0, **keys: str) -> None:
+        """The CRM records an order."""
+        self.emit(
+            "order_placed",
+            "sales",
+            {
+                "lines": [{"sku": "CP-0001", "quantity": 10, "unit_price": amount / 10}],
+                "amount": amount,
+                "currency": "CNY",
+            },
+            order_id=order_id,
+            **keys,
+        )
+
+    def ship(self, shipment_id: str, order_id: str, *, exception: str | None = None) -> None:
+        """The warehouse ships an order and the carrier delivers it (or reports a problem)."""
+        self.emit(
+            "shipment_created",
+            "logistics",
+            {"warehouse": "hangzhou", "carrier": "sf", "promised_date": "2024-04-30"},
+            shipment_id=shipment_id,
+            order_id=order_id,
+        )
+        self.at(days=1).emit(
+            "shipment_dispatched", "logistics", {"tracking_number": "SF1"}, shipment_id=shipment_id
+        )
+        if exception is not None:
+            self.at(days=2).emit(
+                "shipment_exception",
+                "logistics",
+                {"exception_type": exception},
+                shipment_id=shipment_id,
+            )
+        else:
+            self.at(days=2).emit("shipment_delivered", "logistics", {}, shipment_id=shipment_id)
+
+
+def buyer_stories() -> list[Event]:
+    """Buyers whose identity and outcome the marts must get right; ids name the story.
+
+    - Alice browses, inquires (email + phone), is contacted and quoted, orders against the
+      inquiry under account acct-alice, and is shipped to; later she orders again by account
+      only, and inquires a second time from another device giving only her phone, typed
+      differently. All of it is one customer.
+    - Bob and Carol never met: both typed test@test.com (and a junk phone) into the form.
+    - Dave inquires and is closed lost on price.
+    """
+    story = StoryWriter()
+    story.browse("anon-alice")
+    story.at(minutes=5).inquire(
+        "inq-alice-1",
+        anonymous_id="anon-alice",
+        email="Alice.Wong@Acme-Trading.com",
+        phone="+86 138-0013-8000",
+        company=" Acme Trading Co. ",
+    )
+    story.at(hours=1).emit(
+        "lead_assigned",
+        "sales",
+        {"assignee_type": "rep"},
+        inquiry_id="inq-alice-1",
+        rep_id="rep-01",
+    )
+    story.at(hours=3).emit(
+        "lead_contacted",
+        "sales",
+        {"medium": "phone", "contact_number": 1},
+        inquiry_id="inq-alice-1",
+        rep_id="rep-01",
+    )
+    story.at(days=1).emit(
+        "quote_sent",
+        "sales",
+        {
+            "quote_id": "q-alice-1",
+            "unit_price": 4200.0,
+            "list_price": 4800.0,
+            "quantity": 10,
+            "currency": "CNY",
+            "valid_until": "2024-04-01",
+        },
+        inquiry_id="inq-alice-1",
+        rep_id="rep-01",
+    )
+    story.at(days=9).order(
+        "order-alice-1",
+        inquiry_id="inq-alice-1",
+        account_id="acct-alice",
+        email="alice.wong@acme-trading.com",
+        rep_id="rep-01",
+    )
+    story.at(days=1).emit(
+        "payment_received",
+        "sales",
+        {"amount": 42000.0, "currency": "CNY"},
+        order_id="order-alice-1",
+        account_id="acct-alice",
+    )
+    story.at(days=1).ship("ship-alice-1", "order-alice-1")
+    story.at(days=60).order("order-alice-2", amount=8400.0, account_id="acct-alice")
+    story.at(days=1).ship("ship-alice-2", "order-alice-2", exception="damaged")
+    story.at(days=3).browse("anon-alice-phone")
+    story.at(minutes=4).inquire(
+        "inq-alice-2", anonymous_id="anon-alice-phone", phone="138 0013 8000"
+    )
+
+    story.at(days=1).browse("anon-bob")
+    story.at(minutes=3).inquire(
+        "inq-bob", anonymous_id="anon-bob", email="TEST@test.com", phone="000000", company="n/a"
+    )
+    story.at(hours=2).browse("anon-carol")
+    story.at(minutes=3).inquire(
+        "inq-carol", anonymous_id="anon-carol", email="test@test.com", phone="n/a"
+    )
+
+    story.at(days=1).inquire("inq-dave", anonymous_id="anon-dave", email="dave@gmail.com")
+    story.at(days=2).emit(
+        "lead_assigned",
+        "sales",
+        {"assignee_type": "distributor"},
+        inquiry_id="inq-dave",
+        distributor_id="dist-07",
+    )
+    story.at(days=3).emit(
+        "inquiry_closed",
+        "sales",
+        {"outcome": "lost", "lost_reason": "price"},
+        inquiry_id="inq-dave",
+    )
+    return story.events
+
+
+def land(connection: duckdb.DuckDBPyConnection, events: Iterable[bytes]) -> None:
+    """Land raw event lines in raw_events through the real landing sink (no broker needed)."""
+    sink = LandingSink(connection, group_id="tests-transforms")
+    offsets: dict[str, Iterator[int]] = {}
+    for raw in events:
+        try:
+            topic = decode_event(raw).topic
+        except ValueError:
+            topic = "leadflow.web"  # the sink quarantines it
+        offset = next(offsets.setdefault(topic, itertools.count()))
+        sink.add(Message(topic=topic, partition=0, offset=offset, key=None, value=raw))
+        if sink.pending >= 5000:
+            sink.flush()
+    sink.flush()
+
+
+def encoded(events: Iterable[Event]) -> list[bytes]:
+    """The bytes of each event, as they travel on Kafka."""
+    return [encode_event(event) for event in events]
+
+
+def simulated_lines(directory: Path) -> list[bytes]:
+    """A small run of the real simulator (a quarter at 2,000 inquiries a year), as raw lines."""
+    events, truth = directory / "events.jsonl", directory / "truth.csv"
+    simulate(events, truth, seed=7, years=0.25, inquiries_per_year=2000)
+    return [line for line in events.read_bytes().splitlines() if line.strip()]
+
+
+def landed_warehouse_of(path: Path, lines: Iterable[bytes]) -> Path:
+    """A new DuckDB warehouse at `path` with `lines` landed in raw_events by the real sink."""
+    with contextlib.closing(duckdb.connect(str(path))) as connection:
+        create_landing_tables(connection)
+        land(connection, lines)
+    return path
+
+
+@pytest.fixture(scope="module")
+def event_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    """A simulated quarter (with its late, duplicated and malformed lines) plus the stories."""
+    return simulated_lines(tmp_path_factory.mktemp("simulated")) + encoded(buyer_stories())
+
+
+@pytest.fixture(scope="module")
+def landed_warehouse(tmp_path_factory: pytest.TempPathFactory, event_lines: list[bytes]) -> Path:
+    """A DuckDB warehouse whose raw_events hold `event_lines`, landed by the real sink
+    (malformed lines quarantined, duplicates absorbed)."""
+    return landed_warehouse_of(tmp_path_factory.mktemp("landed") / "warehouse.duckdb", event_lines)
+
+
+@pytest.fixture
+def replayed_warehouse(tmp_path: Path, event_lines: list[bytes]) -> Path:
+    """Another warehouse of the same events, landed in the reverse order."""
+    return landed_warehouse_of(tmp_path / "replayed.duckdb", reversed(event_lines))

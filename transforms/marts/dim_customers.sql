@@ -1,0 +1,308 @@
+{#- One row per customer: a connected set of identifiers (int_customers_resolved) that
+    includes something beyond web-visitor cookies, i.e. a buyer who inquired, ordered or
+    gave contact details. Visitors who only browsed are not customers (yet). -#}
+with
+
+customers as (
+
+    select * from {{ ref('int_customers_resolved') }}
+
+),
+
+inquiries as (
+
+    select * from {{ ref('stg_web__inquiries') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_sales__orders') }}
+
+),
+
+page_views as (
+
+    select * from {{ ref('stg_web__page_views') }}
+
+),
+
+product_views as (
+
+    select * from {{ ref('stg_web__product_views') }}
+
+),
+
+searches as (
+
+    select * from {{ ref('stg_web__searches') }}
+
+),
+
+shipment_events as (
+
+    select * from {{ ref('stg_logistics__shipment_events') }}
+
+),
+
+identifiers_summarised as (
+
+    select
+        customer_id,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        cast(
+            sum(case when identifier_type = 'anonymous_id' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as anonymous_ids,
+        cast(
+            sum(case when identifier_type = 'email' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as emails,
+        cast(
+            sum(case when identifier_type = 'phone' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as phones
+    from customers
+    group by customer_id
+    having sum(case when identifier_type <> 'anonymous_id' then 1 else 0 end) > 0
+
+),
+
+-- the email, phone and account a customer used most (then most recently)
+ranked_contact_identifiers as (
+
+    select
+        customer_id,
+        identifier_type,
+        identifier_value,
+        row_number() over (
+            partition by customer_id, identifier_type
+            order by events desc, last_seen_at desc, identifier_value
+        ) as usage_rank
+    from customers
+    where identifier_type in ('email', 'phone', 'account_id')
+
+),
+
+primary_contact_identifiers as (
+
+    select
+        customer_id,
+        max(case when identifier_type = 'email' then identifier_value end) as primary_email,
+        max(case when identifier_type = 'phone' then identifier_value end) as primary_phone,
+        max(case when identifier_type = 'account_id' then identifier_value end) as account_id
+    from ranked_contact_identifiers
+    where usage_rank = 1
+    group by customer_id
+
+),
+
+customer_inquiries as (
+
+    select
+        customers.customer_id,
+        inquiries.inquiry_id,
+        inquiries.submitted_at,
+        inquiries.company,
+        inquiries.country
+    from inquiries
+    inner join customers
+        on
+            customers.identifier_type = 'inquiry_id'
+            and inquiries.inquiry_id = customers.identifier_value
+
+),
+
+customer_orders as (
+
+    select
+        customers.customer_id,
+        orders.order_id,
+        orders.placed_at,
+        orders.company,
+        orders.amount
+    from orders
+    inner join customers
+        on
+            customers.identifier_type = 'order_id'
+            and orders.order_id = customers.identifier_value
+
+),
+
+-- the company as the customer wrote it, in inquiries and orders
+companies_written as (
+
+    select
+        customer_id,
+        company,
+        submitted_at as written_at
+    from customer_inquiries
+    where not {{ is_junk_identifier('company', 'company') }}
+
+    union all
+
+    select
+        customer_id,
+        company,
+        placed_at as written_at
+    from customer_orders
+    where not {{ is_junk_identifier('company', 'company') }}
+
+),
+
+-- the latest spelling wins
+ranked_companies as (
+
+    select
+        customer_id,
+        company,
+        row_number() over (
+            partition by customer_id
+            order by written_at desc, company
+        ) as company_recency
+    from companies_written
+
+),
+
+latest_companies as (
+
+    select
+        customer_id,
+        company
+    from ranked_companies
+    where company_recency = 1
+
+),
+
+ranked_countries as (
+
+    select
+        customer_id,
+        country,
+        row_number() over (
+            partition by customer_id
+            order by submitted_at desc, inquiry_id desc
+        ) as country_recency
+    from customer_inquiries
+
+),
+
+latest_countries as (
+
+    select
+        customer_id,
+        country
+    from ranked_countries
+    where country_recency = 1
+
+),
+
+inquiries_summarised as (
+
+    select
+        customer_id,
+        count(*) as inquiries,
+        min(submitted_at) as first_inquiry_at
+    from customer_inquiries
+    group by customer_id
+
+),
+
+orders_summarised as (
+
+    select
+        customer_id,
+        count(*) as orders,
+        sum(amount) as revenue,
+        min(placed_at) as first_order_at,
+        max(placed_at) as last_order_at
+    from customer_orders
+    group by customer_id
+
+),
+
+web_events as (
+
+    select anonymous_id from page_views
+
+    union all
+
+    select anonymous_id from product_views
+
+    union all
+
+    select anonymous_id from searches
+
+),
+
+web_events_summarised as (
+
+    select
+        customers.customer_id,
+        count(*) as web_events
+    from web_events
+    inner join customers
+        on
+            customers.identifier_type = 'anonymous_id'
+            and web_events.anonymous_id = customers.identifier_value
+    group by customers.customer_id
+
+),
+
+shipments_summarised as (
+
+    select
+        customers.customer_id,
+        count(distinct shipment_events.shipment_id) as shipments,
+        cast(sum(
+            case when shipment_events.shipment_event_type = 'exception' then 1 else 0 end
+        ) as {{ dbt.type_bigint() }}) as shipment_exceptions
+    from shipment_events
+    inner join customers
+        on
+            customers.identifier_type = 'shipment_id'
+            and shipment_events.shipment_id = customers.identifier_value
+    group by customers.customer_id
+
+),
+
+final as (
+
+    select
+        identifiers_summarised.customer_id,
+        primary_contact_identifiers.primary_email,
+        primary_contact_identifiers.primary_phone,
+        latest_companies.company,
+        primary_contact_identifiers.account_id,
+        latest_countries.country,
+        identifiers_summarised.first_seen_at,
+        identifiers_summarised.last_seen_at,
+        identifiers_summarised.anonymous_ids,
+        coalesce(web_events_summarised.web_events, 0) as web_events,
+        coalesce(inquiries_summarised.inquiries, 0) as inquiries,
+        coalesce(orders_summarised.orders, 0) as orders,
+        coalesce(orders_summarised.revenue, 0) as revenue,
+        coalesce(shipments_summarised.shipments, 0) as shipments,
+        coalesce(shipments_summarised.shipment_exceptions, 0) as shipment_exceptions,
+        identifiers_summarised.emails,
+        identifiers_summarised.phones,
+        inquiries_summarised.first_inquiry_at,
+        orders_summarised.first_order_at,
+        orders_summarised.last_order_at
+    from identifiers_summarised
+    left join primary_contact_identifiers
+        on identifiers_summarised.customer_id = primary_contact_identifiers.customer_id
+    left join latest_companies
+        on identifiers_summarised.customer_id = latest_companies.customer_id
+    left join latest_countries
+        on identifiers_summarised.customer_id = latest_countries.customer_id
+    left join inquiries_summarised
+        on identifiers_summarised.customer_id = inquiries_summarised.customer_id
+    left join orders_summarised
+        on identifiers_summarised.customer_id = orders_summarised.customer_id
+    left join web_events_summarised
+        on identifiers_summarised.customer_id = web_events_summarised.customer_id
+    left join shipments_summarised
+        on identifiers_summarised.customer_id = shipments_summarised.customer_id
+
+)
+
+select * from final

@@ -1,0 +1,40 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'return_received'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        order_id,
+        shipment_id,
+        occurred_at as received_at,
+        producer,
+        cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
+        {{ json_extract_text('payload', 'reason') }} as return_reason
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,51 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type in (
+        'shipment_created',
+        'shipment_dispatched',
+        'shipment_delivered',
+        'shipment_exception'
+    )
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        shipment_id,
+        order_id,
+        {{ dbt.replace('event_type', "'shipment_'", "''") }} as shipment_event_type,
+        occurred_at,
+        producer,
+        {{ json_extract_text('payload', 'warehouse') }} as warehouse,
+        {{ json_extract_text('payload', 'carrier') }} as carrier,
+        cast({{ json_extract_text('payload', 'promised_date') }} as date) as promised_date,
+        {{ json_extract_text('payload', 'tracking_number') }} as tracking_number,
+        {{ json_extract_text('payload', 'received_by') }} as received_by,
+        {{ json_extract_text('payload', 'exception_type') }} as exception_type,
+        {{ json_extract_text('payload', 'detail') }} as exception_detail
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,39 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'customization_assessed'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        inquiry_id,
+        occurred_at as assessed_at,
+        producer,
+        cast({{ json_extract_text('payload', 'feasible') }} as {{ dbt.type_boolean() }}) as is_feasible,
+        cast({{ json_extract_text('payload', 'lead_time_days') }} as {{ dbt.type_int() }}) as lead_time_days
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,42 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'inquiry_closed'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        inquiry_id,
+        occurred_at as closed_at,
+        producer,
+        {{ normalize_text('rep_id') }} as rep_id,
+        {{ normalize_text('distributor_id') }} as distributor_id,
+        {{ json_extract_text('payload', 'outcome') }} as outcome,
+        {{ json_extract_text('payload', 'lost_reason') }} as lost_reason,
+        {{ json_extract_text('payload', 'note') }} as note
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'lead_contacted'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        inquiry_id,
+        occurred_at as contacted_at,
+        producer,
+        {{ normalize_text('rep_id') }} as rep_id,
+        {{ normalize_text('distributor_id') }} as distributor_id,
+        {{ json_extract_text('payload', 'medium') }} as medium,
+        cast({{ json_extract_text('payload', 'contact_number') }} as {{ dbt.type_int() }}) as contact_number
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

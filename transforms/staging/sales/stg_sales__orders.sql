@@ -1,0 +1,49 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'order_placed'
+
+),
+
+-- an order is placed once: a re-sent order_placed (same event or a new event id for the
+-- same order_id) keeps the earliest, so amounts are never counted twice
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank('order_id') }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        order_id,
+        event_id,
+        inquiry_id,
+        {{ normalize_text('account_id') }} as account_id,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone('phone') }} as phone,
+        {{ normalize_text('company') }} as company,
+        occurred_at as placed_at,
+        producer,
+        {{ normalize_text('rep_id') }} as rep_id,
+        {{ normalize_text('distributor_id') }} as distributor_id,
+        cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
+        {{ json_extract_text('payload', 'currency') }} as currency,
+        {{ json_array_length('payload', 'lines') }} as line_count
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'payment_received'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        order_id,
+        {{ normalize_text('account_id') }} as account_id,
+        occurred_at as received_at,
+        producer,
+        cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
+        {{ json_extract_text('payload', 'currency') }} as currency,
+        {{ json_extract_text('payload', 'method') }} as payment_method
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,45 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'quote_sent'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        {{ json_extract_text('payload', 'quote_id') }} as quote_id,
+        inquiry_id,
+        occurred_at as quoted_at,
+        producer,
+        {{ normalize_text('rep_id') }} as rep_id,
+        {{ normalize_text('distributor_id') }} as distributor_id,
+        cast({{ json_extract_text('payload', 'unit_price') }} as {{ dbt.type_numeric() }}) as unit_price,
+        cast({{ json_extract_text('payload', 'list_price') }} as {{ dbt.type_numeric() }}) as list_price,
+        cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
+        {{ json_extract_text('payload', 'currency') }} as currency,
+        cast({{ json_extract_text('payload', 'valid_until') }} as date) as valid_until
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,41 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'ad_spend_recorded'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        occurred_at as recorded_at,
+        producer,
+        {{ json_extract_text('payload', 'channel') }} as channel,
+        {{ json_extract_text('payload', 'campaign') }} as campaign,
+        cast({{ json_extract_text('payload', 'day') }} as date) as spend_date,
+        cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
+        {{ json_extract_text('payload', 'currency') }} as currency
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,60 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'inquiry_submitted'
+
+),
+
+-- an inquiry is submitted once: a re-sent submission (same event or a new event id for
+-- the same inquiry_id) keeps the earliest
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank('inquiry_id') }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        inquiry_id,
+        event_id,
+        anonymous_id,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone('phone') }} as phone,
+        {{ normalize_text('company') }} as company,
+        {{ normalize_text('account_id') }} as account_id,
+        occurred_at as submitted_at,
+        producer,
+        {{ json_extract_text('payload', 'channel') }} as channel,
+        {{ json_extract_text('payload', 'campaign') }} as campaign,
+        trim({{ json_extract_text('payload', 'contact_name') }}) as contact_name,
+        upper(trim({{ json_extract_text('payload', 'country') }})) as country,
+        {{ normalize_text(json_extract_text('payload', 'province')) }} as province,
+        {{ json_extract_text('payload', 'sku') }} as sku,
+        {{ json_extract_text('payload', 'product_category') }} as product_category,
+        cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
+        cast({{ json_extract_text('payload', 'target_unit_price') }} as {{ dbt.type_numeric() }}) as target_unit_price,
+        cast({{ json_extract_text('payload', 'list_unit_price') }} as {{ dbt.type_numeric() }}) as list_unit_price,
+        {{ json_extract_text('payload', 'currency') }} as currency,
+        coalesce(
+            cast({{ json_extract_text('payload', 'needs_customization') }} as {{ dbt.type_boolean() }}),
+            false
+        ) as needs_customization,
+        coalesce({{ json_extract_text('payload', 'message') }}, '') as message
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

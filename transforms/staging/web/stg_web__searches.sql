@@ -1,0 +1,42 @@
+with
+
+source as (
+
+    select * from {{ source('leadflow', 'raw_events') }}
+    where event_type = 'search_performed'
+
+),
+
+ranked as (
+
+    select
+        *,
+        {{ dedup_rank() }} as dedup_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        event_id,
+        anonymous_id,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone('phone') }} as phone,
+        {{ normalize_text('account_id') }} as account_id,
+        occurred_at as searched_at,
+        producer,
+        {{ json_extract_text('payload', 'query') }} as search_query,
+        cast({{ json_extract_text('payload', 'results_count') }} as {{ dbt.type_int() }}) as results_count
+    from ranked
+    where dedup_rank = 1
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final
