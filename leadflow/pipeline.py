@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,6 +80,12 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.Duc
     return connection
 
 
+DBT_ENTRY = "from dbt.cli.main import cli; cli()"
+DBT_NODE_RESULTS = frozenset(
+    {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
+)
+
+
 def run_dbt(
     settings: Settings,
     command: str,
@@ -84,17 +93,20 @@ def run_dbt(
     on_node: Callable[[], None] | None = None,
     warehouse: Path | None = None,
 ) -> None:
-    """Run one dbt command on the warehouse (in process), raising TransformError on failure."""
-    from dbt.cli.main import dbtRunner
+    """Run one dbt command on the warehouse, raising TransformError on failure.
 
-    def callback(event: Any) -> None:
-        if on_node is not None and event.info.name == "NodeFinished":
-            on_node()
-
-    # dbt's profile reads the warehouse path from this variable (transforms/profiles.yml)
-    os.environ["LEADFLOW_WAREHOUSE"] = str((warehouse or settings.warehouse_path).resolve())
+    dbt runs in a child process: dbt-duckdb keeps its connection open after an in-process
+    run, which would lock the warehouse against the read-only gates that follow.
+    """
     dbt_dir = settings.home / "dbt"
+    (dbt_dir / "target" / "run_results.json").unlink(missing_ok=True)  # never report stale
     args = [
+        sys.executable,
+        "-c",
+        DBT_ENTRY,
+        "--log-format",
+        "json",
+        "--no-use-colors",
         command,
         "--project-dir",
         str(TRANSFORMS_DIR),
@@ -104,18 +116,51 @@ def run_dbt(
         str(dbt_dir / "target"),
         "--log-path",
         str(dbt_dir / "logs"),
-        "--quiet",
         *extra,
     ]
-    result = dbtRunner(callbacks=[callback]).invoke(args)
-    if result.success:
+    # dbt's profile reads the warehouse path from this variable (transforms/profiles.yml)
+    env = {
+        **os.environ,
+        "LEADFLOW_WAREHOUSE": str((warehouse or settings.warehouse_path).resolve()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    errors: list[str] = []
+    with subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                errors.append(line.strip())
+                continue
+            info = event.get("info", {})
+            if info.get("name") in DBT_NODE_RESULTS and on_node is not None:
+                on_node()
+            elif info.get("level") == "error":
+                errors.append(info.get("msg", ""))
+    if process.returncode == 0:
         return
-    failures = []
-    for node_result in getattr(result.result, "results", None) or []:
-        if str(node_result.status) in {"error", "fail"}:
-            failures.append(f"{node_result.node.name}: {node_result.message}")
-    detail = "; ".join(failures) or str(result.exception or "see the dbt log")
-    raise TransformError(f"dbt {command} failed ({detail}); log in {dbt_dir / 'logs' / 'dbt.log'}")
+    detail = "; ".join(_dbt_failures(dbt_dir / "target" / "run_results.json")) or " ".join(
+        e for e in errors if e
+    )
+    raise TransformError(
+        f"dbt {command} failed: {detail[:3000] or 'see the log'}; "
+        f"full log in {dbt_dir / 'logs' / 'dbt.log'}"
+    )
+
+
+def _dbt_failures(run_results: Path) -> list[str]:
+    """`node: message` for each failed model or test of the last dbt run."""
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text()).get("results", [])
+    return [
+        f"{r['unique_id']}: {r.get('message') or r['status']}"
+        for r in results
+        if r.get("status") in {"error", "fail"}
+    ]
 
 
 def transform(settings: Settings, console: Console, warehouse: Path | None = None) -> None:
