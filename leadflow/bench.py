@@ -92,9 +92,13 @@ def bench_ingest(
         work = Path(scratch)
         per_year = math.ceil(7000 * events / estimate_events(2.0, 7000))
         console.log(f"simulating ≥{events:,} events")
-        simulated = simulate(
-            work / "events.jsonl", work / "truth.csv", seed=seed, inquiries_per_year=per_year
-        )
+        while True:  # the estimate is close, not exact: grow until there are enough
+            simulated = simulate(
+                work / "events.jsonl", work / "truth.csv", seed=seed, inquiries_per_year=per_year
+            )
+            if simulated.events_written >= events:
+                break
+            per_year = math.ceil(per_year * 1.02 * events / simulated.events_written)
         with EmbeddedBroker(log_path=work / "broker.log") as broker:
             ensure_topics(broker.bootstrap)
             produced = produce_file(broker.bootstrap, work / "events.jsonl")
