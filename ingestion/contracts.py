@@ -119,6 +119,20 @@ class InquirySubmittedPayload(Payload):
     campaign: str | None = Field(default=None, description="ad campaign the buyer came from")
 
 
+class InquirySubmittedPayloadV2(InquirySubmittedPayload):
+    """v2 (the shop's 2025 checkout): the buyer states the delivery terms they want.
+
+    v1 events stay valid; staging upcasts them to v2 with `incoterm` unknown (null).
+    """
+
+    incoterm: Literal["EXW", "FOB", "CIF", "DAP", "DDP"] = Field(
+        description="Incoterms 2020 rule the buyer asks the price for"
+    )
+    delivery_deadline: dt.date | None = Field(
+        default=None, description="date by which the buyer needs the goods, when stated"
+    )
+
+
 class AdSpendRecordedPayload(Payload):
     channel: Channel
     campaign: str = Field(min_length=1)
@@ -311,6 +325,9 @@ SearchPerformed = _event(
 InquirySubmitted = _event(
     "inquiry_submitted", "web", InquirySubmittedPayload, required=("inquiry_id",)
 )
+InquirySubmittedV2 = _event(
+    "inquiry_submitted", "web", InquirySubmittedPayloadV2, required=("inquiry_id",), version=2
+)
 AdSpendRecorded = _event("ad_spend_recorded", "web", AdSpendRecordedPayload)
 LeadAssigned = _event("lead_assigned", "sales", LeadAssignedPayload, required=("inquiry_id",))
 LeadContacted = _event("lead_contacted", "sales", LeadContactedPayload, required=("inquiry_id",))
@@ -352,6 +369,7 @@ CATALOGUE: dict[tuple[str, int], type[Event]] = {
         ProductViewed,
         SearchPerformed,
         InquirySubmitted,
+        InquirySubmittedV2,
         AdSpendRecorded,
         LeadAssigned,
         LeadContacted,

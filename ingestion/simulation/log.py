@@ -56,6 +56,8 @@ class EventLog:
         at: int,
         producer: str,
         payload: dict[str, Any],
+        *,
+        schema_version: int = 1,
         **identity: str | None,
     ) -> bool:
         """Record one event that happened at `at` (epoch seconds); False if past the horizon."""
@@ -66,7 +68,7 @@ class EventLog:
             "event_type": event_type,
             "source": EVENT_TYPES[event_type],
             "event_id": self._ids.event_id(at * 1000),
-            "schema_version": 1,
+            "schema_version": schema_version,
             "occurred_at": occurred_at,
             "producer": producer,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from array import array
-from typing import TextIO
+from typing import Any, TextIO
 
 from ingestion.simulation.buyers import (
     Customer,
@@ -41,6 +41,7 @@ RETURNING_VISITOR_SHARE = 0.25
 SAME_HANDLER_SHARE = 0.85
 DISTRIBUTOR_SHARE = 0.4  # of domestic inquiries from provinces a distributor covers
 PRE_INQUIRY_DAYS = 13
+SHOP_CHECKOUT_V2 = dt.date(2025, 4, 1)  # the own shop's checkout sends inquiry_submitted v2
 _RECENT_VISITORS = 400
 _VISITOR_CAMPAIGNS: Weighted[str | None] = Weighted(
     ("baidu_sem_pumps", "baidu_sem_brand", "google_ads_export", None), (30, 5, 10, 55)
@@ -203,25 +204,34 @@ class Market:
             city=customer.city,
             channel=profile.channel,
         )
+        payload: dict[str, Any] = {
+            "channel": profile.channel,
+            "contact_name": contact_name_as_written(customer, draws),
+            "country": customer.country,
+            "province": customer.province,
+            "sku": product.sku,
+            "product_category": category.name,
+            "quantity": quantity,
+            "target_unit_price": target,
+            "currency": "CNY",
+            "list_unit_price": product.list_price,
+            "needs_customization": needs_customization,
+            "message": message,
+            "campaign": campaign,
+        }
+        version = 1
+        if profile.producer == "shop" and day >= SHOP_CHECKOUT_V2:
+            # the new checkout asks for delivery terms: inquiry_submitted v2
+            version = 2
+            payload["incoterm"] = (
+                "DAP" if customer.is_domestic else ("FOB" if quantity >= 50 else "CIF")
+            )
         company.log.emit(
             "inquiry_submitted",
             submitted,
             profile.producer,
-            {
-                "channel": profile.channel,
-                "contact_name": contact_name_as_written(customer, draws),
-                "country": customer.country,
-                "province": customer.province,
-                "sku": product.sku,
-                "product_category": category.name,
-                "quantity": quantity,
-                "target_unit_price": target,
-                "currency": "CNY",
-                "list_unit_price": product.list_price,
-                "needs_customization": needs_customization,
-                "message": message,
-                "campaign": campaign,
-            },
+            payload,
+            schema_version=version,
             inquiry_id=inquiry_id,
             anonymous_id=anonymous_id,
             email=email,

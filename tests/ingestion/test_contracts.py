@@ -10,6 +10,7 @@ import pytest
 
 from ingestion.contracts import (
     CATALOGUE,
+    EVENT_TYPES,
     TOPIC_BY_SOURCE,
     ContractViolation,
     decode_event,
@@ -58,7 +59,8 @@ def test_every_source_of_the_design_has_a_topic_and_event_types() -> None:
     sources = {model.source for model in CATALOGUE.values()}
 
     assert sources == set(TOPIC_BY_SOURCE) == {"web", "sales", "logistics"}
-    assert len(CATALOGUE) == 17
+    assert len(EVENT_TYPES) == 17
+    assert len(CATALOGUE) == 18  # inquiry_submitted has a v2
 
 
 def test_a_valid_inquiry_round_trips_through_its_bytes() -> None:
@@ -99,6 +101,22 @@ def test_each_fault_is_named_precisely(raw: bytes, reason: str, detail: str) -> 
 
     assert caught.value.reason == reason
     assert detail in str(caught.value)
+
+
+def test_inquiry_submitted_v2_adds_delivery_terms_and_v1_stays_valid() -> None:
+    v2 = _with("schema_version", 2)
+    v2["payload"]["incoterm"] = "FOB"
+
+    event = parse_event(v2)
+    assert (event.schema_version, event.payload.incoterm) == (2, "FOB")
+    assert decode_event(encode_event(event)) == event
+    assert parse_event(INQUIRY).schema_version == 1
+    with pytest.raises(ContractViolation, match="payload.incoterm: field required"):
+        parse_event(_with("schema_version", 2))  # v2 requires the terms
+    with pytest.raises(ContractViolation, match="payload.incoterm: extra"):
+        parse_event(_with("payload.incoterm", "FOB"))  # v1 never had them
+    with pytest.raises(ContractViolation, match=r"no schema_version 3 \(known: \[1, 2\]\)"):
+        parse_event(_with("schema_version", 3))
 
 
 def test_a_lost_inquiry_needs_a_reason_from_the_fixed_list() -> None:

@@ -34,14 +34,22 @@ class StoryWriter:
         self.now += dt.timedelta(**delta)
         return self
 
-    def emit(self, event_type: str, source: str, payload: dict[str, Any], **keys: str) -> Event:
-        """Validate one event against its contract and keep it."""
+    def emit(
+        self,
+        event_type: str,
+        source: str,
+        payload: dict[str, Any],
+        *,
+        version: int = 1,
+        **keys: str,
+    ) -> Event:
+        """Validate one event against its contract (schema `version`) and keep it."""
         event = parse_event(
             {
                 "event_id": f"evt-{next(self._ids):06d}",
                 "event_type": event_type,
                 "source": source,
-                "schema_version": 1,
+                "schema_version": version,
                 "occurred_at": self.now.isoformat(),
                 "producer": {"web": "shop", "sales": "crm", "logistics": "wms"}[source],
                 "payload": payload,
@@ -72,8 +80,9 @@ class StoryWriter:
             anonymous_id=anonymous_id,
         )
 
-    def inquire(self, inquiry_id: str, **keys: str) -> None:
-        """A buyer submits an inquiry through the own site."""
+    def inquire(self, inquiry_id: str, *, terms: dict[str, str] | None = None, **keys: str) -> None:
+        """A buyer submits an inquiry through the own site; with delivery `terms`, through
+        the new checkout (inquiry_submitted v2)."""
         self.emit(
             "inquiry_submitted",
             "web",
@@ -89,7 +98,9 @@ class StoryWriter:
                 "list_unit_price": 4800.0,
                 "currency": "CNY",
                 "message": "Need 10 pumps, please quote.",
+                **(terms or {}),
             },
+            version=1 if terms is None else 2,
             inquiry_id=inquiry_id,
             **keys,
         )
@@ -140,6 +151,8 @@ def buyer_stories() -> list[Event]:
       differently. All of it is one customer.
     - Bob and Carol never met: both typed test@test.com (and a junk phone) into the form.
     - Dave inquires and is closed lost on price.
+    - Erin inquires through the shop's new checkout (inquiry_submitted v2, with delivery
+      terms); everyone else's inquiry is v1.
     """
     story = StoryWriter()
     story.browse("anon-alice")
@@ -222,6 +235,13 @@ def buyer_stories() -> list[Event]:
         "sales",
         {"outcome": "lost", "lost_reason": "price"},
         inquiry_id="inq-dave",
+    )
+
+    story.at(days=1).inquire(
+        "inq-erin",
+        terms={"incoterm": "FOB", "delivery_deadline": "2024-09-30"},
+        anonymous_id="anon-erin",
+        email="erin@harbour-pumps.de",
     )
     return story.events
 

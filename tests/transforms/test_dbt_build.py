@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,3 +167,26 @@ def test_a_rebuild_from_the_log_replayed_in_another_order_gives_the_same_marts(
     for mart, key in (("fct_inquiries", "inquiry_id"), ("dim_customers", "customer_id")):
         ordered = f"select * from {mart} order by {key}"
         assert rebuilt.query(ordered) == built.query(ordered), mart
+
+
+def test_inquiries_of_both_schema_versions_land_and_v1_is_upcast(built: BuiltWarehouse) -> None:
+    versions = dict(
+        built.query(
+            "select schema_version, count(*) from raw_events "
+            "where event_type = 'inquiry_submitted' group by all"
+        )
+    )
+    staged = built.query(
+        "select inquiry_id, source_schema_version, incoterm, delivery_deadline "
+        "from stg_web__inquiries where inquiry_id in ('inq-erin', 'inq-dave') order by 1"
+    )
+    facts = built.query(
+        "select count(*) filter (where incoterm is null), count(incoterm) from fct_inquiries"
+    )
+
+    assert versions[2] == 1 and versions[1] > 400
+    assert staged == [
+        ("inq-dave", 1, None, None),  # v1 upcast: terms unknown
+        ("inq-erin", 2, "FOB", dt.date(2024, 9, 30)),
+    ]
+    assert facts == [(versions[1], 1)]

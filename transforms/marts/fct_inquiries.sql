@@ -80,6 +80,7 @@ final as (
         inquiries.list_unit_price,
         inquiries.currency,
         inquiries.needs_customization,
+        inquiries.incoterm,
         {{ dbt.length('inquiries.message') }} as message_length,
         not {{ is_junk_identifier('inquiries.company', 'company') }} as has_company,
         free_mail_domains.email_domain is not null as is_free_mail,

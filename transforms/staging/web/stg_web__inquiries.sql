@@ -45,7 +45,17 @@ renamed as (
             cast({{ json_extract_text('payload', 'needs_customization') }} as {{ dbt.type_boolean() }}),
             false
         ) as needs_customization,
-        coalesce({{ json_extract_text('payload', 'message') }}, '') as message
+        coalesce({{ json_extract_text('payload', 'message') }}, '') as message,
+        -- upcast to v2: v1 (marketplaces, and the shop before its 2025 checkout) did not
+        -- ask for delivery terms, so a v1 inquiry's incoterm and deadline are unknown
+        case
+            when schema_version >= 2 then {{ json_extract_text('payload', 'incoterm') }}
+        end as incoterm,
+        case
+            when schema_version >= 2
+                then cast({{ json_extract_text('payload', 'delivery_deadline') }} as date)
+        end as delivery_deadline,
+        schema_version as source_schema_version
     from ranked
     where dedup_rank = 1
 
