@@ -24,6 +24,11 @@ from ingestion.contracts import (
 
 OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
 
+# Kafka brokers refuse messages above ~1 MB by default (message.max.bytes), so the
+# dead-letter copy of a larger message carries its first bytes only, marked as truncated;
+# quarantined_events always keeps the whole message.
+DEAD_LETTER_MAX_BYTES = 512 * 1024
+
 
 class WarehouseError(RuntimeError):
     """The warehouse refused a write; the batch was not landed and offsets were not moved."""
@@ -200,22 +205,25 @@ class LandingSink:
     def _publish_dead_letters(self, batch: _Batch) -> None:
         if self.dead_letters is None or not batch.quarantine:
             return
-        futures = [
-            self.dead_letters.send(
-                DEAD_LETTER_TOPIC,
-                key=message.key,
-                value=message.value,
-                headers=[
-                    ("leadflow.reason", violation.reason.encode()),
-                    ("leadflow.details", "; ".join(violation.details).encode()[:4000]),
-                    (
-                        "leadflow.origin",
-                        f"{message.topic}:{message.partition}:{message.offset}".encode(),
-                    ),
-                ],
+        futures = []
+        for message, violation, _, _ in batch.quarantine:
+            headers = [
+                ("leadflow.reason", violation.reason.encode()),
+                ("leadflow.details", "; ".join(violation.details).encode()[:4000]),
+                (
+                    "leadflow.origin",
+                    f"{message.topic}:{message.partition}:{message.offset}".encode(),
+                ),
+            ]
+            value = message.value
+            if len(value) > DEAD_LETTER_MAX_BYTES:
+                headers.append(("leadflow.truncated_from_bytes", str(len(value)).encode()))
+                value = value[:DEAD_LETTER_MAX_BYTES]
+            futures.append(
+                self.dead_letters.send(
+                    DEAD_LETTER_TOPIC, key=message.key, value=value, headers=headers
+                )
             )
-            for message, violation, _, _ in batch.quarantine
-        ]
         self.dead_letters.flush(timeout=30)
         for future in futures:
             future.get(timeout=30)  # raises the KafkaError if the broker did not take it

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
@@ -53,12 +54,38 @@ def _inquiry(i: int) -> bytes:
     )
 
 
-MALFORMED = [
-    b"{not json",
-    b"\xff\xfe bytes that are not utf-8",
-    b'{"event_type": "invoice_paid", "source": "sales", "schema_version": 1}',
-    b'{"event_type": "page_viewed", "source": "web", "schema_version": 7}',
+def _broken_inquiry(path: str, value: object) -> bytes:
+    """A valid inquiry with one field replaced (or removed, for `...`)."""
+    record = orjson.loads(_inquiry(900))
+    *parents, leaf = path.split(".")
+    target = record
+    for part in parents:
+        target = target[part]
+    if value is ...:
+        del target[leaf]
+    else:
+        target[leaf] = value
+    return orjson.dumps(record)
+
+
+# Every kind of bad input ingestion must keep, with the reason it must give and a word of
+# the detail a person needs to act on it.
+BAD_INPUT: list[tuple[bytes, str, str]] = [
+    (b"{not json", "malformed_json", "unexpected character"),
+    (b"\xff\xfe bytes that are not utf-8", "invalid_utf8", "can't decode"),
+    (
+        b'{"event_type": "invoice_paid", "source": "sales", "schema_version": 1}',
+        "unknown_event_type",
+        "invoice_paid",
+    ),
+    (_broken_inquiry("inquiry_id", ...), "invalid_fields", "needs identity key inquiry_id"),
+    (_broken_inquiry("payload.quantity", "lots"), "invalid_fields", "payload.quantity"),
+    (_broken_inquiry("occurred_at", "last tuesday"), "invalid_fields", "occurred_at"),
+    (_broken_inquiry("occurred_at", "2999-01-01T00:00:00Z"), "future_timestamp", "clock"),
+    (_broken_inquiry("payload.message", "x" * 1_200_000), "oversized", "the limit is"),
+    (_broken_inquiry("schema_version", 7), "unknown_schema_version", "known: [1, 2]"),
 ]
+MALFORMED = [raw for raw, _, _ in BAD_INPUT]
 
 
 def test_valid_events_land_once_and_bad_ones_are_quarantined_with_a_reason(
@@ -66,8 +93,10 @@ def test_valid_events_land_once_and_bad_ones_are_quarantined_with_a_reason(
 ) -> None:
     valid = [_page_view(i) for i in range(300)] + [_inquiry(i) for i in range(20)]
     duplicates = valid[:25]
+    # bad input scattered among the valid events, each with its neighbours on both sides
+    stream = [*valid[:100], *MALFORMED[:5], *valid[100:], *MALFORMED[5:], *duplicates]
     producer = make_producer(broker)
-    report = produce_lines(producer, [*valid, *MALFORMED, *duplicates])
+    report = produce_lines(producer, stream)
     producer.close()
 
     result = ingest(broker, warehouse, group_id="test-ingest", until_idle=True, idle_seconds=1.0)
@@ -81,19 +110,16 @@ def test_valid_events_land_once_and_bad_ones_are_quarantined_with_a_reason(
     assert warehouse.execute("select count(distinct event_id) from raw_events").fetchone() == (
         len(valid),
     )
-    reasons = dict(
-        warehouse.execute("select reason, count(*) from quarantined_events group by 1").fetchall()
-    )
-    assert reasons == {
-        "malformed_json": 1,
-        "invalid_utf8": 1,
-        "unknown_event_type": 1,
-        "unknown_schema_version": 1,
+    kept = {
+        bytes(raw): (reason, details)
+        for raw, reason, details in warehouse.execute(
+            "select raw_value, reason, details from quarantined_events"
+        ).fetchall()
     }
-    stored_raw = {
-        row[0] for row in warehouse.execute("select raw_value from quarantined_events").fetchall()
-    }
-    assert stored_raw == set(MALFORMED)
+    assert set(kept) == set(MALFORMED)  # each kept byte for byte
+    for raw, reason, detail in BAD_INPUT:
+        assert kept[raw][0] == reason, (raw[:80], kept[raw])
+        assert detail in kept[raw][1], (reason, kept[raw][1])
 
 
 def test_occurred_at_lands_in_utc_and_payload_as_json(
@@ -116,8 +142,9 @@ def test_occurred_at_lands_in_utc_and_payload_as_json(
 def test_rejected_messages_reach_the_dead_letter_topic_with_their_reason(
     broker: str, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
+    oversized = _broken_inquiry("payload.message", "x" * 1_200_000)
     producer = make_producer(broker)
-    produce_lines(producer, [b"{not json"])
+    produce_lines(producer, [b"{not json", oversized])
     producer.close()
 
     ingest(broker, warehouse, group_id="test-dlq", until_idle=True, idle_seconds=1.0)
@@ -130,8 +157,18 @@ def test_rejected_messages_reach_the_dead_letter_topic_with_their_reason(
     consumer.assign(partitions)
     records = [r for batch in consumer.poll(timeout_ms=3000).values() for r in batch]
     consumer.close()
-    assert [r.value for r in records] == [b"{not json"]
-    assert dict(records[0].headers)["leadflow.reason"] == b"malformed_json"
+    by_reason = {dict(r.headers)["leadflow.reason"]: r for r in records}
+    assert set(by_reason) == {b"malformed_json", b"oversized"}
+    assert by_reason[b"malformed_json"].value == b"{not json"
+    # a broker would refuse the whole oversized message: its copy is cut and says so,
+    # while the warehouse keeps every byte
+    cut = by_reason[b"oversized"]
+    assert oversized.startswith(cut.value) and len(cut.value) < len(oversized)
+    assert dict(cut.headers)["leadflow.truncated_from_bytes"] == str(len(oversized)).encode()
+    kept = warehouse.execute(
+        "select raw_value from quarantined_events where reason = 'oversized'"
+    ).fetchone()
+    assert kept is not None and bytes(kept[0]) == oversized
 
 
 def test_a_restarted_consumer_resumes_from_the_offsets_stored_with_the_events(
