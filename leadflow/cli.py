@@ -74,7 +74,7 @@ def product_errors() -> Iterator[None]:
 def _optional_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = []
     with contextlib.suppress(ImportError):
-        from quality.gates import QualityGateFailed
+        from quality.errors import QualityGateFailed  # not quality.gates: GX takes seconds
 
         errors.append(QualityGateFailed)
     with contextlib.suppress(ImportError):
@@ -188,6 +188,7 @@ def ingest_command(
     """Consume the source topics and land valid events in raw_events, bad ones in quarantine."""
     from ingestion.consumer import ingest
     from leadflow.pipeline import kafka_bootstrap, open_warehouse, progress_bar
+    from leadflow.runs import recorded_run
 
     config = settings()
     _warn_if_ephemeral(config)
@@ -195,6 +196,7 @@ def ingest_command(
     with (
         product_errors(),
         kafka_bootstrap(config, err) as bootstrap,
+        recorded_run(config.warehouse_path, "ingest") as details,
         contextlib.closing(open_warehouse(config)) as connection,
         progress_bar(err) as progress,
     ):
@@ -211,6 +213,7 @@ def ingest_command(
             consumers=consumers,
             session_timeout_ms=config.kafka_session_timeout_ms,
         )
+        details.update(dataclasses.asdict(report))
     emit(dataclasses.asdict(report))
 
 
@@ -288,14 +291,20 @@ def train(
 ) -> None:
     """Train the conversion model on labelled inquiries and register it as champion."""
     from leadflow.pipeline import open_warehouse
+    from leadflow.runs import recorded_run
     from models.train import train as run_training
 
     config = settings()
     truth_path = truth or (config.home / "truth.csv")
-    with product_errors(), contextlib.closing(open_warehouse(config)) as connection:
+    with (
+        product_errors(),
+        recorded_run(config.warehouse_path, "train") as details,
+        contextlib.closing(open_warehouse(config)) as connection,
+    ):
         report = run_training(
             connection, config.registry_dir, truth_path=truth_path if truth_path.exists() else None
         )
+        details.update(version=report.version, auc=report.auc)
     emit(dataclasses.asdict(report))
 
 
@@ -303,13 +312,19 @@ def train(
 def score() -> None:
     """Score every open inquiry with the champion model into lead_scores."""
     from leadflow.pipeline import open_warehouse
+    from leadflow.runs import recorded_run
     from models.registry import load_champion
     from models.score import score_open_inquiries
 
     config = settings()
-    with product_errors(), contextlib.closing(open_warehouse(config)) as connection:
+    with (
+        product_errors(),
+        recorded_run(config.warehouse_path, "score") as details,
+        contextlib.closing(open_warehouse(config)) as connection,
+    ):
         model = load_champion(config.registry_dir)
         count = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
+        details.update(scored=count, model_version=model.version)
     emit({"scored": count, "model_version": model.version})
 
 

@@ -29,7 +29,10 @@ from great_expectations.expectations.row_conditions import (
     OrCondition,
 )
 
+from quality.errors import QualityGateFailed
 from quality.suites import fct_inquiries, raw_events
+
+__all__ = ["GateResult", "QualityGateFailed", "check_tables", "raise_on_failure", "run_gate"]
 
 EXAMPLES_SHOWN = 5
 # Columns validated as text; DuckDB's JSON type reaches pandas as its serialised string anyway.
@@ -136,15 +139,6 @@ class GateResult:
         if self.success:
             return f"{self.table}: passed on {self.rows_checked} rows"
         return "\n".join(failure.describe(self.table) for failure in self.failures)
-
-
-class QualityGateFailed(Exception):
-    """One or more gates failed; the message names each failed expectation and bad values."""
-
-    def __init__(self, results: Iterable[GateResult]) -> None:
-        """results: the gate results; the failed ones are kept in `self.results`."""
-        self.results = [result for result in results if not result.success]
-        super().__init__("\n".join(result.describe() for result in self.results))
 
 
 def run_gate(connection: duckdb.DuckDBPyConnection, table: str) -> GateResult:
