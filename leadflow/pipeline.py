@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -29,6 +30,7 @@ from rich.progress import (
 import transforms
 from ingestion.broker import EmbeddedBroker, ensure_topics
 from ingestion.warehouse import create_landing_tables
+from leadflow.runs import carry_runs_over, recorded_run
 from leadflow.settings import Settings
 
 TRANSFORMS_DIR = Path(transforms.__file__).parent
@@ -165,9 +167,13 @@ def _dbt_failures(run_results: Path) -> list[str]:
 
 def transform(settings: Settings, console: Console, warehouse: Path | None = None) -> None:
     """Build staging, identity and marts with `dbt build` (models and their tests)."""
-    with progress_bar(console) as progress:
+    with (
+        recorded_run(warehouse or settings.warehouse_path, "transform") as details,
+        progress_bar(console) as progress,
+    ):
         task = progress.add_task("transform", total=None)
         run_dbt(settings, "build", on_node=lambda: progress.advance(task), warehouse=warehouse)
+        details["nodes"] = int(progress.tasks[task].completed)
 
 
 def rebuild(settings: Settings, console: Console) -> dict[str, int]:
@@ -179,16 +185,21 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
 
     fresh = settings.home / "warehouse.rebuild.duckdb"
     fresh.unlink(missing_ok=True)
-    with contextlib.closing(duckdb.connect(str(fresh))) as connection:
-        restored = restore_landing_tables(connection, settings.archive_dir, settings.consumer_group)
-    console.log(
-        f"restored {restored.events:,} events and {restored.quarantined:,} quarantined "
-        f"from {restored.archived_copies:,} archived rows"
-    )
-    transform(settings, console, warehouse=fresh)
-    if settings.warehouse_path.exists():
-        os.replace(settings.warehouse_path, settings.home / "warehouse.duckdb.previous")
-    os.replace(fresh, settings.warehouse_path)
+    with recorded_run(settings.warehouse_path, "rebuild") as details:
+        with contextlib.closing(duckdb.connect(str(fresh))) as connection:
+            restored = restore_landing_tables(
+                connection, settings.archive_dir, settings.consumer_group
+            )
+        console.log(
+            f"restored {restored.events:,} events and {restored.quarantined:,} quarantined "
+            f"from {restored.archived_copies:,} archived rows"
+        )
+        transform(settings, console, warehouse=fresh)
+        carry_runs_over(settings.warehouse_path, fresh)
+        if settings.warehouse_path.exists():
+            os.replace(settings.warehouse_path, settings.home / "warehouse.duckdb.previous")
+        os.replace(fresh, settings.warehouse_path)
+        details.update(events=restored.events, quarantined=restored.quarantined)
     return {"events": restored.events, "quarantined": restored.quarantined}
 
 
@@ -196,9 +207,11 @@ def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[An
     """Run the Great Expectations gates; raises QualityGateFailed naming what failed."""
     from quality.gates import check_tables, raise_on_failure
 
-    with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
-        results = check_tables(connection, list(tables))
-    raise_on_failure(results)
+    with recorded_run(settings.warehouse_path, "check") as details:
+        with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
+            results = check_tables(connection, list(tables))
+        details["tables"] = list(tables)
+        raise_on_failure(results)
     return results
 
 
@@ -253,6 +266,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
             task = progress.add_task("produce", total=simulated.events_written)
             produced = produce_file(bootstrap, events_path, lambda n: progress.advance(task, n))
         with (
+            recorded_run(settings.warehouse_path, "ingest") as details,
             contextlib.closing(open_warehouse(settings)) as connection,
             progress_bar(console) as progress,
         ):
@@ -265,14 +279,19 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
                 progress=lambda n: progress.advance(task, n),
                 archive_dir=settings.archive_dir,
             )
+            details.update(dataclasses.asdict(ingested))
 
     transform(settings, console)
     check(settings)
     with contextlib.closing(open_warehouse(settings)) as connection:
         console.log("training the conversion model")
-        report = train(connection, settings.registry_dir, truth_path=truth_path)
+        with recorded_run(settings.warehouse_path, "train") as details:
+            report = train(connection, settings.registry_dir, truth_path=truth_path)
+            details.update(version=report.version, auc=report.auc)
         model = load_champion(settings.registry_dir)
-        scored = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
+        with recorded_run(settings.warehouse_path, "score") as details:
+            scored = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
+            details.update(scored=scored, model_version=model.version)
         customers, inquiries = connection.execute(
             "select (select count(*) from dim_customers), (select count(*) from fct_inquiries)"
         ).fetchone()

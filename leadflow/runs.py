@@ -50,3 +50,22 @@ def recorded_run(warehouse: Path, stage: str) -> Iterator[dict[str, Any]]:
             write_run(warehouse, stage, started_at, False, {"error": str(error)[:2000]})
         raise
     write_run(warehouse, stage, started_at, True, details)
+
+
+def carry_runs_over(previous: Path, fresh: Path) -> None:
+    """Copy the run history of the `previous` warehouse into the `fresh` one, if it has any."""
+    if not previous.exists():
+        return
+    with contextlib.closing(duckdb.connect(str(fresh))) as connection:
+        connection.execute(PIPELINE_RUNS_DDL)
+        quoted = str(previous).replace("'", "''")
+        connection.execute(f"attach '{quoted}' as previous (read_only)")
+        try:
+            has_runs = connection.execute(
+                "select count(*) from duckdb_tables() "
+                "where database_name = 'previous' and table_name = 'pipeline_runs'"
+            ).fetchone()[0]
+            if has_runs:
+                connection.execute("insert into pipeline_runs select * from previous.pipeline_runs")
+        finally:
+            connection.execute("detach previous")

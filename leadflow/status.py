@@ -11,7 +11,6 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ingestion.consumer import SOURCE_TOPICS
 from ingestion.sink import stored_offsets
-from leadflow.runs import PIPELINE_RUNS_DDL
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,6 @@ def broker_end_offsets(
 
 def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any]:
     """Landed offsets, last-hour counts and last runs, read from the warehouse."""
-    connection.execute(PIPELINE_RUNS_DDL)
     landed_hour, quarantined_hour = connection.execute(
         """
         select
@@ -69,13 +67,17 @@ def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> di
              where quarantined_at >= now()::timestamp - interval 1 hour)
         """
     ).fetchone()
-    runs = connection.execute(
-        """
-        select stage, max(finished_at) filter (where succeeded) as last_success,
-               arg_max(succeeded, finished_at) as last_succeeded
-        from pipeline_runs group by stage order by stage
-        """
-    ).fetchall()
+    runs = []
+    if connection.execute(
+        "select count(*) from duckdb_tables() where table_name = 'pipeline_runs'"
+    ).fetchone()[0]:  # no stage has run yet on a warehouse that has only been landed into
+        runs = connection.execute(
+            """
+            select stage, max(finished_at) filter (where succeeded) as last_success,
+                   arg_max(succeeded, finished_at) as last_succeeded
+            from pipeline_runs group by stage order by stage
+            """
+        ).fetchall()
     return {
         "landed_offsets": stored_offsets(connection, group_id),
         "landed_last_hour": landed_hour,
