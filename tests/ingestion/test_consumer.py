@@ -13,8 +13,15 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ingestion.broker import EmbeddedBroker, ensure_topics
 from ingestion.consumer import BrokerLostData, ingest
-from ingestion.contracts import DEAD_LETTER_TOPIC, InquirySubmitted, PageViewed, encode_event
+from ingestion.contracts import (
+    CATALOGUE,
+    DEAD_LETTER_TOPIC,
+    InquirySubmitted,
+    PageViewed,
+    encode_event,
+)
 from ingestion.producer import make_producer, produce_lines
+from ingestion.quarantine import list_quarantined, reason_counts, replay_quarantined
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +212,45 @@ def test_a_broker_that_lost_its_log_stops_ingestion_loudly(
             )
 
     assert warehouse.execute("select count(*) from raw_events").fetchone() == (50,)
+
+
+def _inquiry_v2(i: int) -> bytes:
+    record = orjson.loads(_inquiry(500 + i))
+    record["event_id"] = uuid.UUID(int=20_000 + i).hex
+    record["schema_version"] = 2
+    record["payload"]["incoterm"] = "FOB"
+    return orjson.dumps(record)
+
+
+def test_replay_re_drives_what_a_contract_fix_accepts_and_keeps_the_rest(
+    broker: str, warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a consumer deployed before inquiry_submitted v2 existed quarantines every v2 event
+    v2 = [_inquiry_v2(i) for i in range(12)]
+    with monkeypatch.context() as old_contract:
+        old_contract.delitem(CATALOGUE, ("inquiry_submitted", 2))
+        producer = make_producer(broker)
+        produce_lines(producer, [*[_inquiry(i) for i in range(10)], *v2, b"{not json"])
+        first = ingest(broker, warehouse, group_id="test-replay", until_idle=True, idle_seconds=1)
+    assert (first.landed, first.quarantined) == (10, 13)
+    assert reason_counts(warehouse) == {"unknown_schema_version": 12, "malformed_json": 1}
+
+    # the contract is fixed (v2 known again): replay re-publishes what now passes
+    report = replay_quarantined(warehouse, producer, reason="unknown_schema_version")
+    producer.close()
+    assert (report.replayed, report.still_invalid) == (12, {})
+    second = ingest(broker, warehouse, group_id="test-replay", until_idle=True, idle_seconds=1)
+
+    assert (second.landed, second.quarantined) == (12, 0)
+    landed_v2 = warehouse.execute(
+        "select count(*) from raw_events where event_type = 'inquiry_submitted' "
+        "and schema_version = 2"
+    ).fetchone()
+    assert landed_v2 == (12,)
+    assert reason_counts(warehouse) == {"malformed_json": 1}  # still waiting, never dropped
+    assert len(list_quarantined(warehouse, include_replayed=True)) == 13
+    # replaying everything again re-drives nothing: the malformed one still fails
+    producer = make_producer(broker)
+    again = replay_quarantined(warehouse, producer)
+    producer.close()
+    assert (again.replayed, again.still_invalid) == (0, {"malformed_json": 1})
