@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, OffsetOutOfRangeError
+from kafka.errors import KafkaError, OffsetOutOfRangeError, UnsupportedCodecError
 from kafka.structs import OffsetAndMetadata
 
 from ingestion.contracts import TOPIC_BY_SOURCE
@@ -166,6 +166,13 @@ class _IngestWorker:
                         f"({error}): its log was lost or truncated. Nothing was skipped or "
                         "re-read. Rebuild from the Parquet archive (`leadflow rebuild`), or start "
                         "a new consumer group (LEADFLOW_CONSUMER_GROUP) if re-reading is wanted."
+                    ) from None
+                except UnsupportedCodecError as error:
+                    # not an outage: retrying would spin on the same batch for ever
+                    raise IngestError(
+                        f"a producer compressed messages with a codec this installation cannot "
+                        f"read ({error}); nothing after them was landed. Install leadflow with "
+                        "its dependencies (kafka-python[lz4,snappy,zstd]) and run ingest again."
                     ) from None
                 except KafkaError as error:
                     log.warning(
