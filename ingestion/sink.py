@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import orjson
@@ -28,6 +30,14 @@ OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
 # dead-letter copy of a larger message carries its first bytes only, marked as truncated;
 # quarantined_events always keeps the whole message.
 DEAD_LETTER_MAX_BYTES = 512 * 1024
+# how often a batch is landed again when concurrent consumers' transactions conflict
+MAX_CONFLICT_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
+# What DuckDB raises when a concurrent transaction landed the same event_id: at insert time
+# while that one is in flight, or at commit once it has committed first. `insert or ignore`
+# absorbs committed duplicates, so within one consumer these mean a concurrent one.
+_CONFLICTS = (duckdb.TransactionException, duckdb.ConstraintException)
 
 
 class WarehouseError(RuntimeError):
@@ -49,9 +59,8 @@ class LandingCounts:
         return self
 
 
-@dataclass(frozen=True)
-class Message:
-    """One consumed Kafka message, as the sink needs it."""
+class Message(NamedTuple):
+    """One consumed Kafka message, as the sink needs it (a tuple: one is made per message)."""
 
     topic: str
     partition: int
@@ -61,13 +70,17 @@ class Message:
 
 
 @dataclass
-class _Batch:
+class PreparedBatch:
+    """A validated batch, ready to land: event columns, rejected messages and next offsets."""
+
     rows: dict[str, list[Any]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     quarantine: list[tuple[Message, ContractViolation, str | None, str | None]] = field(
         default_factory=list
     )
     duplicates: int = 0
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    messages: int = 0
 
 
 def _utc_naive(moment: dt.datetime) -> dt.datetime:
@@ -138,31 +151,52 @@ class LandingSink:
     def flush(self, commit_offsets: OffsetCommit | None = None) -> LandingCounts:
         """Land everything buffered, exactly once, then let Kafka know.
 
-        1. validate every message against the contract; split valid from rejected;
+        1. validate every message against the contract; split valid from rejected
+           (`prepare`);
         2. publish rejected messages to the dead-letter topic and wait for the broker;
         3. in ONE DuckDB transaction: insert new events (known event_ids are absorbed as
-           duplicates), insert the quarantined messages, store each partition's next offset;
+           duplicates), insert the quarantined messages, store each partition's next offset
+           (2 and 3 are `land`);
         4. only after that commit, commit the same offsets to Kafka (`commit_offsets`).
         A crash before 3 lands nothing; a crash between 3 and 4 is repaired on restart,
         because the consumer seeks to the offsets stored in DuckDB, not Kafka's.
         """
+        batch = self.prepare()
+        if batch is None:
+            return LandingCounts()
+        counts = self.land(batch)
+        if commit_offsets is not None:
+            commit_offsets(batch.next_offsets)
+        return counts
+
+    def prepare(self) -> PreparedBatch | None:
+        """Validate and take everything buffered (steps 1 of `flush`); None when empty.
+
+        The buffer is empty afterwards, whether validation succeeded or not.
+        """
         try:
             if not self._buffer:
-                return LandingCounts()
+                return None
             batch = self._validate()
-            self._publish_dead_letters(batch)
-            next_offsets = {
+            batch.next_offsets = {
                 tp: messages[-1].offset + 1 for tp, messages in self._buffer.items() if messages
             }
-            counts = self._write(batch, next_offsets)
-            if commit_offsets is not None:
-                commit_offsets(next_offsets)
-            return counts
+            batch.messages = sum(len(messages) for messages in self._buffer.values())
+            return batch
         finally:
             self._buffer.clear()
 
-    def _validate(self) -> _Batch:
-        batch = _Batch()
+    def land(self, batch: PreparedBatch) -> LandingCounts:
+        """Steps 2 and 3 of `flush` for a prepared batch: dead letters, then one transaction.
+
+        Safe to run on another thread than `add`/`prepare` (the ingest worker's writer),
+        as long as batches are landed one at a time and in the order they were prepared.
+        """
+        self._publish_dead_letters(batch)
+        return self._write(batch)
+
+    def _validate(self) -> PreparedBatch:
+        batch = PreparedBatch()
         now = dt.datetime.now(dt.UTC)
         latest_allowed = now + self.max_future
         accepted: list[tuple[Message, Event, dict[str, Any]]] = []
@@ -202,7 +236,7 @@ class LandingSink:
             )
         return event, record
 
-    def _publish_dead_letters(self, batch: _Batch) -> None:
+    def _publish_dead_letters(self, batch: PreparedBatch) -> None:
         if self.dead_letters is None or not batch.quarantine:
             return
         futures = []
@@ -228,7 +262,26 @@ class LandingSink:
         for future in futures:
             future.get(timeout=30)  # raises the KafkaError if the broker did not take it
 
-    def _write(self, batch: _Batch, next_offsets: dict[tuple[str, int], int]) -> LandingCounts:
+    def _write(self, batch: PreparedBatch) -> LandingCounts:
+        """Step 3 of `flush`, tried again when another consumer's transaction conflicted.
+
+        Consumers of one group land concurrently; when two of them land the same event_id
+        (a duplicate that reached two partitions), the later commit fails. Its batch is
+        whole and still in memory, so it is landed again, and the duplicate absorbed.
+        """
+        for attempt in range(1, MAX_CONFLICT_ATTEMPTS + 1):
+            try:
+                return self._write_once(batch)
+            except _CONFLICTS as conflict:
+                if attempt == MAX_CONFLICT_ATTEMPTS:
+                    raise WarehouseError(
+                        f"landing a batch conflicted with other consumers {attempt} times "
+                        f"({conflict}); run fewer consumers (--consumers)"
+                    ) from conflict
+                log.info("batch conflicted with another consumer's, landing it again: %s", conflict)
+        raise AssertionError("unreachable")
+
+    def _write_once(self, batch: PreparedBatch) -> LandingCounts:
         now = _utc_naive(dt.datetime.now(dt.UTC))
         valid = len(batch.rows["event_id"])
         connection = self.connection
@@ -254,10 +307,14 @@ class LandingSink:
                 "insert or replace into consumer_offsets values (?, ?, ?, ?, ?)",
                 [
                     (self.group_id, topic, partition, offset, now)
-                    for (topic, partition), offset in next_offsets.items()
+                    for (topic, partition), offset in batch.next_offsets.items()
                 ],
             )
             connection.execute("commit")
+        except _CONFLICTS:
+            with contextlib.suppress(duckdb.Error):
+                connection.execute("rollback")
+            raise
         except duckdb.Error as error:
             with contextlib.suppress(duckdb.Error):
                 connection.execute("rollback")
@@ -288,27 +345,42 @@ class LandingSink:
 def _event_columns(
     accepted: list[tuple[Message, Event, dict[str, Any]]], ingested_at: dt.datetime
 ) -> dict[str, list[Any]]:
-    """Column lists of raw_events for the accepted events (column-wise: it is the hot path)."""
-    fields = [event.__dict__ for _, event, _ in accepted]
+    """Column lists of raw_events for the accepted events (the hot path: one pass per event,
+    then a transpose in C)."""
+    envelope = operator.attrgetter(*_ENVELOPE_COLUMNS)
+    rows = [
+        (
+            *envelope(event),
+            event.event_type,
+            event.source,
+            _utc_naive(event.occurred_at),
+            # the payload exactly as the producer sent it, now known to follow the contract
+            orjson.dumps(record["payload"]).decode(),
+            message.topic,
+            message.partition,
+            message.offset,
+        )
+        for message, event, record in accepted
+    ]
+    names = (
+        *_ENVELOPE_COLUMNS,
+        "event_type",
+        "source",
+        "occurred_at",
+        "payload",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+    )
+    transposed = zip(*rows, strict=True) if rows else ([] for _ in names)
     columns: dict[str, list[Any]] = {
-        "event_id": [f["event_id"] for f in fields],
-        "event_type": [event.event_type for _, event, _ in accepted],
-        "source": [event.source for _, event, _ in accepted],
-        "schema_version": [f["schema_version"] for f in fields],
-        "occurred_at": [_utc_naive(f["occurred_at"]) for f in fields],
-        "producer": [f["producer"] for f in fields],
+        name: list(values) for name, values in zip(names, transposed, strict=True)
     }
-    for key in IDENTITY_KEYS:
-        columns[key] = [f[key] for f in fields]
-    # the payload exactly as the producer sent it, now known to follow the contract
-    columns["payload"] = [orjson.dumps(record["payload"]).decode() for _, _, record in accepted]
-    columns["kafka_topic"] = [message.topic for message, _, _ in accepted]
-    columns["kafka_partition"] = [message.partition for message, _, _ in accepted]
-    columns["kafka_offset"] = [message.offset for message, _, _ in accepted]
     columns["ingested_at"] = [ingested_at] * len(accepted)
     return columns
 
 
+_ENVELOPE_COLUMNS = ("event_id", "schema_version", "producer", *IDENTITY_KEYS)
 _ARCHIVE_DAY = {"events": "ingested_at", "quarantine": "quarantined_at"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from pathlib import Path
 
@@ -16,12 +17,15 @@ from ingestion.consumer import BrokerLostData, ingest
 from ingestion.contracts import (
     CATALOGUE,
     DEAD_LETTER_TOPIC,
+    ContractViolation,
     InquirySubmitted,
     PageViewed,
+    decode_event,
     encode_event,
 )
-from ingestion.producer import make_producer, produce_lines
+from ingestion.producer import iter_lines, make_producer, produce_lines, route
 from ingestion.quarantine import list_quarantined, reason_counts, replay_quarantined
+from ingestion.simulator import simulate
 
 pytestmark = pytest.mark.integration
 
@@ -254,3 +258,59 @@ def test_replay_re_drives_what_a_contract_fix_accepts_and_keeps_the_rest(
     again = replay_quarantined(warehouse, producer)
     producer.close()
     assert (again.replayed, again.still_invalid) == (0, {"malformed_json": 1})
+
+
+def test_three_consumers_of_one_group_share_the_partitions_and_land_each_event_once(
+    tmp_path: Path,
+    broker: str,
+    warehouse: duckdb.DuckDBPyConnection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    simulate(
+        tmp_path / "events.jsonl",
+        tmp_path / "truth.csv",
+        seed=5,
+        years=0.25,
+        inquiries_per_year=3000,
+    )
+    lines = list(iter_lines(tmp_path / "events.jsonl"))
+    producer = make_producer(broker)
+    produce_lines(producer, lines)
+    # the same events again, each on a partition its key does not choose: duplicates that
+    # two consumers land at the same time
+    resent = lines[::10]
+    for i, raw in enumerate(resent):
+        producer.send(route(raw)[0], value=raw, partition=i % 3)
+    producer.close()
+
+    with caplog.at_level(logging.INFO):
+        report = ingest(
+            broker,
+            warehouse,
+            group_id="three",
+            consumers=3,
+            until_idle=True,
+            idle_seconds=2.0,
+            session_timeout_ms=6000,
+        )
+
+    valid_ids, invalid = set(), 0
+    for raw in [*lines, *resent]:
+        try:
+            valid_ids.add(decode_event(raw).event_id)
+        except ContractViolation:
+            invalid += 1
+    landed = [row[0] for row in warehouse.execute("select event_id from raw_events").fetchall()]
+    assert sorted(landed) == sorted(valid_ids)
+    assert (report.landed, report.quarantined) == (len(valid_ids), invalid)
+    assert report.landed + report.quarantined + report.duplicates == len(lines) + len(resent)
+    # every partition of every source topic was landed up to its end, by more than one member
+    (partitions,) = warehouse.execute(
+        "select count(*) from consumer_offsets where group_id = 'three'"
+    ).fetchone()
+    assert partitions == 9
+    # the three members shared the partitions, and no rebalance callback failed
+    assignments = [r.getMessage() for r in caplog.records if r.getMessage().startswith("assigned")]
+    assert len({p for a in assignments[:3] for p in a.removeprefix("assigned ").split(", ")}) == 9
+    failed_listeners = [m for m in caplog.messages if "rebalance listener" in m and "failed" in m]
+    assert failed_listeners == []
