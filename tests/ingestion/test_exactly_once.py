@@ -92,8 +92,9 @@ def test_ingest_killed_twenty_times_lands_each_event_exactly_once(
     chaos = random.Random(20261122)
     streaming = _stream(broker, events, chunks=40, pause_s=0.5)
 
-    for _ in range(20):
-        process = _ingest_process(env)
+    for kill in range(20):
+        # every other run is a group of three consumers, killed together mid-landing
+        process = _ingest_process(env, "--consumers", "3" if kill % 2 else "1")
         _wait_for_assignment(process)
         time.sleep(chaos.uniform(0.05, 2.5))
         process.send_signal(signal.SIGKILL)
