@@ -129,8 +129,14 @@ class Customer:
         return None
 
 
-def new_customer(number: int, profile: ChannelProfile, world: World, draws: Draws) -> Customer:
-    """A first-time buyer arriving through a channel."""
+_COMPANY_NAME_ATTEMPTS = 20
+
+
+def new_customer(
+    number: int, profile: ChannelProfile, world: World, draws: Draws, taken: set[str]
+) -> Customer:
+    """A first-time buyer arriving through a channel; `taken` holds the company names and
+    mail domains already in use, and gets this buyer's."""
     domestic = not draws.chance(profile.foreign_share)
     country = "CN" if domestic else draws.weighted(COUNTRIES)
     province = draws.weighted(world.provinces) if domestic else None
@@ -158,7 +164,7 @@ def new_customer(number: int, profile: ChannelProfile, world: World, draws: Draw
     variants: tuple[str, ...] = ()
     domain: str | None = None
     if not is_consumer:
-        company, variants, domain = _company(country, city, draws)
+        company, variants, domain = _unique_company(country, city, draws, taken)
     if domain is None or draws.chance(0.33):
         # Many small Chinese firms buy from personal mailboxes; QQ mail addresses are QQ numbers.
         domain = draws.weighted(_DOMESTIC_FREE_MAIL if domestic else _FOREIGN_FREE_MAIL)
@@ -185,6 +191,29 @@ def new_customer(number: int, profile: ChannelProfile, world: World, draws: Draw
         is_consumer=is_consumer,
         seriousness=draws.normal(),
     )
+
+
+def _unique_company(
+    country: str, city: str, draws: Draws, taken: set[str]
+) -> tuple[str, tuple[str, ...], str]:
+    """A company whose name, short name and mail domain no other buyer's company has."""
+    for _ in range(_COMPANY_NAME_ATTEMPTS):
+        name, variants, domain = _company(country, city, draws)
+        # the shortest variant is the name without legal form (and, abroad, country)
+        core = min(variants, key=len).lower()
+        if not {name, domain, core} & taken:
+            break
+    else:  # a crowded corner of the name space: number the brand, as companies do
+        base, variants, domain = name, variants, domain
+        serial = 2
+        while {name, domain, min(variants, key=len).lower()} & taken:
+            name = base.replace(" ", f" {serial} ", 1)
+            variants = tuple(v.replace(" ", f" {serial} ", 1) for v in variants)
+            head, _, tail = domain.partition(".")
+            domain = f"{head}{serial}.{tail}"
+            serial += 1
+    taken.update((name, domain, min(variants, key=len).lower()))
+    return name, variants, domain
 
 
 def _company(country: str, city: str, draws: Draws) -> tuple[str, tuple[str, ...], str]:

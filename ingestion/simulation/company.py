@@ -22,6 +22,9 @@ class Company:
     # (day ordinal, sequence, kind, customer): a customer's plan to come back. Customers
     # live only as long as such a plan, so memory follows activity, not history.
     intents: list[tuple[int, int, str, Customer]] = field(default_factory=list)
+    # names and mail domains of the buyers' companies so far: each company exists once, so
+    # two buyers who write the same company name and domain are, in truth, one customer
+    company_names: set[str] = field(default_factory=set)
     _numbers: dict[str, int] = field(default_factory=dict)
 
     def number(self, kind: str) -> int:

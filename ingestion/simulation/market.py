@@ -69,7 +69,8 @@ class Market:
         mean_factor = sum(volume_factor(day) for day in calendar) / len(calendar)
         self.daily_rate = inquiries_per_year / 365.0 / mean_factor
         self.truth = csv.writer(truth, lineterminator="\n")
-        self.truth.writerow(("inquiry_id", "true_probability", "converted"))
+        # buyer_id is who truly asked: it scores identity resolution, never enters an event
+        self.truth.writerow(("inquiry_id", "true_probability", "converted", "buyer_id"))
         self.probabilities = array("d")
         self.outcomes = array("b")
         self._recent_visitors: list[str] = []
@@ -146,7 +147,9 @@ class Market:
         draws, world = company.draws, company.world
         profile = self._channel(day, customer)
         if customer is None:
-            customer = new_customer(company.number("customer"), profile, world, draws)
+            customer = new_customer(
+                company.number("customer"), profile, world, draws, company.company_names
+            )
             if not customer.is_domestic and profile.channel in DOMESTIC_ONLY_CHANNELS:
                 profile = CHANNEL_BY_NAME["alibaba"]
         customer.last_channel = profile.channel
@@ -238,7 +241,14 @@ class Market:
             phone=phone,
             company=shown_company,
         )
-        self.truth.writerow((inquiry_id, f"{verdict.probability:.6f}", int(verdict.converted)))
+        self.truth.writerow(
+            (
+                inquiry_id,
+                f"{verdict.probability:.6f}",
+                int(verdict.converted),
+                f"B{customer.number:08d}",
+            )
+        )
         self.probabilities.append(verdict.probability)
         self.outcomes.append(verdict.converted)
         inquiry = Inquiry(

@@ -27,6 +27,12 @@ orders as (
 
 ),
 
+shipment_events as (
+
+    select * from {{ ref('stg_logistics__shipment_events') }}
+
+),
+
 -- the account the CRM matched an inquiry's buyer to when assigning it
 inquiry_accounts as (
 
@@ -38,7 +44,8 @@ inquiry_accounts as (
 
 ),
 
--- contact details given together: on an inquiry (with its matched account) or an order
+-- contact details given together: on an inquiry (with its matched account), an order, or
+-- a shipment's consignee
 contact_sets as (
 
     select
@@ -58,6 +65,18 @@ contact_sets as (
         account_id,
         cast(null as {{ dbt.type_string() }}) as country
     from orders
+
+    union all
+
+    select distinct
+        email,
+        phone,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        cast(null as {{ dbt.type_string() }}) as country
+    from shipment_events
+    where
+        email is not null
+        or phone is not null
 
 ),
 

@@ -1,8 +1,10 @@
 {#-
-    Which identity keys each kind of event ties together. An event is about one entity,
-    its anchor (a visitor, an inquiry, an order, a shipment); every other key it carries
-    is linked to that anchor. The anchor is linked to itself too, so that every entity is
-    a node of the graph even when it carries nothing else.
+    The edges of the identity graph, each with the rule or the match score that made it.
+
+    Deterministic links come from events. An event is about one entity, its anchor (a
+    visitor, an inquiry, an order, a shipment); every other key it carries is linked to
+    that anchor. The anchor is linked to itself too, so that every entity is a node of the
+    graph even when it carries nothing else.
       web events   : visitor  <-> email / phone / account of a signed-in visitor
       inquiries    : inquiry  <-> visitor, email, phone, account
       assignments  : inquiry  <-> account (the CRM recognised a repeat buyer)
@@ -12,6 +14,12 @@
       returns      : order    <-> shipment
     Other sales follow-ups (contact, quote, closure) carry only the inquiry and a rep or
     distributor, who is not the buyer, so they link nothing.
+    One more deterministic rule: a record naming a company (normalised key, see
+    macros/company_names.sql) registered to exactly one CRM account links to that account.
+
+    Probabilistic links are Splink's matches of contact records that share no key
+    (int_contact_records_matched): company spelled another way, colleague on the same
+    company mail domain, and so on, each with its match probability and the evidence.
 -#}
 {%- set linking_events = [
     {'cte': 'page_views', 'event_type': 'page_viewed', 'at': 'viewed_at',
@@ -90,9 +98,27 @@ returns as (
 
 ),
 
+events as (
+
+    select * from {{ ref('stg_leadflow__events') }}
+
+),
+
 contact_identifiers as (
 
     select * from {{ ref('int_contact_identifiers_screened') }}
+
+),
+
+contact_records as (
+
+    select * from {{ ref('int_contact_records_prepared') }}
+
+),
+
+contact_record_matches as (
+
+    select * from {{ contact_record_matches() }}
 
 ),
 
@@ -111,6 +137,7 @@ mentions as (
         '{{ linking.event_type }}' as event_type,
         {%- endif %}
         {{ linking.at }} as occurred_at,
+        '{{ linking.event_type }}: {{ linking.anchor }} - {{ key }}' as link_rule,
         '{{ linking.anchor }}' as from_identifier_type,
         {{ usable_identifier(linking.anchor, linking.anchor) }} as from_identifier_value,
         '{{ key }}' as to_identifier_type,
@@ -150,16 +177,151 @@ usable_mentions as (
 
 ),
 
--- the event that first made each link, to explain it when someone asks why
-ranked_mentions as (
+-- companies the CRM has exactly one account for: their name identifies that account,
+-- unless records naming it come from more than one country (two companies, one name)
+company_accounts as (
+
+    select
+        company_key,
+        min(account_id) as account_id
+    from contact_records
+    where company_key is not null
+    group by company_key
+    having
+        count(distinct account_id) = 1
+        and count(distinct country) <= 1
+
+),
+
+company_mentions as (
+
+    select
+        contact_records.event_id,
+        {{ dbt.concat(["'company name of one CRM account: '", 'contact_records.anchor_type', "' - account_id'"]) }}
+            as link_rule,
+        contact_records.seen_at as occurred_at,
+        contact_records.contact_record_id as from_identifier,
+        contact_records.anchor_type as from_identifier_type,
+        contact_records.anchor_value as from_identifier_value,
+        {{ dbt.concat(["'account_id:'", 'company_accounts.account_id']) }} as to_identifier,
+        'account_id' as to_identifier_type,
+        company_accounts.account_id as to_identifier_value
+    from contact_records
+    inner join company_accounts
+        on contact_records.company_key = company_accounts.company_key
+    where
+        contact_records.account_id is null
+        or contact_records.account_id <> company_accounts.account_id
+
+),
+
+-- a probable match is explained by the later of its two records: it made the match
+probable_matches as (
+
+    select
+        case
+            when left_records.seen_at > right_records.seen_at then left_records.event_id
+            else right_records.event_id
+        end as event_id,
+        {{ dbt.concat(["'probable match (Splink): '", 'contact_record_matches.evidence']) }}
+            as link_rule,
+        case
+            when left_records.seen_at > right_records.seen_at then left_records.seen_at
+            else right_records.seen_at
+        end as occurred_at,
+        left_records.contact_record_id as from_identifier,
+        left_records.anchor_type as from_identifier_type,
+        left_records.anchor_value as from_identifier_value,
+        right_records.contact_record_id as to_identifier,
+        right_records.anchor_type as to_identifier_type,
+        right_records.anchor_value as to_identifier_value,
+        contact_record_matches.match_probability,
+        contact_record_matches.match_weight
+    from contact_record_matches
+    inner join contact_records as left_records
+        on contact_record_matches.contact_record_id_l = left_records.contact_record_id
+    inner join contact_records as right_records
+        on contact_record_matches.contact_record_id_r = right_records.contact_record_id
+
+),
+
+-- every reason for every link; an event states a link, a match score only suggests it
+candidate_links as (
+
+    select
+        event_id,
+        event_type as first_event_type,
+        link_rule,
+        'deterministic' as link_kind,
+        1 as link_strength,
+        occurred_at,
+        from_identifier,
+        from_identifier_type,
+        from_identifier_value,
+        to_identifier,
+        to_identifier_type,
+        to_identifier_value,
+        cast(null as {{ dbt.type_float() }}) as match_probability,
+        cast(null as {{ dbt.type_float() }}) as match_weight,
+        1 as linking_events
+    from usable_mentions
+
+    union all
+
+    select
+        company_mentions.event_id,
+        events.event_type as first_event_type,
+        company_mentions.link_rule,
+        'deterministic' as link_kind,
+        2 as link_strength,
+        company_mentions.occurred_at,
+        company_mentions.from_identifier,
+        company_mentions.from_identifier_type,
+        company_mentions.from_identifier_value,
+        company_mentions.to_identifier,
+        company_mentions.to_identifier_type,
+        company_mentions.to_identifier_value,
+        cast(null as {{ dbt.type_float() }}) as match_probability,
+        cast(null as {{ dbt.type_float() }}) as match_weight,
+        0 as linking_events
+    from company_mentions
+    inner join events
+        on company_mentions.event_id = events.event_id
+
+    union all
+
+    select
+        probable_matches.event_id,
+        events.event_type as first_event_type,
+        probable_matches.link_rule,
+        'probabilistic' as link_kind,
+        3 as link_strength,
+        probable_matches.occurred_at,
+        probable_matches.from_identifier,
+        probable_matches.from_identifier_type,
+        probable_matches.from_identifier_value,
+        probable_matches.to_identifier,
+        probable_matches.to_identifier_type,
+        probable_matches.to_identifier_value,
+        cast(probable_matches.match_probability as {{ dbt.type_float() }}) as match_probability,
+        cast(probable_matches.match_weight as {{ dbt.type_float() }}) as match_weight,
+        0 as linking_events
+    from probable_matches
+    inner join events
+        on probable_matches.event_id = events.event_id
+
+),
+
+-- the strongest, then earliest, reason for each link explains it
+ranked_candidates as (
 
     select
         *,
         row_number() over (
             partition by from_identifier, to_identifier
-            order by occurred_at, event_id
-        ) as mention_rank
-    from usable_mentions
+            order by link_strength, occurred_at, event_id, link_rule
+        ) as reason_rank
+    from candidate_links
 
 ),
 
@@ -170,8 +332,8 @@ links as (
         to_identifier,
         min(occurred_at) as first_linked_at,
         max(occurred_at) as last_linked_at,
-        count(*) as linking_events
-    from usable_mentions
+        cast(sum(linking_events) as {{ dbt.type_bigint() }}) as linking_events
+    from candidate_links
     group by
         from_identifier,
         to_identifier
@@ -184,23 +346,27 @@ final as (
         {{ dbt.hash(dbt.concat(['links.from_identifier', "' -> '", 'links.to_identifier'])) }}
             as identity_link_id,
         links.from_identifier,
-        first_mentions.from_identifier_type,
-        first_mentions.from_identifier_value,
+        reasons.from_identifier_type,
+        reasons.from_identifier_value,
         links.to_identifier,
-        first_mentions.to_identifier_type,
-        first_mentions.to_identifier_value,
+        reasons.to_identifier_type,
+        reasons.to_identifier_value,
         links.from_identifier = links.to_identifier as is_self_link,
-        first_mentions.event_id as first_event_id,
-        first_mentions.event_type as first_event_type,
+        reasons.link_kind,
+        reasons.link_rule,
+        reasons.match_probability,
+        reasons.match_weight,
+        reasons.event_id as first_event_id,
+        reasons.first_event_type,
         links.first_linked_at,
         links.last_linked_at,
         links.linking_events
     from links
-    inner join ranked_mentions as first_mentions
+    inner join ranked_candidates as reasons
         on
-            links.from_identifier = first_mentions.from_identifier
-            and links.to_identifier = first_mentions.to_identifier
-            and first_mentions.mention_rank = 1
+            links.from_identifier = reasons.from_identifier
+            and links.to_identifier = reasons.to_identifier
+            and reasons.reason_rank = 1
 
 )
 

@@ -27,6 +27,10 @@ renamed as (
         event_id,
         shipment_id,
         order_id,
+        -- the consignee, when the warehouse system records one
+        {{ normalize_text('company') }} as company,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone('phone') }} as phone,
         {{ dbt.replace('event_type', "'shipment_'", "''") }} as shipment_event_type,
         occurred_at,
         producer,
