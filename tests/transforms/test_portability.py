@@ -82,6 +82,7 @@ POSTGRES_TYPES = {
     "JSON": "json",  # the text as landed; see the module docstring
 }
 
+SESSION_TIME_ZONE = "Asia/Shanghai"  # where the buyers and the sales team are
 COPY_BATCH_ROWS = 10_000
 DIFFERENCES_SHOWN = 12  # rows per relation in a failure message
 
@@ -206,6 +207,9 @@ def throwaway_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
                 f"-p {port} -k {shlex.quote(str(cluster_dir))} -c listen_addresses=127.0.0.1"
                 # durability buys nothing in a cluster deleted at the end of the module
                 " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                # Timestamps are naive UTC on both sides; a session zone far from UTC makes
+                # any model that leans on it (a date promoted to timestamptz) show up.
+                f" -c timezone={SESSION_TIME_ZONE}"
             )
             start = [*pg_ctl, "--log", str(log_file), "--wait", "--timeout", "60"]
             completed = subprocess.run(
