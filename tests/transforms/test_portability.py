@@ -14,7 +14,6 @@ and they never index, compare or group a payload, where `jsonb` would help.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import decimal
 import difflib
@@ -31,7 +30,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -83,6 +82,7 @@ POSTGRES_TYPES = {
 }
 
 SESSION_TIME_ZONE = "Asia/Shanghai"  # where the buyers and the sales team are
+APT_TIMEOUT_SECONDS = 900  # enough for a slow mirror; ends a wait on another dpkg lock
 COPY_BATCH_ROWS = 10_000
 DIFFERENCES_SHOWN = 12  # rows per relation in a failure message
 
@@ -109,15 +109,29 @@ def install_postgres() -> str:
         return "not root and sudo is not available"
     install = [*sudo, "apt-get", "install", "-y", "-q", POSTGRES_PACKAGE]
     update = [*sudo, "apt-get", "update", "-q"]
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    # as .ci/run does for kcat: the package lists may be stale or missing in a fresh image
-    completed = subprocess.run(install, capture_output=True, text=True, env=environment)
-    if completed.returncode != 0:
-        subprocess.run(update, capture_output=True, text=True, env=environment)
-        completed = subprocess.run(install, capture_output=True, text=True, env=environment)
+    try:
+        # as .ci/run does: the package lists may be stale or missing in a fresh image
+        if apt_get(install).returncode == 0:
+            return ""
+        apt_get(update)
+        completed = apt_get(install)
+    except subprocess.TimeoutExpired as timeout:
+        return f"`{shlex.join(timeout.cmd)}` did not finish in {timeout.timeout:.0f} s"
     if completed.returncode != 0:
         return f"`{shlex.join(install)}` failed: {completed.stderr.strip()[-2000:]}"
     return ""
+
+
+def apt_get(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run one apt-get command without a terminal to ask questions on."""
+    return subprocess.run(
+        command,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        timeout=APT_TIMEOUT_SECONDS,
+    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +162,7 @@ class PostgresServer:
             "LEADFLOW_PG_PASSWORD": "",
             "LEADFLOW_PG_DATABASE": self.database,
             "LEADFLOW_PG_SCHEMA": POSTGRES_SCHEMA,
-            "LEADFLOW_PG_SSLMODE": "disable",
+            "LEADFLOW_PG_SSLMODE": "disable",  # a throwaway server has no certificate
         }
 
 
@@ -181,7 +195,6 @@ def throwaway_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
         os.chown(cluster_dir, owner.pw_uid, owner.pw_gid)
     data_dir, log_file = cluster_dir / "data", cluster_dir / "server.log"
     pg_ctl = [*as_owner, str(bin_dir / "pg_ctl"), "--pgdata", str(data_dir)]
-    started = False
     try:
         run_or_fail(
             [
@@ -201,6 +214,7 @@ def throwaway_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
             ],
             cwd=cluster_dir,
         )
+        started = False
         for _ in range(3):  # another process may take the free port before the server does
             port = free_port()
             options = (
@@ -225,10 +239,11 @@ def throwaway_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
             log = log_file.read_text(errors="replace") if log_file.exists() else ""
             pytest.fail(f"PostgreSQL did not start: {completed.stderr}\n{log[-2000:]}")
         server = PostgresServer("127.0.0.1", port, POSTGRES_USER, POSTGRES_DATABASE)
-        create_database(dataclasses.replace(server, database="postgres"), POSTGRES_DATABASE)
+        create_database(replace(server, database="postgres"), POSTGRES_DATABASE)
         yield server
     finally:
-        if started:
+        # also a server that pg_ctl gave up waiting for: its pid file says it may be running
+        if (data_dir / "postmaster.pid").exists():
             subprocess.run([*pg_ctl, "--mode", "fast", "--wait", "stop"], capture_output=True)
         shutil.rmtree(cluster_dir, ignore_errors=True)
 
@@ -248,7 +263,7 @@ def create_database(maintenance: PostgresServer, database: str) -> None:
             )
     finally:
         connection.close()
-    created = dataclasses.replace(maintenance, database=database)
+    created = replace(maintenance, database=database)
     with contextlib.closing(created.connect()) as connection, connection.cursor() as cursor:
         cursor.execute(f"create schema {POSTGRES_SCHEMA}")
         connection.commit()
@@ -294,10 +309,13 @@ def postgres_ddl(source: duckdb.DuckDBPyConnection, table: str) -> str:
         [table],
     ).fetchall()
     definitions = [
-        f"{name} {postgres_column_type(data_type)}{' not null' if nullable == 'NO' else ''}"
+        f'"{name}" {postgres_column_type(data_type)}{" not null" if nullable == "NO" else ""}'
         for name, data_type, nullable in columns
     ]
-    definitions += [f"primary key ({', '.join(key)})" for (key,) in primary_keys]
+    definitions += [
+        "primary key (" + ", ".join(f'"{column}"' for column in key) + ")"
+        for (key,) in primary_keys
+    ]
     return f"create table {POSTGRES_SCHEMA}.{table} (\n    " + ",\n    ".join(definitions) + "\n)"
 
 
