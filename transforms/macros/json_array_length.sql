@@ -10,3 +10,8 @@
 {% macro duckdb__json_array_length(json_column, key) -%}
     cast(json_array_length({{ json_column }}, '$.{{ key }}') as {{ dbt.type_int() }})
 {%- endmacro %}
+
+{#- json_array_length takes json, not jsonb: the cast lets payload be either. -#}
+{% macro postgres__json_array_length(json_column, key) -%}
+    json_array_length(cast({{ json_column }} as json) -> '{{ key }}')
+{%- endmacro %}
