@@ -81,8 +81,7 @@ lost_counted as (
         count(latest_quotes.inquiry_id) as quoted_lost_inquiries,
         count(latest_quotes.gap_vs_target) as priced_lost_inquiries,
         {{ median('latest_quotes.gap_vs_target') }} as median_gap_vs_target,
-        {{ median('latest_quotes.gap_vs_target_rate') }} as median_gap_vs_target_rate,
-        avg(latest_quotes.gap_vs_target_rate) as average_gap_vs_target_rate
+        {{ median('latest_quotes.gap_vs_target_rate') }} as median_gap_vs_target_rate
     from inquiries_by_period
     left join latest_quotes
         on inquiries_by_period.inquiry_id = latest_quotes.inquiry_id
@@ -117,8 +116,7 @@ summarised as (
         coalesce(lost_counted.quoted_lost_inquiries, 0) as quoted_lost_inquiries,
         coalesce(lost_counted.priced_lost_inquiries, 0) as priced_lost_inquiries,
         lost_counted.median_gap_vs_target,
-        lost_counted.median_gap_vs_target_rate,
-        lost_counted.average_gap_vs_target_rate
+        lost_counted.median_gap_vs_target_rate
     from periods
     cross join reasons
     left join submitted
@@ -159,8 +157,7 @@ final as (
         current_period.quoted_lost_inquiries,
         current_period.priced_lost_inquiries,
         {{ period_over_period('median_gap_vs_target', additive=false) }},
-        {{ period_over_period('median_gap_vs_target_rate', additive=false, growth=false) }},
-        current_period.average_gap_vs_target_rate
+        {{ period_over_period('median_gap_vs_target_rate', additive=false, growth=false) }}
     from grid
     {{ period_comparison_joins('periods', 'summarised', dimensions) }}
 
