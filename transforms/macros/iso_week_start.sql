@@ -8,7 +8,8 @@
     Snowflake). -#}
 {% macro default__iso_week_start(timestamp) -%}
     {%- set day = 'cast(' ~ timestamp ~ ' as date)' -%}
-    cast({{ dbt.dateadd('day', '-1 * mod(' ~ dbt.datediff("cast('1900-01-01' as date)", day, 'day') ~ ', 7)', day) }} as date)
+    {%- set days_since_a_monday = dbt.datediff("cast('1900-01-01' as date)", day, 'day') -%}
+    cast({{ dbt.dateadd('day', '-1 * mod(' ~ days_since_a_monday ~ ', 7)', day) }} as date)
 {%- endmacro %}
 
 {#- DuckDB and PostgreSQL truncate to ISO weeks, which start on Monday. -#}

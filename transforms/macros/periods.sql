@@ -42,23 +42,32 @@
 {% macro period_label(grain, period_start) -%}
     {%- if grain == 'week' -%}
         {%- set thursday = dbt.dateadd('day', 3, period_start) -%}
-        {%- set week_number = "1 + floor(" ~ dbt.datediff(dbt.date_trunc('year', thursday), thursday, 'day') ~ " / 7.0)" -%}
+        {%- set day_of_year = dbt.datediff(dbt.date_trunc('year', thursday), thursday, 'day') -%}
+        {%- set week_number = '1 + floor(' ~ day_of_year ~ ' / 7.0)' -%}
         {{ dbt.concat([year_text(thursday), "'-W'", two_digits(week_number)]) }}
     {%- elif grain == 'month' -%}
-        {{ dbt.concat([year_text(period_start), "'-'", two_digits('extract(month from ' ~ period_start ~ ')')]) }}
+        {%- set month_number = 'extract(month from ' ~ period_start ~ ')' -%}
+        {{ dbt.concat([year_text(period_start), "'-'", two_digits(month_number)]) }}
     {%- elif grain == 'quarter' -%}
-        {{ dbt.concat([year_text(period_start), "'-Q'", "cast(cast(1 + floor((extract(month from " ~ period_start ~ ") - 1) / 3.0) as " ~ dbt.type_int() ~ ") as " ~ dbt.type_string() ~ ")"]) }}
+        {%- set quarter_number = '1 + floor((extract(month from ' ~ period_start ~ ') - 1) / 3.0)' -%}
+        {{ dbt.concat([year_text(period_start), "'-Q'", integer_text(quarter_number)]) }}
     {%- else -%}
         {{ year_text(period_start) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro year_text(date) -%}
-    cast(cast(extract(year from {{ date }}) as {{ dbt.type_int() }}) as {{ dbt.type_string() }})
+{#- A whole number (whatever its numeric type) written as text, e.g. 2024 or 7. -#}
+{% macro integer_text(number) -%}
+    cast(cast({{ number }} as {{ dbt.type_int() }}) as {{ dbt.type_string() }})
 {%- endmacro %}
 
+{% macro year_text(date) -%}
+    {{ integer_text('extract(year from ' ~ date ~ ')') }}
+{%- endmacro %}
+
+{#- 1 to 12 as '01' to '12'. -#}
 {% macro two_digits(number) -%}
-    {{ dbt.right(dbt.concat(["'0'", "cast(cast(" ~ number ~ " as " ~ dbt.type_int() ~ ") as " ~ dbt.type_string() ~ ")"]), 2) }}
+    {{ dbt.right(dbt.concat(["'0'", integer_text(number)]), 2) }}
 {%- endmacro %}
 
 {#- The integers 0 .. 2^bits - 1 as `period_offset`, from cross joins of a two-row table:

@@ -90,7 +90,10 @@ final as (
         end as gap_vs_target,
         case
             when inquiries.currency = sequenced.currency
-                then {{ ratio('sequenced.unit_price - inquiries.target_unit_price', 'inquiries.target_unit_price') }}
+                then {{ ratio(
+                    'sequenced.unit_price - inquiries.target_unit_price',
+                    'inquiries.target_unit_price'
+                ) }}
         end as gap_vs_target_rate,
         sequenced.quote_sequence,
         sequenced.quote_sequence = sequenced.inquiry_quotes as is_latest_quote

@@ -226,8 +226,9 @@ session_inquiries as (
 final as (
 
     select
-        {{ dbt.hash(dbt.concat(['sessions_summarised.anonymous_id', "'|'", 'sessions_summarised.first_event_id'])) }}
-            as session_id,
+        {{ dbt.hash(dbt.concat([
+            'sessions_summarised.anonymous_id', "'|'", 'sessions_summarised.first_event_id',
+        ])) }} as session_id,
         sessions_summarised.anonymous_id,
         visitor_customers.customer_id,
         sessions_summarised.session_number,

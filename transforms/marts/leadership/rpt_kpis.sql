@@ -176,8 +176,10 @@ summarised as (
             as repeat_purchase_rate,
         orders_summarised.median_order_to_dispatch_hours,
         coalesce(shipments_summarised.shipments, 0) as shipments,
-        {{ ratio('shipments_summarised.on_time_shipments', 'shipments_summarised.shipments_with_known_outcome') }}
-            as on_time_delivery_rate
+        {{ ratio(
+            'shipments_summarised.on_time_shipments',
+            'shipments_summarised.shipments_with_known_outcome'
+        ) }} as on_time_delivery_rate
     from periods
     left join inquiries_summarised
         on

@@ -110,7 +110,8 @@ summarised as (
         coalesce(lost_counted.lost_inquiries, 0) as lost_inquiries,
         {{ ratio(
             'coalesce(lost_counted.lost_inquiries, 0)',
-            'sum(coalesce(lost_counted.lost_inquiries, 0)) over (partition by periods.period_grain, periods.period_start)'
+            'sum(coalesce(lost_counted.lost_inquiries, 0)) over ('
+            ~ 'partition by periods.period_grain, periods.period_start)'
         ) }} as lost_share,
         {{ ratio('coalesce(lost_counted.lost_inquiries, 0)', 'submitted.inquiries') }} as lost_rate,
         coalesce(lost_counted.quoted_lost_inquiries, 0) as quoted_lost_inquiries,
