@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +299,236 @@ def landed_warehouse(tmp_path_factory: pytest.TempPathFactory, event_lines: list
 def replayed_warehouse(tmp_path: Path, event_lines: list[bytes]) -> Path:
     """Another warehouse of the same events, landed in the reverse order."""
     return landed_warehouse_of(tmp_path / "replayed.duckdb", reversed(event_lines))
+
+
+# --- stories for the leadership marts (tests/transforms/test_marts.py) ----------------------
+
+LEADERSHIP_START = dt.datetime(2025, 1, 6, 9, 0, tzinfo=CST)  # a Monday: ISO week 2025-W02
+REORDER_ID = "order-frank-2"
+
+
+class LeadershipStoryWriter(StoryWriter):
+    """A StoryWriter whose event ids follow buyer_stories' own, so neither absorbs the other."""
+
+    def __init__(self, start: dt.datetime = LEADERSHIP_START) -> None:
+        super().__init__(start)
+        self._ids = itertools.count(500_001)
+
+    def spend(self, channel: str, campaign: str, day: str, amount: float) -> None:
+        """An ad platform books a day's spend of a campaign."""
+        payload = {
+            "channel": channel,
+            "campaign": campaign,
+            "day": day,
+            "amount": amount,
+            "currency": "CNY",
+        }
+        self.emit("ad_spend_recorded", "web", payload)
+
+    def submit(
+        self, inquiry_id: str, channel: str, *, campaign: str | None = None, **buyer: Any
+    ) -> None:
+        """A buyer submits an inquiry (v1) for ten valves through `channel`."""
+        keys = {key: buyer.pop(key) for key in ("anonymous_id", "email") if key in buyer}
+        payload = {
+            "channel": channel,
+            "contact_name": "Buyer",
+            "country": "CN",
+            "sku": "VL-0001",
+            "product_category": "valves",
+            "quantity": 10,
+            "list_unit_price": 4800.0,
+            "currency": "CNY",
+            **({"campaign": campaign} if campaign else {}),
+            **buyer,
+        }
+        self.emit("inquiry_submitted", "web", payload, inquiry_id=inquiry_id, **keys)
+
+    def work(self, inquiry_id: str, **handler: str) -> None:
+        """The CRM assigns the inquiry and the handler calls the buyer 3 hours after submission."""
+        assignee_type = "rep" if "rep_id" in handler else "distributor"
+        self.at(hours=1).emit(
+            "lead_assigned",
+            "sales",
+            {"assignee_type": assignee_type},
+            inquiry_id=inquiry_id,
+            **handler,
+        )
+        self.at(hours=2).emit(
+            "lead_contacted",
+            "sales",
+            {"medium": "phone", "contact_number": 1},
+            inquiry_id=inquiry_id,
+            **handler,
+        )
+
+    def quote(self, quote_id: str, inquiry_id: str, unit_price: float, **handler: str) -> None:
+        """The handler quotes ten units."""
+        payload = {
+            "quote_id": quote_id,
+            "unit_price": unit_price,
+            "list_price": 4800.0,
+            "quantity": 10,
+            "currency": "CNY",
+            "valid_until": "2025-03-31",
+        }
+        self.emit("quote_sent", "sales", payload, inquiry_id=inquiry_id, **handler)
+
+
+def leadership_stories() -> list[Event]:
+    """January 2025, a year after the simulated quarter, so each row of that month is a story.
+
+    - Ad spend: alibaba_p4p is booked for 6 and 7 January, baidu_sem_pumps for 6 January.
+    - Ivy views a page at 09:00, a product at 09:30 (exactly 30 minutes: the same session)
+      and searches at 10:00:01 (30 minutes and a second later: a new session); 20 minutes
+      later she inquires through the own site (campaign baidu_sem_pumps); it stays open.
+    - Frank (US, alibaba_p4p, target 4,000) is quoted 4,500 then 4,200 by rep-02, orders
+      9,500 against his inquiry and pays; DHL delivers on 20 January, six days after the
+      promised 14 January. In February he orders 3,000 more without an inquiry
+      (REORDER_ID): a repeat buyer, whose value tier moves from low to medium.
+    - Grace (Guangdong, baidu_sem_pumps, target 3,000) is quoted 4,500 by rep-03 — 50 %
+      above her target — and the inquiry is closed lost on price.
+    - Henry (Shandong, made_in_china, no campaign) goes to distributor dist-09 and is lost
+      to another distributor (distributor_conflict).
+    """
+    story = LeadershipStoryWriter()
+    story.spend("alibaba", "alibaba_p4p", "2025-01-06", 1200.5)
+    story.spend("own_site", "baidu_sem_pumps", "2025-01-06", 640.0)
+    story.emit(
+        "page_viewed",
+        "web",
+        {
+            "url": "https://shop/valves?utm_campaign=baidu_sem_pumps",
+            "page_type": "category",
+            "utm_source": "baidu",
+            "utm_campaign": "baidu_sem_pumps",
+            "device": "mobile",
+        },
+        anonymous_id="anon-ivy",
+    )
+    story.at(minutes=30).emit(
+        "product_viewed",
+        "web",
+        {"sku": "VL-0001", "product_category": "valves", "url": "https://shop/p/vl-0001"},
+        anonymous_id="anon-ivy",
+    )
+    story.at(minutes=30, seconds=1).emit(
+        "search_performed",
+        "web",
+        {"query": "gate valve", "results_count": 4},
+        anonymous_id="anon-ivy",
+    )
+    story.at(minutes=20).submit(
+        "inq-ivy",
+        "own_site",
+        campaign="baidu_sem_pumps",
+        anonymous_id="anon-ivy",
+        email="ivy@lotus-water.cn",
+        province="Guangdong",
+        target_unit_price=4300.0,
+    )
+
+    frank = {"rep_id": "rep-02"}
+    story.at(hours=1).submit(
+        "inq-frank",
+        "alibaba",
+        campaign="alibaba_p4p",
+        email="frank@bayside-pumps.com",
+        country="US",
+        target_unit_price=4000.0,
+    )
+    story.work("inq-frank", **frank)
+    story.at(hours=20).quote("q-frank-1", "inq-frank", 4500.0, **frank)
+    story.spend("alibaba", "alibaba_p4p", "2025-01-07", 800.25)
+    story.at(days=1).quote("q-frank-2", "inq-frank", 4200.0, **frank)
+    story.at(days=1).order(
+        "order-frank-1", amount=9500.0, inquiry_id="inq-frank", account_id="acct-frank", **frank
+    )
+    story.at(hours=2).emit(
+        "inquiry_closed", "sales", {"outcome": "won"}, inquiry_id="inq-frank", **frank
+    )
+    story.at(days=1).emit(
+        "payment_received",
+        "sales",
+        {"amount": 9500.0, "currency": "CNY", "method": "letter_of_credit"},
+        order_id="order-frank-1",
+        account_id="acct-frank",
+    )
+    story.emit(
+        "shipment_created",
+        "logistics",
+        {"warehouse": "wh_ningbo_export", "carrier": "dhl", "promised_date": "2025-01-14"},
+        shipment_id="ship-frank-1",
+        order_id="order-frank-1",
+    )
+    story.at(days=1).emit(
+        "shipment_dispatched", "logistics", {"tracking_number": "DHL1"}, shipment_id="ship-frank-1"
+    )
+
+    grace = {"rep_id": "rep-03"}
+    story.at(hours=1).submit(
+        "inq-grace",
+        "own_site",
+        campaign="baidu_sem_pumps",
+        email="grace@pearl-river-hvac.cn",
+        province="Guangdong",
+        target_unit_price=3000.0,
+    )
+    story.work("inq-grace", **grace)
+    story.at(days=1).quote("q-grace", "inq-grace", 4500.0, **grace)
+
+    henry = {"distributor_id": "dist-09"}
+    story.at(hours=1).submit(
+        "inq-henry", "made_in_china", email="henry@jinan-valves.cn", province="Shandong"
+    )
+    story.work("inq-henry", **henry)
+    story.at(days=3).emit(
+        "inquiry_closed",
+        "sales",
+        {"outcome": "lost", "lost_reason": "price"},
+        inquiry_id="inq-grace",
+        **grace,
+    )
+    story.at(hours=1).emit(
+        "inquiry_closed",
+        "sales",
+        {"outcome": "lost", "lost_reason": "distributor_conflict"},
+        inquiry_id="inq-henry",
+        **henry,
+    )
+
+    story.now = dt.datetime(2025, 1, 20, 15, 0, tzinfo=CST)  # six days after the promise
+    story.emit("shipment_delivered", "logistics", {}, shipment_id="ship-frank-1")
+    story.at(days=24).order(REORDER_ID, amount=3000.0, account_id="acct-frank", **frank)
+    return story.events
+
+
+@pytest.fixture(scope="module")
+def marts_event_lines(event_lines: list[bytes]) -> list[bytes]:
+    """The simulated quarter and the buyer stories, plus the leadership stories of 2025."""
+    return event_lines + encoded(leadership_stories())
+
+
+@pytest.fixture(scope="module")
+def marts_landed_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, marts_event_lines: list[bytes]
+) -> Path:
+    """A DuckDB warehouse whose raw_events hold `marts_event_lines`, landed by the real sink."""
+    path = tmp_path_factory.mktemp("marts") / "warehouse.duckdb"
+    return landed_warehouse_of(path, marts_event_lines)
+
+
+@pytest.fixture
+def reorder_batches() -> tuple[list[bytes], list[bytes]]:
+    """The buyer and leadership stories in two landings: all but Frank's reorder, then it."""
+    stories = buyer_stories() + leadership_stories()
+    return (
+        encoded(event for event in stories if event.order_id != REORDER_ID),
+        encoded(event for event in stories if event.order_id == REORDER_ID),
+    )
+
+
+@pytest.fixture
+def land_lines() -> Callable[[Path, Iterable[bytes]], Path]:
+    """Lands raw event lines in a warehouse file (created when new) through the real sink."""
+    return landed_warehouse_of

@@ -1,6 +1,15 @@
 {#- One row per customer: a connected set of identifiers (int_customers_resolved) that
     includes something beyond web-visitor cookies, i.e. a buyer who inquired, ordered or
-    gave contact details. Visitors who only browsed are not customers (yet). -#}
+    gave contact details. Visitors who only browsed are not customers (yet).
+    The value tier rule (documented in dim_customers.yml; the thresholds are vars with
+    these defaults, so a team can move them with --vars without editing SQL):
+      high     revenue >= value_tier_high_revenue (50,000) or orders >= 3
+      medium   revenue >= value_tier_medium_revenue (10,000) or orders = 2
+      low      at least one order
+      prospect no order yet -#}
+{%- set high_revenue = var('value_tier_high_revenue', 50000) -%}
+{%- set medium_revenue = var('value_tier_medium_revenue', 10000) -%}
+
 with
 
 customers as (
@@ -45,6 +54,36 @@ shipment_events as (
 
 ),
 
+lead_assignments as (
+
+    select * from {{ ref('stg_sales__lead_assignments') }}
+
+),
+
+inquiry_facts as (
+
+    select * from {{ ref('fct_inquiries') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('fct_sessions') }}
+
+),
+
+quotes as (
+
+    select * from {{ ref('fct_quotes') }}
+
+),
+
+shipments as (
+
+    select * from {{ ref('fct_shipments') }}
+
+),
+
 identifiers_summarised as (
 
     select
@@ -59,7 +98,12 @@ identifiers_summarised as (
         ) as emails,
         cast(
             sum(case when identifier_type = 'phone' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as phones
+        ) as phones,
+        cast(
+            sum(case when identifier_type = 'account_id' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as account_ids,
+        count(*) as identifiers,
+        {{ dbt.listagg('identifier', "', '", 'order by identifier') }} as identifier_list
     from customers
     group by customer_id
     having sum(case when identifier_type <> 'anonymous_id' then 1 else 0 end) > 0
@@ -102,7 +146,8 @@ customer_inquiries as (
         inquiries.inquiry_id,
         inquiries.submitted_at,
         inquiries.company,
-        inquiries.country
+        inquiries.country,
+        inquiries.channel
     from inquiries
     inner join customers
         on
@@ -200,9 +245,110 @@ inquiries_summarised as (
     select
         customer_id,
         count(*) as inquiries,
-        min(submitted_at) as first_inquiry_at
+        min(submitted_at) as first_inquiry_at,
+        max(submitted_at) as last_inquiry_at
     from customer_inquiries
     group by customer_id
+
+),
+
+customer_channels as (
+
+    select distinct
+        customer_id,
+        channel
+    from customer_inquiries
+
+),
+
+channels_listed as (
+
+    select
+        customer_id,
+        {{ dbt.listagg('channel', "', '", 'order by channel') }} as inquiry_channels
+    from customer_channels
+    group by customer_id
+
+),
+
+open_inquiries_counted as (
+
+    select
+        customer_id,
+        cast(sum(case when is_open then 1 else 0 end) as {{ dbt.type_bigint() }}) as open_inquiries
+    from inquiry_facts
+    group by customer_id
+
+),
+
+sessions_counted as (
+
+    select
+        customer_id,
+        count(*) as sessions
+    from sessions
+    where customer_id is not null
+    group by customer_id
+
+),
+
+quotes_counted as (
+
+    select
+        customer_id,
+        count(*) as quotes
+    from quotes
+    where customer_id is not null
+    group by customer_id
+
+),
+
+shipment_problems_counted as (
+
+    select
+        customer_id,
+        cast(
+            sum(case when has_exception then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as shipments_with_exception
+    from shipments
+    where customer_id is not null
+    group by customer_id
+
+),
+
+-- who holds the customer now: the latest assignment of their latest assigned inquiry
+ranked_assignments as (
+
+    select
+        customer_inquiries.customer_id,
+        lead_assignments.assignee_type,
+        lead_assignments.rep_id,
+        lead_assignments.distributor_id,
+        row_number() over (
+            partition by customer_inquiries.customer_id
+            order by
+                customer_inquiries.submitted_at desc,
+                customer_inquiries.inquiry_id desc,
+                lead_assignments.assigned_at desc,
+                lead_assignments.event_id desc
+        ) as assignment_recency
+    from customer_inquiries
+    inner join lead_assignments
+        on customer_inquiries.inquiry_id = lead_assignments.inquiry_id
+
+),
+
+owners as (
+
+    select
+        customer_id,
+        case assignee_type
+            when 'rep' then rep_id
+            when 'distributor' then distributor_id
+        end as owner_id,
+        assignee_type as owner_type
+    from ranked_assignments
+    where assignment_recency = 1
 
 ),
 
@@ -264,7 +410,7 @@ shipments_summarised as (
 
 ),
 
-final as (
+profiled as (
 
     select
         identifiers_summarised.customer_id,
@@ -286,7 +432,18 @@ final as (
         identifiers_summarised.phones,
         inquiries_summarised.first_inquiry_at,
         orders_summarised.first_order_at,
-        orders_summarised.last_order_at
+        orders_summarised.last_order_at,
+        identifiers_summarised.account_ids,
+        identifiers_summarised.identifiers,
+        identifiers_summarised.identifier_list,
+        inquiries_summarised.last_inquiry_at,
+        channels_listed.inquiry_channels,
+        coalesce(sessions_counted.sessions, 0) as sessions,
+        coalesce(quotes_counted.quotes, 0) as quotes,
+        coalesce(open_inquiries_counted.open_inquiries, 0) as open_inquiries,
+        coalesce(shipment_problems_counted.shipments_with_exception, 0) as shipments_with_exception,
+        owners.owner_id,
+        owners.owner_type
     from identifiers_summarised
     left join primary_contact_identifiers
         on identifiers_summarised.customer_id = primary_contact_identifiers.customer_id
@@ -302,6 +459,65 @@ final as (
         on identifiers_summarised.customer_id = web_events_summarised.customer_id
     left join shipments_summarised
         on identifiers_summarised.customer_id = shipments_summarised.customer_id
+    left join channels_listed
+        on identifiers_summarised.customer_id = channels_listed.customer_id
+    left join sessions_counted
+        on identifiers_summarised.customer_id = sessions_counted.customer_id
+    left join quotes_counted
+        on identifiers_summarised.customer_id = quotes_counted.customer_id
+    left join open_inquiries_counted
+        on identifiers_summarised.customer_id = open_inquiries_counted.customer_id
+    left join shipment_problems_counted
+        on identifiers_summarised.customer_id = shipment_problems_counted.customer_id
+    left join owners
+        on identifiers_summarised.customer_id = owners.customer_id
+
+),
+
+final as (
+
+    select
+        customer_id,
+        primary_email,
+        primary_phone,
+        company,
+        account_id,
+        country,
+        first_seen_at,
+        last_seen_at,
+        anonymous_ids,
+        web_events,
+        inquiries,
+        orders,
+        revenue,
+        shipments,
+        shipment_exceptions,
+        emails,
+        phones,
+        first_inquiry_at,
+        first_order_at,
+        last_order_at,
+        account_ids,
+        identifiers,
+        identifier_list,
+        last_inquiry_at,
+        inquiry_channels,
+        sessions,
+        quotes,
+        open_inquiries,
+        {{ ratio('revenue', 'orders') }} as average_order_value,
+        orders >= 2 as is_repeat_buyer,
+        shipments_with_exception,
+        {{ ratio('shipments_with_exception', 'shipments') }} as shipment_problem_rate,
+        case
+            when revenue >= {{ high_revenue }} or orders >= 3 then 'high'
+            when revenue >= {{ medium_revenue }} or orders >= 2 then 'medium'
+            when orders >= 1 then 'low'
+            else 'prospect'
+        end as value_tier,
+        owner_id,
+        owner_type
+    from profiled
 
 )
 

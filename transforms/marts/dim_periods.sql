@@ -1,0 +1,133 @@
+{#- One row per calendar period of every grain (ISO week, month, quarter, year; UTC), from
+    the period of the earliest event or ad-spend day to the period of the newest. Generated
+    in SQL (a spine of offsets), so that a period without any activity still exists and the
+    leadership marts can compare every period with the one before and a year earlier. -#}
+with
+
+events as (
+
+    select * from {{ ref('stg_leadflow__events') }}
+
+),
+
+ad_spend as (
+
+    select * from {{ ref('stg_web__ad_spend') }}
+
+),
+
+offsets as (
+
+    {{ period_offsets() }}
+
+),
+
+-- ad spend is booked the morning after the day it buys, so its day can precede every event
+dated_activity as (
+
+    select
+        cast(min(occurred_at) as date) as first_date,
+        cast(max(occurred_at) as date) as last_date
+    from events
+
+    union all
+
+    select
+        min(spend_date) as first_date,
+        max(spend_date) as last_date
+    from ad_spend
+
+),
+
+bounds as (
+
+    select
+        min(first_date) as first_date,
+        max(last_date) as last_date
+    from dated_activity
+
+),
+
+watermark as (
+
+    select max(occurred_at) as newest_event_at
+    from events
+
+),
+
+spined as (
+
+    {%- for grain in period_grains() %}
+
+    select
+        '{{ grain }}' as period_grain,
+        {{ add_periods(grain, 'offsets.period_offset', period_start(grain, 'bounds.first_date')) }}
+            as period_start,
+        {{ period_start(grain, 'bounds.first_date') }} as first_period_start,
+        {{ period_start(grain, 'bounds.last_date') }} as last_period_start
+    from offsets
+    cross join bounds
+    {%- if not loop.last %}
+
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+periods as (
+
+    select
+        period_grain,
+        period_start,
+        first_period_start
+    from spined
+    where period_start <= last_period_start
+
+),
+
+compared as (
+
+    {%- for grain in period_grains() %}
+
+    select
+        period_grain,
+        period_start,
+        {{ add_periods(grain, 1, 'period_start') }} as period_end,
+        {{ period_label(grain, 'period_start') }} as period_label,
+        {{ add_periods(grain, -1, 'period_start') }} as previous_period_start,
+        {#- 52 weeks back is the same weekdays, and almost always the same ISO week #}
+        {%- if grain == 'week' %}
+        {{ add_periods('week', -52, 'period_start') }} as year_ago_period_start,
+        {%- else %}
+        {{ add_periods('year', -1, 'period_start') }} as year_ago_period_start,
+        {%- endif %}
+        first_period_start
+    from periods
+    where period_grain = '{{ grain }}'
+    {%- if not loop.last %}
+
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+final as (
+
+    select
+        compared.period_grain,
+        compared.period_start,
+        compared.period_end,
+        compared.period_label,
+        compared.previous_period_start,
+        compared.year_ago_period_start,
+        compared.previous_period_start >= compared.first_period_start as has_previous_period,
+        compared.year_ago_period_start >= compared.first_period_start as has_year_ago_period,
+        watermark.newest_event_at >= compared.period_end as is_complete
+    from compared
+    cross join watermark
+
+)
+
+select * from final

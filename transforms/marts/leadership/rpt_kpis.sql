@@ -1,0 +1,240 @@
+{#- The KPI table: one row per period of each grain with the company's headline figures —
+    inquiries and their conversion, ad spend, orders, revenue and the part won from
+    inquiries, average order value, repeat purchasing, order processing time and on-time
+    delivery — each compared with the previous period and the same period a year
+    earlier. Every period from the first event to the newest has a row. Each figure counts
+    in the period of its own event: an inquiry when submitted (its conversion as it stands
+    at this build), spend on its day, an order when placed, a shipment when created. -#}
+with
+
+inquiries as (
+
+    select * from {{ ref('fct_inquiries') }}
+
+),
+
+ad_spend as (
+
+    select * from {{ ref('stg_web__ad_spend') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+shipments as (
+
+    select * from {{ ref('fct_shipments') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('dim_periods') }}
+
+),
+
+grains as (
+
+    select distinct period_grain
+    from periods
+
+),
+
+inquiries_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
+        inquiries.is_converted
+    from inquiries
+    cross join grains
+
+),
+
+spend_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'ad_spend.spend_date') }} as period_start,
+        ad_spend.amount
+    from ad_spend
+    cross join grains
+
+),
+
+orders_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'orders.placed_at') }} as period_start,
+        orders.inquiry_id is not null as is_won_from_inquiry,
+        orders.amount,
+        orders.is_repeat_order,
+        orders.order_to_dispatch_hours
+    from orders
+    cross join grains
+
+),
+
+shipments_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'shipments.created_at') }} as period_start,
+        shipments.is_on_time
+    from shipments
+    cross join grains
+
+),
+
+inquiries_summarised as (
+
+    select
+        period_grain,
+        period_start,
+        count(*) as inquiries,
+        sum(case when is_converted then 1 else 0 end) as won_inquiries
+    from inquiries_by_period
+    group by
+        period_grain,
+        period_start
+
+),
+
+spend_summarised as (
+
+    select
+        period_grain,
+        period_start,
+        sum(amount) as ad_spend
+    from spend_by_period
+    group by
+        period_grain,
+        period_start
+
+),
+
+orders_summarised as (
+
+    select
+        period_grain,
+        period_start,
+        count(*) as orders,
+        sum(amount) as revenue,
+        sum(case when is_won_from_inquiry then 1 else 0 end) as won_orders,
+        sum(case when is_won_from_inquiry then amount else 0 end) as won_revenue,
+        sum(case when is_repeat_order then 1 else 0 end) as repeat_orders,
+        {{ median('order_to_dispatch_hours') }} as median_order_to_dispatch_hours
+    from orders_by_period
+    group by
+        period_grain,
+        period_start
+
+),
+
+shipments_summarised as (
+
+    select
+        period_grain,
+        period_start,
+        count(*) as shipments,
+        sum(case when is_on_time then 1 else 0 end) as on_time_shipments,
+        count(is_on_time) as shipments_with_known_outcome
+    from shipments_by_period
+    group by
+        period_grain,
+        period_start
+
+),
+
+summarised as (
+
+    select
+        periods.period_grain,
+        periods.period_start,
+        coalesce(inquiries_summarised.inquiries, 0) as inquiries,
+        cast(coalesce(inquiries_summarised.won_inquiries, 0) as {{ dbt.type_bigint() }})
+            as won_inquiries,
+        {{ ratio('inquiries_summarised.won_inquiries', 'inquiries_summarised.inquiries') }}
+            as conversion_rate,
+        coalesce(spend_summarised.ad_spend, 0) as ad_spend,
+        {{ ratio('spend_summarised.ad_spend', 'inquiries_summarised.inquiries') }}
+            as cost_per_inquiry,
+        coalesce(orders_summarised.orders, 0) as orders,
+        coalesce(orders_summarised.revenue, 0) as revenue,
+        cast(coalesce(orders_summarised.won_orders, 0) as {{ dbt.type_bigint() }}) as won_orders,
+        coalesce(orders_summarised.won_revenue, 0) as won_revenue,
+        {{ ratio('orders_summarised.revenue', 'orders_summarised.orders') }}
+            as average_order_value,
+        cast(coalesce(orders_summarised.repeat_orders, 0) as {{ dbt.type_bigint() }})
+            as repeat_orders,
+        {{ ratio('orders_summarised.repeat_orders', 'orders_summarised.orders') }}
+            as repeat_purchase_rate,
+        orders_summarised.median_order_to_dispatch_hours,
+        coalesce(shipments_summarised.shipments, 0) as shipments,
+        {{ ratio(
+            'shipments_summarised.on_time_shipments',
+            'shipments_summarised.shipments_with_known_outcome'
+        ) }} as on_time_delivery_rate
+    from periods
+    left join inquiries_summarised
+        on
+            periods.period_grain = inquiries_summarised.period_grain
+            and periods.period_start = inquiries_summarised.period_start
+    left join spend_summarised
+        on
+            periods.period_grain = spend_summarised.period_grain
+            and periods.period_start = spend_summarised.period_start
+    left join orders_summarised
+        on
+            periods.period_grain = orders_summarised.period_grain
+            and periods.period_start = orders_summarised.period_start
+    left join shipments_summarised
+        on
+            periods.period_grain = shipments_summarised.period_grain
+            and periods.period_start = shipments_summarised.period_start
+
+),
+
+grid as (
+
+    select
+        period_grain,
+        period_start
+    from summarised
+
+),
+
+final as (
+
+    select
+        grid.period_grain,
+        grid.period_start,
+        periods.period_end,
+        periods.period_label,
+        periods.is_complete,
+        {{ period_over_period('inquiries') }},
+        {{ period_over_period('won_inquiries') }},
+        {{ period_over_period('conversion_rate', additive=false, growth=false) }},
+        {{ period_over_period('ad_spend') }},
+        {{ period_over_period('cost_per_inquiry', additive=false) }},
+        {{ period_over_period('orders') }},
+        {{ period_over_period('revenue') }},
+        {{ period_over_period('won_orders') }},
+        {{ period_over_period('won_revenue') }},
+        {{ period_over_period('average_order_value', additive=false) }},
+        {{ period_over_period('repeat_orders') }},
+        {{ period_over_period('repeat_purchase_rate', additive=false, growth=false) }},
+        {{ period_over_period('median_order_to_dispatch_hours', additive=false) }},
+        {{ period_over_period('shipments') }},
+        {{ period_over_period('on_time_delivery_rate', additive=false, growth=false) }}
+    from grid
+    {{ period_comparison_joins('periods', 'summarised', []) }}
+
+)
+
+select * from final

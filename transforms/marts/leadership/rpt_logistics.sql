@@ -1,0 +1,142 @@
+{#- Logistics by carrier and warehouse: per period, the shipments created, how many were
+    delivered on time, how often each kind of exception hit them, how many came back, and
+    how long orders waited for dispatch, each compared with the previous period and the
+    same period a year earlier. A shipment counts in the period it was created. The
+    on-time rate is over shipments whose outcome is known (delivered, or lost); the
+    exception and return rates over all shipments created. -#}
+{%- set dimensions = ['carrier', 'warehouse'] -%}
+{%- set exception_types = ['delayed', 'damaged', 'wrong_item', 'lost', 'address_issue'] -%}
+
+with
+
+shipments as (
+
+    select * from {{ ref('fct_shipments') }}
+
+),
+
+shipment_events as (
+
+    select * from {{ ref('stg_logistics__shipment_events') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('dim_periods') }}
+
+),
+
+grains as (
+
+    select distinct period_grain
+    from periods
+
+),
+
+-- which kinds of exception each shipment had, one row per shipment
+exceptions_flagged as (
+
+    select
+        shipment_id,
+        {% for exception_type in exception_types -%}
+        max(case when exception_type = '{{ exception_type }}' then 1 else 0 end)
+            as had_{{ exception_type }}{{ "," if not loop.last }}
+        {% endfor -%}
+    from shipment_events
+    where shipment_event_type = 'exception'
+    group by shipment_id
+
+),
+
+shipments_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'shipments.created_at') }} as period_start,
+        coalesce(shipments.carrier, '(unknown)') as carrier,
+        coalesce(shipments.warehouse, '(unknown)') as warehouse,
+        shipments.is_delivered,
+        shipments.is_on_time,
+        shipments.has_exception,
+        shipments.is_returned,
+        shipments.order_to_dispatch_hours,
+        {% for exception_type in exception_types -%}
+        coalesce(exceptions_flagged.had_{{ exception_type }}, 0) as had_{{ exception_type }}
+        {{- "," if not loop.last }}
+        {% endfor -%}
+    from shipments
+    left join exceptions_flagged
+        on shipments.shipment_id = exceptions_flagged.shipment_id
+    cross join grains
+
+),
+
+summarised as (
+
+    select
+        period_grain,
+        period_start,
+        carrier,
+        warehouse,
+        count(*) as shipments,
+        cast(sum(case when is_delivered then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as delivered_shipments,
+        cast(sum(case when is_on_time then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as on_time_shipments,
+        {{ ratio('sum(case when is_on_time then 1 else 0 end)', 'count(is_on_time)') }}
+            as on_time_rate,
+        cast(sum(case when has_exception then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as exception_shipments,
+        {{ ratio('sum(case when has_exception then 1 else 0 end)', 'count(*)') }}
+            as exception_rate,
+        {% for exception_type in exception_types -%}
+        {{ ratio('sum(had_' ~ exception_type ~ ')', 'count(*)') }} as {{ exception_type }}_rate,
+        {% endfor -%}
+        cast(sum(case when is_returned then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as returned_shipments,
+        {{ ratio('sum(case when is_returned then 1 else 0 end)', 'count(*)') }} as return_rate,
+        {{ median('order_to_dispatch_hours') }} as median_order_to_dispatch_hours
+    from shipments_by_period
+    group by
+        period_grain,
+        period_start,
+        carrier,
+        warehouse
+
+),
+
+grid as (
+
+    {{ period_grid('summarised', 'periods', dimensions) }}
+
+),
+
+final as (
+
+    select
+        grid.period_grain,
+        grid.period_start,
+        periods.period_end,
+        periods.period_label,
+        periods.is_complete,
+        grid.carrier,
+        grid.warehouse,
+        {{ period_over_period('shipments') }},
+        {{ period_over_period('delivered_shipments') }},
+        {{ period_over_period('on_time_shipments') }},
+        {{ period_over_period('on_time_rate', additive=false, growth=false) }},
+        {{ period_over_period('exception_shipments') }},
+        {{ period_over_period('exception_rate', additive=false, growth=false) }},
+        {% for exception_type in exception_types -%}
+        {{ period_over_period(exception_type ~ '_rate', additive=false, growth=false) }},
+        {% endfor -%}
+        {{ period_over_period('returned_shipments') }},
+        {{ period_over_period('return_rate', additive=false, growth=false) }},
+        {{ period_over_period('median_order_to_dispatch_hours', additive=false) }}
+    from grid
+    {{ period_comparison_joins('periods', 'summarised', dimensions) }}
+
+)
+
+select * from final

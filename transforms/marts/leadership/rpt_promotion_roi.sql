@@ -1,0 +1,176 @@
+{#- The promotion cost input–output table (宣傳成本投入產出表): per period, channel and
+    campaign, what was spent on ads, the inquiries that came in, the orders won from
+    inquiries and their revenue, and the return on the spend, each compared with the
+    previous period and the same period a year earlier.
+    Each measure counts in the period of its own event: spend on its day, an inquiry when
+    submitted, a won order when placed (credited to its inquiry's channel and campaign).
+    Inquiries without a campaign, and spend without one, show as campaign '(none)'. -#}
+{%- set dimensions = ['channel', 'campaign'] -%}
+
+with
+
+ad_spend as (
+
+    select * from {{ ref('stg_web__ad_spend') }}
+
+),
+
+inquiries as (
+
+    select * from {{ ref('fct_inquiries') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('dim_periods') }}
+
+),
+
+grains as (
+
+    select distinct period_grain
+    from periods
+
+),
+
+spend_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'ad_spend.spend_date') }} as period_start,
+        ad_spend.channel,
+        coalesce(ad_spend.campaign, '(none)') as campaign,
+        ad_spend.amount as ad_spend,
+        0 as inquiries,
+        0 as won_inquiries,
+        0 as won_orders,
+        0 as won_revenue
+    from ad_spend
+    cross join grains
+
+),
+
+inquiries_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
+        inquiries.channel,
+        coalesce(inquiries.campaign, '(none)') as campaign,
+        0 as ad_spend,
+        1 as inquiries,
+        case when inquiries.is_converted then 1 else 0 end as won_inquiries,
+        0 as won_orders,
+        0 as won_revenue
+    from inquiries
+    cross join grains
+
+),
+
+won_orders_by_period as (
+
+    select
+        grains.period_grain,
+        {{ period_start_for('grains.period_grain', 'orders.placed_at') }} as period_start,
+        inquiries.channel,
+        coalesce(inquiries.campaign, '(none)') as campaign,
+        0 as ad_spend,
+        0 as inquiries,
+        0 as won_inquiries,
+        1 as won_orders,
+        orders.amount as won_revenue
+    from orders
+    inner join inquiries
+        on orders.inquiry_id = inquiries.inquiry_id
+    cross join grains
+
+),
+
+activity as (
+
+    select * from spend_by_period
+
+    union all
+
+    select * from inquiries_by_period
+
+    union all
+
+    select * from won_orders_by_period
+
+),
+
+totalled as (
+
+    select
+        period_grain,
+        period_start,
+        channel,
+        campaign,
+        sum(ad_spend) as ad_spend,
+        cast(sum(inquiries) as {{ dbt.type_bigint() }}) as inquiries,
+        cast(sum(won_inquiries) as {{ dbt.type_bigint() }}) as won_inquiries,
+        cast(sum(won_orders) as {{ dbt.type_bigint() }}) as won_orders,
+        sum(won_revenue) as won_revenue
+    from activity
+    group by
+        period_grain,
+        period_start,
+        channel,
+        campaign
+
+),
+
+summarised as (
+
+    select
+        *,
+        {{ ratio('ad_spend', 'inquiries') }} as cost_per_inquiry,
+        {{ ratio('ad_spend', 'won_orders') }} as cost_per_won_order,
+        {{ ratio('won_inquiries', 'inquiries') }} as conversion_rate,
+        {{ ratio('won_revenue', 'ad_spend') }} as revenue_per_spend,
+        {{ ratio('won_revenue - ad_spend', 'ad_spend') }} as roi
+    from totalled
+
+),
+
+grid as (
+
+    {{ period_grid('summarised', 'periods', dimensions) }}
+
+),
+
+final as (
+
+    select
+        grid.period_grain,
+        grid.period_start,
+        periods.period_end,
+        periods.period_label,
+        periods.is_complete,
+        {% for dimension in dimensions -%}
+        grid.{{ dimension }},
+        {% endfor -%}
+        {{ period_over_period('ad_spend') }},
+        {{ period_over_period('inquiries') }},
+        {{ period_over_period('cost_per_inquiry', additive=false) }},
+        {{ period_over_period('won_inquiries') }},
+        {{ period_over_period('conversion_rate', additive=false, growth=false) }},
+        {{ period_over_period('won_orders') }},
+        {{ period_over_period('won_revenue') }},
+        {{ period_over_period('cost_per_won_order', additive=false) }},
+        {{ period_over_period('revenue_per_spend', additive=false, growth=false) }},
+        {{ period_over_period('roi', additive=false, growth=false) }}
+    from grid
+    {{ period_comparison_joins('periods', 'summarised', dimensions) }}
+
+)
+
+select * from final
