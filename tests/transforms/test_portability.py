@@ -45,9 +45,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 TRANSFORMS_DIR = Path(__file__).resolve().parents[2] / "transforms"
 
 # Tables the warehouse holds before dbt runs and the project reads as sources, copied from
-# DuckDB as they are. Identity resolution's Splink step runs in Python on DuckDB only; its
-# output table joins this list when that step lands.
-COPIED_TABLES = ("raw_events",)
+# DuckDB as they are: the event log, and Splink's contact matches, which dbt computes in a
+# Python model on DuckDB only (the source identity.int_contact_records_matched elsewhere).
+COPIED_TABLES = ("raw_events", "int_contact_records_matched")
 
 # Compared besides every mart: the identity graph the marts are keyed on, so that a
 # difference in who is one customer shows where it starts.
@@ -603,9 +603,14 @@ def duckdb_build(landed_warehouse: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def postgres_build(
-    landed_warehouse: Path, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+    landed_warehouse: Path,
+    duckdb_build: Build,
+    postgres: PostgresServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Build:
-    """The same events copied into PostgreSQL, then the real `dbt build --target postgres`."""
+    """The same events (and the DuckDB build's Splink matches) copied into PostgreSQL, then
+    the real `dbt build --target postgres`."""
+    assert duckdb_build.result.success, "the DuckDB build failed: nothing to copy matches from"
     # Not read_only: dbt-duckdb may hold the file open in this process, and DuckDB refuses
     # a second connection with another configuration.
     with (

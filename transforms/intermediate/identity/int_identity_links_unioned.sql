@@ -118,7 +118,7 @@ contact_records as (
 
 contact_record_matches as (
 
-    select * from {{ contact_record_matches() }}
+    select * from {{ ref('int_contact_record_pairs') }}
 
 ),
 
