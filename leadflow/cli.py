@@ -259,13 +259,22 @@ def import_command(
 
 
 @app.command()
-def transform() -> None:
-    """Build staging, the identity graph and the marts with `dbt build` (models + tests)."""
+def transform(
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="rebuild every model from the whole event log, not just new events",
+        ),
+    ] = False,
+) -> None:
+    """Build staging, the identity graph and the marts with `dbt build` (models + tests);
+    incremental models take only the events landed since their last run."""
     from leadflow.pipeline import transform as run_transform
 
     with product_errors():
-        run_transform(settings(), err)
-    emit({"transform": "ok"})
+        run_transform(settings(), err, full_refresh=full_refresh)
+    emit({"transform": "ok", "full_refresh": full_refresh})
 
 
 @app.command()
