@@ -448,6 +448,26 @@ def bench_ingest(
         emit(run_bench(err, events=events, consumers=consumers))
 
 
+@bench_app.command("transform")
+def bench_transform(
+    sizes: Annotated[
+        str, typer.Option(help="two event counts to build, small,large (e.g. 100k,1m)")
+    ] = "1m,10m",
+    seed: Annotated[int, typer.Option(help="seed of the simulated events")] = 11,
+) -> None:
+    """Full dbt build at two sizes, and an incremental run after 1 % more events."""
+    from leadflow.bench import bench_transform as run_bench
+    from leadflow.bench import parse_sizes
+
+    try:
+        small, large = parse_sizes(sizes)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--sizes") from None
+    config = settings()
+    with product_errors():
+        emit(run_bench(err, config, sizes=(small, large), seed=seed))
+
+
 def _api_keys(config: Settings) -> dict[str, str]:
     from leadflow.keys import local_api_keys, parse_api_keys
 
