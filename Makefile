@@ -27,8 +27,9 @@ test: setup  ## lint, then every test that is not marked slow
 test-all: setup  ## every test, slow ones included
 	$(RUN) pytest
 
-bench: setup  ## throughput against same-run baselines; one JSON line per benchmark
+bench: setup  ## ingest throughput vs a same-run baseline, dbt build times; one JSON line each
 	$(RUN) leadflow bench ingest
+	$(RUN) leadflow bench transform
 
 lint: setup
 	$(RUN) ruff check .

@@ -259,13 +259,22 @@ def import_command(
 
 
 @app.command()
-def transform() -> None:
-    """Build staging, the identity graph and the marts with `dbt build` (models + tests)."""
+def transform(
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="rebuild every model from the whole event log, not just new events",
+        ),
+    ] = False,
+) -> None:
+    """Build staging, the identity graph and the marts with `dbt build` (models + tests);
+    incremental models take only the events landed since their last run."""
     from leadflow.pipeline import transform as run_transform
 
     with product_errors():
-        run_transform(settings(), err)
-    emit({"transform": "ok"})
+        run_transform(settings(), err, full_refresh=full_refresh)
+    emit({"transform": "ok", "full_refresh": full_refresh})
 
 
 @app.command()
@@ -437,6 +446,26 @@ def bench_ingest(
     settings()
     with product_errors():
         emit(run_bench(err, events=events, consumers=consumers))
+
+
+@bench_app.command("transform")
+def bench_transform(
+    sizes: Annotated[
+        str, typer.Option(help="two event counts to build, small,large (e.g. 100k,1m)")
+    ] = "1m,10m",
+    seed: Annotated[int, typer.Option(help="seed of the simulated events")] = 11,
+) -> None:
+    """Full dbt build at two sizes, and an incremental run after 1 % more events."""
+    from leadflow.bench import bench_transform as run_bench
+    from leadflow.bench import parse_sizes
+
+    try:
+        small, large = parse_sizes(sizes)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--sizes") from None
+    config = settings()
+    with product_errors():
+        emit(run_bench(err, config, sizes=(small, large), seed=seed))
 
 
 def _api_keys(config: Settings) -> dict[str, str]:

@@ -165,15 +165,32 @@ def _dbt_failures(run_results: Path) -> list[str]:
     ]
 
 
-def transform(settings: Settings, console: Console, warehouse: Path | None = None) -> None:
-    """Build staging, identity and marts with `dbt build` (models and their tests)."""
+def transform(
+    settings: Settings,
+    console: Console,
+    warehouse: Path | None = None,
+    *,
+    full_refresh: bool = False,
+) -> None:
+    """Build staging, identity and marts with `dbt build` (models and their tests).
+
+    Incremental models take only the events landed since their last run, unless
+    `full_refresh` rebuilds every model from the whole log.
+    """
     with (
         recorded_run(warehouse or settings.warehouse_path, "transform") as details,
         progress_bar(console) as progress,
     ):
         task = progress.add_task("transform", total=None)
-        run_dbt(settings, "build", on_node=lambda: progress.advance(task), warehouse=warehouse)
+        run_dbt(
+            settings,
+            "build",
+            ("--full-refresh",) if full_refresh else (),
+            on_node=lambda: progress.advance(task),
+            warehouse=warehouse,
+        )
         details["nodes"] = int(progress.tasks[task].completed)
+        details["full_refresh"] = full_refresh
 
 
 def rebuild(settings: Settings, console: Console) -> dict[str, int]:
@@ -194,7 +211,7 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
             f"restored {restored.events:,} events and {restored.quarantined:,} quarantined "
             f"from {restored.archived_copies:,} archived rows"
         )
-        transform(settings, console, warehouse=fresh)
+        transform(settings, console, warehouse=fresh, full_refresh=True)
         carry_runs_over(settings.warehouse_path, fresh)
         if settings.warehouse_path.exists():
             os.replace(settings.warehouse_path, settings.home / "warehouse.duckdb.previous")
@@ -281,7 +298,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
             )
             details.update(dataclasses.asdict(ingested))
 
-    transform(settings, console)
+    transform(settings, console, full_refresh=True)
     check(settings)
     with contextlib.closing(open_warehouse(settings)) as connection:
         console.log("training the conversion model")

@@ -24,10 +24,10 @@ START = dt.datetime(2024, 3, 1, 9, 0, tzinfo=CST)
 class StoryWriter:
     """Writes contract-valid events with readable ids and a clock that only moves forward."""
 
-    def __init__(self, start: dt.datetime = START) -> None:
+    def __init__(self, start: dt.datetime = START, first_id: int = 1) -> None:
         self.now = start
         self.events: list[Event] = []
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
 
     def at(self, **delta: float) -> StoryWriter:
         """Move the clock forward, e.g. `at(hours=3)`."""

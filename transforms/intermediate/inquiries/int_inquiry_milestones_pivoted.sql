@@ -1,47 +1,154 @@
 {#- One row per inquiry with the milestones of its sales timeline side by side. Firsts
     for what the buyer experienced (assignment, contact, quote, order); the latest
-    customization answer and closure for where the inquiry stands now. -#}
+    customization answer and closure for where the inquiry stands now.
+    Incremental: a run rebuilds, from all of their events, the inquiries with an event
+    landed since the last run (macros/incremental.sql), and those an order was moved away
+    from (a late copy of an order_placed, dated earlier, linking another inquiry). -#}
+{{ config(materialized='incremental', unique_key='inquiry_id') }}
+
+{%- set lower_bound = incremental_lower_bound('last_ingested_at') %}
+{%- set inquiry_events = [
+    ref('stg_web__inquiries'),
+    ref('stg_sales__lead_assignments'),
+    ref('stg_sales__lead_contacts'),
+    ref('stg_sales__quotes'),
+    ref('stg_sales__customization_assessments'),
+    ref('stg_sales__inquiry_closures'),
+    ref('stg_sales__orders'),
+] %}
+
 with
+
+{% if is_incremental() -%}
+all_orders as (
+
+    select * from {{ ref('stg_sales__orders') }}
+
+),
+
+previous_milestones as (
+
+    select * from {{ this }}
+
+),
+
+-- an inquiry can lose a linked order without an event of its own: when a late, earlier
+-- copy of the order's order_placed (kept from now on) links another inquiry
+order_links as (
+
+    select
+        inquiry_id,
+        count(*) as linked_orders
+    from all_orders
+    where inquiry_id is not null
+    group by inquiry_id
+
+),
+
+unlinked_inquiries as (
+
+    select
+        inquiry_id,
+        linked_orders
+    from previous_milestones
+    where linked_orders > 0
+
+    except
+
+    select
+        inquiry_id,
+        linked_orders
+    from order_links
+
+),
+
+inquiries_to_build as (
+
+    {{ keys_landed_since('inquiry_id', inquiry_events, lower_bound) }}
+
+    union
+
+    select inquiry_id from unlinked_inquiries
+
+),
+
+{% endif -%}
 
 inquiries as (
 
     select * from {{ ref('stg_web__inquiries') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
 
 ),
 
 lead_assignments as (
 
     select * from {{ ref('stg_sales__lead_assignments') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
 
 ),
 
 lead_contacts as (
 
     select * from {{ ref('stg_sales__lead_contacts') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
 
 ),
 
 quotes as (
 
     select * from {{ ref('stg_sales__quotes') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
 
 ),
 
 customization_assessments as (
 
     select * from {{ ref('stg_sales__customization_assessments') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
 
 ),
 
 inquiry_closures as (
 
     select * from {{ ref('stg_sales__inquiry_closures') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_sales__orders') }}
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
+
+),
+
+-- when the newest event of each inquiry landed: where the next incremental run resumes
+inquiry_landings as (
+
+    select inquiry_id, ingested_at from inquiries
+    union all
+    select inquiry_id, ingested_at from lead_assignments
+    union all
+    select inquiry_id, ingested_at from lead_contacts
+    union all
+    select inquiry_id, ingested_at from quotes
+    union all
+    select inquiry_id, ingested_at from customization_assessments
+    union all
+    select inquiry_id, ingested_at from inquiry_closures
+    union all
+    select inquiry_id, ingested_at from orders
+
+),
+
+landings_summarised as (
+
+    select
+        inquiry_id,
+        max(ingested_at) as last_ingested_at
+    from inquiry_landings
+    group by inquiry_id
 
 ),
 
@@ -215,7 +322,8 @@ final as (
         first_orders.first_order_at,
         first_orders.order_amount,
         first_orders.order_currency,
-        coalesce(first_orders.linked_orders, 0) as linked_orders
+        coalesce(first_orders.linked_orders, 0) as linked_orders,
+        landings_summarised.last_ingested_at
     from inquiries
     left join first_assignments
         on inquiries.inquiry_id = first_assignments.inquiry_id
@@ -229,6 +337,8 @@ final as (
         on inquiries.inquiry_id = latest_closures.inquiry_id
     left join first_orders
         on inquiries.inquiry_id = first_orders.inquiry_id
+    left join landings_summarised
+        on inquiries.inquiry_id = landings_summarised.inquiry_id
 
 )
 

@@ -1,9 +1,18 @@
 {#- What each inquirer did before submitting: web events of the same visitor, and orders
     of the same (resolved) customer, strictly before submitted_at, so that nothing after
-    the submission can leak into a feature. -#}
+    the submission can leak into a feature.
+    Incremental (macros/incremental.sql): a run recounts the web events of the inquiries
+    that landed since the last run and of those whose visitor has a web event landed since
+    (a late page view counts for an inquiry that got no event of its own). Prior orders it
+    counts for every inquiry: they follow the identity graph, which any event can change,
+    and orders are few; an inquiry whose count moved is rebuilt. -#}
+{{ config(materialized='incremental', unique_key='inquiry_id') }}
+
+{%- set lower_bound = incremental_lower_bound('last_ingested_at') %}
+
 with
 
-inquiries as (
+all_inquiries as (
 
     select * from {{ ref('stg_web__inquiries') }}
 
@@ -39,59 +48,17 @@ customers as (
 
 ),
 
-prior_page_views as (
-
-    select
-        inquiries.inquiry_id,
-        count(*) as prior_page_views
-    from inquiries
-    inner join page_views
-        on
-            inquiries.anonymous_id = page_views.anonymous_id
-            and page_views.viewed_at < inquiries.submitted_at
-    group by inquiries.inquiry_id
-
-),
-
-prior_product_views as (
-
-    select
-        inquiries.inquiry_id,
-        count(*) as prior_product_views
-    from inquiries
-    inner join product_views
-        on
-            inquiries.anonymous_id = product_views.anonymous_id
-            and product_views.viewed_at < inquiries.submitted_at
-    group by inquiries.inquiry_id
-
-),
-
-prior_searches as (
-
-    select
-        inquiries.inquiry_id,
-        count(*) as prior_searches
-    from inquiries
-    inner join searches
-        on
-            inquiries.anonymous_id = searches.anonymous_id
-            and searches.searched_at < inquiries.submitted_at
-    group by inquiries.inquiry_id
-
-),
-
 inquiry_customers as (
 
     select
-        inquiries.inquiry_id,
-        inquiries.submitted_at,
+        all_inquiries.inquiry_id,
+        all_inquiries.submitted_at,
         customers.customer_id
-    from inquiries
+    from all_inquiries
     inner join customers
         on
             customers.identifier_type = 'inquiry_id'
-            and inquiries.inquiry_id = customers.identifier_value
+            and all_inquiries.inquiry_id = customers.identifier_value
 
 ),
 
@@ -123,23 +90,161 @@ prior_orders as (
 
 ),
 
+all_prior_orders as (
+
+    select
+        all_inquiries.inquiry_id,
+        coalesce(prior_orders.customer_prior_orders, 0) as customer_prior_orders
+    from all_inquiries
+    left join prior_orders
+        on all_inquiries.inquiry_id = prior_orders.inquiry_id
+
+),
+
+{% if is_incremental() -%}
+previous_activities as (
+
+    select * from {{ this }}
+
+),
+
+landed_visitors as (
+
+    {{ keys_landed_since(
+        'anonymous_id',
+        [ref('stg_web__page_views'), ref('stg_web__product_views'), ref('stg_web__searches')],
+        lower_bound
+    ) }}
+
+),
+
+-- the identity graph moved an order into or out of the inquirer's customer
+recounted_prior_orders as (
+
+    select
+        inquiry_id,
+        customer_prior_orders
+    from all_prior_orders
+
+    except
+
+    select
+        inquiry_id,
+        customer_prior_orders
+    from previous_activities
+
+),
+
+inquiries_to_build as (
+
+    select inquiry_id from all_inquiries
+    where {{ landed_since(lower_bound) }}
+
+    union
+
+    select inquiry_id from all_inquiries
+    where anonymous_id in (select anonymous_id from landed_visitors)
+
+    union
+
+    select inquiry_id from recounted_prior_orders
+
+),
+
+{% endif -%}
+
+inquiries as (
+
+    select * from all_inquiries
+    {{ restricted_to_keys('inquiry_id', 'inquiries_to_build') }}
+
+),
+
+web_events as (
+
+    select
+        anonymous_id,
+        'page_view' as web_event_type,
+        viewed_at as occurred_at,
+        ingested_at
+    from page_views
+
+    union all
+
+    select
+        anonymous_id,
+        'product_view' as web_event_type,
+        viewed_at as occurred_at,
+        ingested_at
+    from product_views
+
+    union all
+
+    select
+        anonymous_id,
+        'search' as web_event_type,
+        searched_at as occurred_at,
+        ingested_at
+    from searches
+
+),
+
+-- every web event of the inquirer's visitor: those before the submission are counted,
+-- and the newest landing of any of them is where the next incremental run resumes
+visitor_events_summarised as (
+
+    select
+        inquiries.inquiry_id,
+        count(
+            case
+                when
+                    web_events.web_event_type = 'page_view'
+                    and web_events.occurred_at < inquiries.submitted_at
+                    then 1
+            end
+        ) as prior_page_views,
+        count(
+            case
+                when
+                    web_events.web_event_type = 'product_view'
+                    and web_events.occurred_at < inquiries.submitted_at
+                    then 1
+            end
+        ) as prior_product_views,
+        count(
+            case
+                when
+                    web_events.web_event_type = 'search'
+                    and web_events.occurred_at < inquiries.submitted_at
+                    then 1
+            end
+        ) as prior_searches,
+        max(web_events.ingested_at) as last_ingested_at
+    from inquiries
+    inner join web_events
+        on inquiries.anonymous_id = web_events.anonymous_id
+    group by inquiries.inquiry_id
+
+),
+
 final as (
 
     select
         inquiries.inquiry_id,
-        coalesce(prior_page_views.prior_page_views, 0) as prior_page_views,
-        coalesce(prior_product_views.prior_product_views, 0) as prior_product_views,
-        coalesce(prior_searches.prior_searches, 0) as prior_searches,
-        coalesce(prior_orders.customer_prior_orders, 0) as customer_prior_orders
+        coalesce(visitor_events_summarised.prior_page_views, 0) as prior_page_views,
+        coalesce(visitor_events_summarised.prior_product_views, 0) as prior_product_views,
+        coalesce(visitor_events_summarised.prior_searches, 0) as prior_searches,
+        all_prior_orders.customer_prior_orders,
+        case
+            when visitor_events_summarised.last_ingested_at > inquiries.ingested_at
+                then visitor_events_summarised.last_ingested_at
+            else inquiries.ingested_at
+        end as last_ingested_at
     from inquiries
-    left join prior_page_views
-        on inquiries.inquiry_id = prior_page_views.inquiry_id
-    left join prior_product_views
-        on inquiries.inquiry_id = prior_product_views.inquiry_id
-    left join prior_searches
-        on inquiries.inquiry_id = prior_searches.inquiry_id
-    left join prior_orders
-        on inquiries.inquiry_id = prior_orders.inquiry_id
+    left join visitor_events_summarised
+        on inquiries.inquiry_id = visitor_events_summarised.inquiry_id
+    left join all_prior_orders
+        on inquiries.inquiry_id = all_prior_orders.inquiry_id
 
 )
 

@@ -1,8 +1,11 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
+    where {{ landed_since(incremental_lower_bound()) }}
 
 ),
 

@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'return_received'
+    where
+        event_type = 'return_received'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -25,7 +29,8 @@ renamed as (
         occurred_at as received_at,
         producer,
         cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
-        {{ json_extract_text('payload', 'reason') }} as return_reason
+        {{ json_extract_text('payload', 'reason') }} as return_reason,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,14 +1,18 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type in (
-        'shipment_created',
-        'shipment_dispatched',
-        'shipment_delivered',
-        'shipment_exception'
-    )
+    where
+        event_type in (
+            'shipment_created',
+            'shipment_dispatched',
+            'shipment_delivered',
+            'shipment_exception'
+        )
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -40,7 +44,8 @@ renamed as (
         {{ json_extract_text('payload', 'tracking_number') }} as tracking_number,
         {{ json_extract_text('payload', 'received_by') }} as received_by,
         {{ json_extract_text('payload', 'exception_type') }} as exception_type,
-        {{ json_extract_text('payload', 'detail') }} as exception_detail
+        {{ json_extract_text('payload', 'detail') }} as exception_detail,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

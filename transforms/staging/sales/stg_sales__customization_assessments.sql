@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'customization_assessed'
+    where
+        event_type = 'customization_assessed'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -24,7 +28,8 @@ renamed as (
         occurred_at as assessed_at,
         producer,
         cast({{ json_extract_text('payload', 'feasible') }} as {{ dbt.type_boolean() }}) as is_feasible,
-        cast({{ json_extract_text('payload', 'lead_time_days') }} as {{ dbt.type_int() }}) as lead_time_days
+        cast({{ json_extract_text('payload', 'lead_time_days') }} as {{ dbt.type_int() }}) as lead_time_days,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

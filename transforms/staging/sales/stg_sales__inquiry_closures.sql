@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'inquiry_closed'
+    where
+        event_type = 'inquiry_closed'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -27,7 +31,8 @@ renamed as (
         {{ normalize_text('distributor_id') }} as distributor_id,
         {{ json_extract_text('payload', 'outcome') }} as outcome,
         {{ json_extract_text('payload', 'lost_reason') }} as lost_reason,
-        {{ json_extract_text('payload', 'note') }} as note
+        {{ json_extract_text('payload', 'note') }} as note,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'lead_assigned'
+    where
+        event_type = 'lead_assigned'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -26,7 +30,8 @@ renamed as (
         producer,
         {{ json_extract_text('payload', 'assignee_type') }} as assignee_type,
         {{ normalize_text('rep_id') }} as rep_id,
-        {{ normalize_text('distributor_id') }} as distributor_id
+        {{ normalize_text('distributor_id') }} as distributor_id,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'lead_contacted'
+    where
+        event_type = 'lead_contacted'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -26,7 +30,8 @@ renamed as (
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
         {{ json_extract_text('payload', 'medium') }} as medium,
-        cast({{ json_extract_text('payload', 'contact_number') }} as {{ dbt.type_int() }}) as contact_number
+        cast({{ json_extract_text('payload', 'contact_number') }} as {{ dbt.type_int() }}) as contact_number,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,9 +1,25 @@
+{{ config(materialized='incremental', unique_key='order_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
     where event_type = 'order_placed'
+
+),
+
+-- an incremental run re-ranks every copy of each order that got a new one, so that a late
+-- copy dated before the one kept so far replaces it, as a rebuild would
+landed as (
+
+    select * from source
+    {%- if is_incremental() %}
+    where order_id in (
+        select order_id from source
+        where {{ landed_since(incremental_lower_bound()) }}
+    )
+    {%- endif %}
 
 ),
 
@@ -14,7 +30,7 @@ ranked as (
     select
         *,
         {{ dedup_rank('order_id') }} as dedup_rank
-    from source
+    from landed
 
 ),
 
@@ -34,7 +50,8 @@ renamed as (
         {{ normalize_text('distributor_id') }} as distributor_id,
         cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
-        {{ json_array_length('payload', 'lines') }} as line_count
+        {{ json_array_length('payload', 'lines') }} as line_count,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'payment_received'
+    where
+        event_type = 'payment_received'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -26,7 +30,8 @@ renamed as (
         producer,
         cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
-        {{ json_extract_text('payload', 'method') }} as payment_method
+        {{ json_extract_text('payload', 'method') }} as payment_method,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'quote_sent'
+    where
+        event_type = 'quote_sent'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -30,7 +34,8 @@ renamed as (
         cast({{ json_extract_text('payload', 'list_price') }} as {{ dbt.type_numeric() }}) as list_price,
         cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
         {{ json_extract_text('payload', 'currency') }} as currency,
-        cast({{ json_extract_text('payload', 'valid_until') }} as date) as valid_until
+        cast({{ json_extract_text('payload', 'valid_until') }} as date) as valid_until,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

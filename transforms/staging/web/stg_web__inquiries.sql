@@ -1,9 +1,25 @@
+{{ config(materialized='incremental', unique_key='inquiry_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
     where event_type = 'inquiry_submitted'
+
+),
+
+-- an incremental run re-ranks every copy of each inquiry that got a new one, so that a late
+-- copy dated before the one kept so far replaces it, as a rebuild would
+landed as (
+
+    select * from source
+    {%- if is_incremental() %}
+    where inquiry_id in (
+        select inquiry_id from source
+        where {{ landed_since(incremental_lower_bound()) }}
+    )
+    {%- endif %}
 
 ),
 
@@ -14,7 +30,7 @@ ranked as (
     select
         *,
         {{ dedup_rank('inquiry_id') }} as dedup_rank
-    from source
+    from landed
 
 ),
 
@@ -55,7 +71,8 @@ renamed as (
             when schema_version >= 2
                 then cast({{ json_extract_text('payload', 'delivery_deadline') }} as date)
         end as delivery_deadline,
-        schema_version as source_schema_version
+        schema_version as source_schema_version,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

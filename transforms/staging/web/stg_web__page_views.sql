@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'page_viewed'
+    where
+        event_type = 'page_viewed'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -31,7 +35,8 @@ renamed as (
         {{ json_extract_text('payload', 'referrer') }} as referrer,
         {{ json_extract_text('payload', 'utm_source') }} as utm_source,
         {{ json_extract_text('payload', 'utm_campaign') }} as utm_campaign,
-        {{ json_extract_text('payload', 'device') }} as device
+        {{ json_extract_text('payload', 'device') }} as device,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

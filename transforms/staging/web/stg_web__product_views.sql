@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'product_viewed'
+    where
+        event_type = 'product_viewed'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -28,7 +32,8 @@ renamed as (
         producer,
         {{ json_extract_text('payload', 'sku') }} as sku,
         {{ json_extract_text('payload', 'product_category') }} as product_category,
-        {{ json_extract_text('payload', 'url') }} as url
+        {{ json_extract_text('payload', 'url') }} as url,
+        ingested_at
     from ranked
     where dedup_rank = 1
 

@@ -1,9 +1,13 @@
+{{ config(materialized='incremental', unique_key='event_id') }}
+
 with
 
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'search_performed'
+    where
+        event_type = 'search_performed'
+        and {{ landed_since(incremental_lower_bound()) }}
 
 ),
 
@@ -27,7 +31,8 @@ renamed as (
         occurred_at as searched_at,
         producer,
         {{ json_extract_text('payload', 'query') }} as search_query,
-        cast({{ json_extract_text('payload', 'results_count') }} as {{ dbt.type_int() }}) as results_count
+        cast({{ json_extract_text('payload', 'results_count') }} as {{ dbt.type_int() }}) as results_count,
+        ingested_at
     from ranked
     where dedup_rank = 1
 
