@@ -80,9 +80,17 @@ class StoryWriter:
             anonymous_id=anonymous_id,
         )
 
-    def inquire(self, inquiry_id: str, *, terms: dict[str, str] | None = None, **keys: str) -> None:
+    def inquire(
+        self,
+        inquiry_id: str,
+        *,
+        terms: dict[str, str] | None = None,
+        details: dict[str, str] | None = None,
+        **keys: str,
+    ) -> None:
         """A buyer submits an inquiry through the own site; with delivery `terms`, through
-        the new checkout (inquiry_submitted v2)."""
+        the new checkout (inquiry_submitted v2). `details` replace payload fields (who the
+        buyer says they are: contact_name, country, province)."""
         self.emit(
             "inquiry_submitted",
             "web",
@@ -98,6 +106,7 @@ class StoryWriter:
                 "list_unit_price": 4800.0,
                 "currency": "CNY",
                 "message": "Need 10 pumps, please quote.",
+                **(details or {}),
                 **(terms or {}),
             },
             version=1 if terms is None else 2,
@@ -119,14 +128,23 @@ class StoryWriter:
             **keys,
         )
 
-    def ship(self, shipment_id: str, order_id: str, *, exception: str | None = None) -> None:
-        """The warehouse ships an order and the carrier delivers it (or reports a problem)."""
+    def ship(
+        self,
+        shipment_id: str,
+        order_id: str,
+        *,
+        exception: str | None = None,
+        **consignee: str,
+    ) -> None:
+        """The warehouse ships an order (to the `consignee` company, email or phone the WMS
+        records) and the carrier delivers it (or reports a problem)."""
         self.emit(
             "shipment_created",
             "logistics",
             {"warehouse": "hangzhou", "carrier": "sf", "promised_date": "2024-04-30"},
             shipment_id=shipment_id,
             order_id=order_id,
+            **consignee,
         )
         self.at(days=1).emit(
             "shipment_dispatched", "logistics", {"tracking_number": "SF1"}, shipment_id=shipment_id
@@ -246,6 +264,66 @@ def buyer_stories() -> list[Event]:
     return story.events
 
 
+IDENTITY_START = dt.datetime(2024, 3, 20, 9, 0, tzinfo=CST)
+
+
+def identity_stories() -> list[Event]:
+    """Buyers whose records share no key, or share one they must not be joined by; their
+    event ids start at evt-700001, clear of the other stories'.
+
+    - Zhang Wei of Ningbo Pump inquires on the web (inq-zhang-1: corporate mailbox, office
+      phone, "Ningbo Pump Co., Ltd."). CRM account acct-4711 orders as "NINGBO PUMP CO LTD"
+      with neither email nor phone, and the WMS ships to "Ningbo Pump Co" at the office
+      number typed another way. A month later Zhang inquires again through Alibaba, which
+      hides the buyer's email and phone, as "Ningbo Pumps Company" (inq-zhang-2): no key in
+      common with anything before, so only the probabilistic match (same company spelled
+      another way, same contact name, same province) can join it. All of it is one
+      customer.
+    - Li Na (Hangzhou Valve Works) and Wang Fang (Yuyao Motor Ltd) both write from 163.com
+      mailboxes in Zhejiang: a free-mail domain says nothing about a company, so they stay
+      two customers.
+    - A freight agent's phone is on the orders of three accounts (acct-agent-1..3): a
+      number shared by several buyers identifies none of them, so they stay three.
+    """
+    story = StoryWriter(IDENTITY_START, first_id=700_001)
+    zhang = {"contact_name": "Zhang Wei", "country": "CN", "province": "Zhejiang"}
+    story.browse("anon-zhang")
+    story.at(minutes=6).inquire(
+        "inq-zhang-1",
+        details=zhang,
+        anonymous_id="anon-zhang",
+        email="zhang.wei@ningbo-pump.com",
+        phone="+86 574 8765 4321",
+        company="Ningbo Pump Co., Ltd.",
+    )
+    story.at(days=6).order("order-4711-1", account_id="acct-4711", company="NINGBO PUMP CO LTD")
+    story.at(days=2).ship(
+        "ship-4711-1", "order-4711-1", company="Ningbo Pump Co", phone="0574-87654321"
+    )
+    story.at(days=30).inquire(
+        "inq-zhang-2", details={**zhang, "channel": "alibaba"}, company="Ningbo Pumps Company"
+    )
+
+    story.at(hours=5).inquire(
+        "inq-li",
+        details={"contact_name": "Li Na", "country": "CN", "province": "Zhejiang"},
+        email="li.na@163.com",
+        company="Hangzhou Valve Works",
+    )
+    story.at(hours=1).inquire(
+        "inq-wang",
+        details={"contact_name": "Wang Fang", "country": "CN", "province": "Zhejiang"},
+        email="wang.fang@163.com",
+        company="Yuyao Motor Ltd",
+    )
+
+    for number in (1, 2, 3):
+        story.at(days=1).order(
+            f"order-agent-{number}", account_id=f"acct-agent-{number}", phone="+86 21 5555 0100"
+        )
+    return story.events
+
+
 def land(connection: duckdb.DuckDBPyConnection, events: Iterable[bytes]) -> None:
     """Land raw event lines in raw_events through the real landing sink (no broker needed)."""
     sink = LandingSink(connection, group_id="tests-transforms")
@@ -284,8 +362,11 @@ def landed_warehouse_of(path: Path, lines: Iterable[bytes]) -> Path:
 
 @pytest.fixture(scope="module")
 def event_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
-    """A simulated quarter (with its late, duplicated and malformed lines) plus the stories."""
-    return simulated_lines(tmp_path_factory.mktemp("simulated")) + encoded(buyer_stories())
+    """A simulated quarter (with its late, duplicated and malformed lines) plus the buyer
+    and identity stories."""
+    return simulated_lines(tmp_path_factory.mktemp("simulated")) + encoded(
+        buyer_stories() + identity_stories()
+    )
 
 
 @pytest.fixture(scope="module")

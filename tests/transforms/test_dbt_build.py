@@ -158,6 +158,81 @@ def test_a_junk_email_shared_by_two_buyers_does_not_merge_them(built: BuiltWareh
     assert junk_profiles == [(0,)]
 
 
+def test_records_sharing_no_key_are_joined_by_a_probable_match_kept_with_its_evidence(
+    built: BuiltWarehouse,
+) -> None:
+    zhang = built.customer_of("inquiry_id:inq-zhang-1")
+    matches = built.query(
+        """
+        select link_kind, link_rule, match_probability
+        from int_identity_links_unioned
+        where from_identifier = 'inquiry_id:inq-zhang-1'
+          and to_identifier = 'inquiry_id:inq-zhang-2'
+        """
+    )
+
+    for identifier in (
+        "anonymous_id:anon-zhang",
+        "email:zhang.wei@ningbo-pump.com",
+        "account_id:acct-4711",  # "NINGBO PUMP CO LTD": the one account of that company
+        "order_id:order-4711-1",
+        "shipment_id:ship-4711-1",
+        "inquiry_id:inq-zhang-2",  # "Ningbo Pumps Company" on Alibaba: no key in common
+    ):
+        assert built.customer_of(identifier) == zhang, identifier
+    assert len(matches) == 1
+    kind, rule, probability = matches[0]
+    assert kind == "probabilistic"
+    assert rule.startswith("probable match (Splink): company +")
+    assert "contact_name +" in rule
+    assert isinstance(probability, float) and probability >= 0.95
+
+
+def test_a_free_mail_domain_or_a_phone_shared_by_several_buyers_links_nobody(
+    built: BuiltWarehouse,
+) -> None:
+    agents = {built.customer_of(f"account_id:acct-agent-{n}") for n in (1, 2, 3)}
+    links_between_163_buyers = built.query(
+        """
+        select count(*) from int_identity_links_unioned
+        where from_identifier in ('inquiry_id:inq-li', 'inquiry_id:inq-wang')
+          and to_identifier in ('inquiry_id:inq-li', 'inquiry_id:inq-wang')
+          and not is_self_link
+        """
+    )
+    agent_phone = built.query(
+        "select identifier from int_customers_resolved where identifier = 'phone:862155550100'"
+    )
+
+    assert built.customer_of("inquiry_id:inq-li") != built.customer_of("inquiry_id:inq-wang")
+    assert links_between_163_buyers == [(0,)]
+    assert len(agents) == 3
+    assert agent_phone == []  # on three accounts' orders: screened out, never a node
+
+
+def test_every_link_is_audited_with_its_rule_or_its_match_score(built: BuiltWarehouse) -> None:
+    kinds = built.query(
+        """
+        select
+            link_kind,
+            count(*),
+            count(link_rule),
+            count(match_probability),
+            min(match_probability)
+        from int_identity_links_unioned
+        where not is_self_link
+        group by link_kind
+        order by link_kind
+        """
+    )
+
+    assert [row[0] for row in kinds] == ["deterministic", "probabilistic"]
+    deterministic, probabilistic = kinds
+    assert deterministic[1] == deterministic[2] > 0 and deterministic[3] == 0
+    assert probabilistic[1] == probabilistic[2] == probabilistic[3] > 0
+    assert probabilistic[4] >= 0.95
+
+
 def test_a_rebuild_from_the_log_replayed_in_another_order_gives_the_same_marts(
     built: BuiltWarehouse, replayed_warehouse: Path, tmp_path: Path
 ) -> None:

@@ -216,6 +216,7 @@ class Warehouses:
     settings: Settings
     incremental: Path
     full_refresh: Path
+    first_customers: dict[str, str]  # identifier -> customer_id after the first run
 
     def query(self, sql: str, *parameters: object) -> list[tuple[object, ...]]:
         """Rows of one query on the incrementally built warehouse."""
@@ -240,6 +241,10 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
     with landing(incremental) as connection:
         land(connection, simulated[:cut])
     build(settings, incremental)
+    with contextlib.closing(duckdb.connect(str(incremental), read_only=True)) as db:
+        first_customers = dict(
+            db.execute("select identifier, customer_id from int_customers_resolved").fetchall()
+        )
 
     with landing(incremental) as connection:
         # the rest of the quarter (with its own late and duplicated lines), the late
@@ -254,7 +259,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Warehouses:
 
     full_refresh = copy_of_landing_tables(incremental, work / "full_refresh.duckdb")
     build(settings, full_refresh, "--full-refresh")
-    return Warehouses(settings, incremental, full_refresh)
+    return Warehouses(settings, incremental, full_refresh, first_customers)
 
 
 def test_incremental_runs_after_new_late_and_straggling_events_equal_a_full_refresh(
@@ -323,3 +328,29 @@ def test_incremental_run_without_new_events_changes_no_model(
     build(warehouses.settings, warehouses.incremental)
 
     assert differences(before, warehouses.incremental, models) == {}
+
+
+def test_a_customer_whose_identifiers_did_not_change_keeps_its_id(warehouses: Warehouses) -> None:
+    now = dict(warehouses.query("select identifier, customer_id from int_customers_resolved"))
+
+    def members(customers: dict[str, str]) -> dict[str, frozenset[str]]:
+        grouped: dict[str, set[str]] = {}
+        for identifier, customer_id in customers.items():
+            grouped.setdefault(customer_id, set()).add(identifier)
+        return {customer_id: frozenset(group) for customer_id, group in grouped.items()}
+
+    before, after = members(warehouses.first_customers), members(now)
+    unchanged = [
+        (customer_id, group)
+        for customer_id, group in before.items()
+        if after.get(now[next(iter(group))]) == group
+    ]
+    moved = [
+        (customer_id, now[next(iter(group))])
+        for customer_id, group in unchanged
+        if now[next(iter(group))] != customer_id
+    ]
+
+    assert len(unchanged) > 0.9 * len(before)  # most buyers of the first run got no new event
+    assert len(unchanged) < len(before)  # and some did: the late stories
+    assert moved == []
