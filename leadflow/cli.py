@@ -48,6 +48,7 @@ def product_errors() -> Iterator[None]:
     from ingestion.importer import MappingError
     from ingestion.quarantine import QuarantineError
     from ingestion.sink import WarehouseError
+    from leadflow.identity import IdentityError
     from leadflow.keys import KeyConfigError
     from leadflow.pipeline import TransformError
 
@@ -61,6 +62,7 @@ def product_errors() -> Iterator[None]:
         MappingError,
         TransformError,
         KeyConfigError,
+        IdentityError,
         FileNotFoundError,
         *_optional_errors(),
     )
@@ -429,6 +431,40 @@ def rebuild() -> None:
 
     with product_errors():
         emit(run_rebuild(settings(), err))
+
+
+identity_app = typer.Typer(help="Train and measure identity resolution (who is one customer).")
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("train")
+def identity_train(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="where to save the model (default: the one the dbt project uses)"),
+    ] = None,
+) -> None:
+    """Train the contact matching model (Splink, unsupervised) on the warehouse's contacts."""
+    from leadflow.identity import train as run_training
+
+    config = settings()
+    with product_errors():
+        emit(run_training(config, err, out=out))
+
+
+@identity_app.command("evaluate")
+def identity_evaluate(
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="simulator truth CSV with buyer_id (default: $LEADFLOW_HOME/truth.csv)"),
+    ] = None,
+) -> None:
+    """Compare the resolved customers of the inquiries with a simulated run's true buyers."""
+    from leadflow.identity import evaluate
+
+    config = settings()
+    with product_errors():
+        emit(dataclasses.asdict(evaluate(config, truth or config.home / "truth.csv")))
 
 
 bench_app = typer.Typer(help="Measure throughput against a baseline taken in the same run.")

@@ -277,8 +277,9 @@ def identity_stories() -> list[Event]:
       number typed another way. A month later Zhang inquires again through Alibaba, which
       hides the buyer's email and phone, as "Ningbo Pumps Company" (inq-zhang-2): no key in
       common with anything before, so only the probabilistic match (same company spelled
-      another way, same contact name, same province) can join it. All of it is one
-      customer.
+      another way, same contact name, same province) can join it. Days later he writes
+      from his phone's browser with his private 163.com mailbox and the office number
+      (inq-zhang-3). All of it is one customer.
     - Li Na (Hangzhou Valve Works) and Wang Fang (Yuyao Motor Ltd) both write from 163.com
       mailboxes in Zhejiang: a free-mail domain says nothing about a company, so they stay
       two customers.
@@ -298,10 +299,18 @@ def identity_stories() -> list[Event]:
     )
     story.at(days=6).order("order-4711-1", account_id="acct-4711", company="NINGBO PUMP CO LTD")
     story.at(days=2).ship(
-        "ship-4711-1", "order-4711-1", company="Ningbo Pump Co", phone="0574-87654321"
+        "ship-4711-1", "order-4711-1", company="Ningbo Pump Co", phone="+86-574-87654321"
     )
     story.at(days=30).inquire(
         "inq-zhang-2", details={**zhang, "channel": "alibaba"}, company="Ningbo Pumps Company"
+    )
+    story.at(days=3).browse("anon-zhang-mobile")
+    story.at(minutes=2).inquire(
+        "inq-zhang-3",
+        details=zhang,
+        anonymous_id="anon-zhang-mobile",
+        email="zhangwei1985@163.com",
+        phone="+86 574 87654321",
     )
 
     story.at(hours=5).inquire(

@@ -158,7 +158,7 @@ def test_a_junk_email_shared_by_two_buyers_does_not_merge_them(built: BuiltWareh
     assert junk_profiles == [(0,)]
 
 
-def test_records_sharing_no_key_are_joined_by_a_probable_match_kept_with_its_evidence(
+def test_one_buyer_across_web_crm_and_wms_under_other_spellings_is_one_customer(
     built: BuiltWarehouse,
 ) -> None:
     zhang = built.customer_of("inquiry_id:inq-zhang-1")
@@ -178,6 +178,10 @@ def test_records_sharing_no_key_are_joined_by_a_probable_match_kept_with_its_evi
         "order_id:order-4711-1",
         "shipment_id:ship-4711-1",
         "inquiry_id:inq-zhang-2",  # "Ningbo Pumps Company" on Alibaba: no key in common
+        "inquiry_id:inq-zhang-3",  # the office phone, shared with inq-zhang-1 and the WMS
+        "anonymous_id:anon-zhang-mobile",
+        "email:zhangwei1985@163.com",  # free mail: his, though it says nothing of a company
+        "phone:8657487654321",
     ):
         assert built.customer_of(identifier) == zhang, identifier
     assert len(matches) == 1
