@@ -294,6 +294,28 @@ def check(
     emit({"checked": [getattr(r, "table", str(r)) for r in results], "success": True})
 
 
+@app.command("freshness")
+def freshness_command() -> None:
+    """When each source system (web, sales, logistics) last landed, against its thresholds
+    (dbt source freshness); exits 1 when one is past its error threshold."""
+    from leadflow.pipeline import freshness
+
+    with product_errors():
+        results = freshness(settings())
+    for result in results:
+        if result.status != "pass":
+            err.print(
+                f"[bold yellow]{result.status}:[/] {result.source} last landed "
+                f"{result.age_hours} h ago (warn after {result.warn_after_hours} h, "
+                f"error after {result.error_after_hours} h)",
+                markup=True,
+                highlight=False,
+            )
+    emit({"freshness": [dataclasses.asdict(result) for result in results]})
+    if any(result.status not in {"pass", "warn"} for result in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def train(
     truth: Annotated[

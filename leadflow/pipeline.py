@@ -109,7 +109,7 @@ def run_dbt(
         "--log-format",
         "json",
         "--no-use-colors",
-        command,
+        *command.split(),  # "build", or a subcommand: "source freshness"
         "--project-dir",
         str(TRANSFORMS_DIR),
         "--profiles-dir",
@@ -163,6 +163,56 @@ def _dbt_failures(run_results: Path) -> list[str]:
         for r in results
         if r.get("status") in {"error", "fail"}
     ]
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """How long ago one source system's newest event landed, against its thresholds."""
+
+    source: str  # web_events, sales_events, logistics_events (transforms/staging/leadflow)
+    status: str  # pass, warn, error (dbt's words), or runtime error
+    last_landed_at: str | None
+    age_hours: float | None
+    warn_after_hours: float | None
+    error_after_hours: float | None
+
+
+_PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
+
+
+def freshness(settings: Settings) -> list[SourceFreshness]:
+    """`dbt source freshness` on the warehouse: per source system, when it last landed.
+
+    A stale source is reported, not raised: the caller decides (the CLI exits 1 on error).
+    """
+    sources_json = settings.home / "dbt" / "target" / "sources.json"
+    sources_json.unlink(missing_ok=True)
+    try:
+        run_dbt(settings, "source freshness")
+    except TransformError:
+        if not sources_json.exists():  # dbt failed before checking anything
+            raise
+    results = json.loads(sources_json.read_text())["results"]
+    return [_freshness_of(result) for result in sorted(results, key=lambda r: r["unique_id"])]
+
+
+def _freshness_of(result: dict[str, Any]) -> SourceFreshness:
+    criteria = result.get("criteria") or {}
+
+    def hours(threshold: dict[str, Any] | None) -> float | None:
+        if not threshold or threshold.get("count") is None:
+            return None
+        return float(threshold["count"]) * _PERIOD_HOURS[threshold["period"]]
+
+    age = result.get("max_loaded_at_time_ago_in_s")
+    return SourceFreshness(
+        source=result["unique_id"].rsplit(".", 1)[-1],
+        status=result["status"],
+        last_landed_at=result.get("max_loaded_at"),
+        age_hours=round(age / 3600, 2) if age is not None else None,
+        warn_after_hours=hours(criteria.get("warn_after")),
+        error_after_hours=hours(criteria.get("error_after")),
+    )
 
 
 def transform(

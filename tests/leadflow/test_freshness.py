@@ -1,0 +1,48 @@
+"""`leadflow freshness`: per source system, how long ago its newest event landed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.transforms.conftest import buyer_stories, encoded, landed_warehouse_of
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_source_past_its_thresholds_is_reported_and_fails_the_check(tmp_path: Path) -> None:
+    warehouse = landed_warehouse_of(tmp_path / "warehouse.duckdb", encoded(buyer_stories()))
+    with contextlib.closing(duckdb.connect(str(warehouse))) as db:
+        # the CRM last synced 30 hours ago (past warn), the WMS four days ago (past error)
+        db.execute(
+            "update raw_events set ingested_at = case source"
+            " when 'sales' then now()::timestamp - interval 30 hour"
+            " when 'logistics' then now()::timestamp - interval 4 day"
+            " else ingested_at end"
+        )
+    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path)}
+    env.pop("LEADFLOW_WAREHOUSE", None)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "leadflow", "freshness"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])["freshness"]
+    statuses = {source["source"]: source["status"] for source in report}
+    ages = {source["source"]: source["age_hours"] for source in report}
+    assert statuses == {"logistics_events": "error", "sales_events": "warn", "web_events": "pass"}
+    assert 29.9 < ages["sales_events"] < 31 and 95.9 < ages["logistics_events"] < 97
+    assert "logistics_events last landed" in done.stderr
