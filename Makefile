@@ -20,20 +20,27 @@ setup: .venv/.synced
 demo: setup  ## simulate → Kafka → DuckDB → dbt → gates → model → scores, then serve on :8000
 	$(RUN) leadflow demo
 
-test: setup  ## lint, then every test that is not marked slow
+# Test files run on this many processes (pytest-xdist), each file on one of them so that
+# its module fixtures (a built warehouse, a broker) are made once.
+TEST_WORKERS ?= 2
+
+test: setup  ## lint, then every test that is not marked slow (SQLFluff is one of them)
 	$(RUN) ruff check .
-	$(RUN) pytest -m "not slow"
+	$(RUN) pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 test-all: setup  ## every test, slow ones included
-	$(RUN) pytest
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup  ## ingest throughput vs a same-run baseline, dbt build times; one JSON line each
 	$(RUN) leadflow bench ingest
 	$(RUN) leadflow bench transform
 
-lint: setup
+lint: setup  ## Python (ruff) and the dbt models (SQLFluff with the dbt templater, .sqlfluff)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	mkdir -p .leadflow
+	LEADFLOW_WAREHOUSE=$(CURDIR)/.leadflow/lint.duckdb DBT_PARTIAL_PARSE=false \
+		$(RUN) sqlfluff lint transforms --processes 2
 
 clean:
 	rm -rf .leadflow .pytest_cache .ruff_cache

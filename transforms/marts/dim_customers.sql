@@ -90,18 +90,10 @@ identifiers_summarised as (
         customer_id,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
-        cast(
-            sum(case when identifier_type = 'anonymous_id' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as anonymous_ids,
-        cast(
-            sum(case when identifier_type = 'email' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as emails,
-        cast(
-            sum(case when identifier_type = 'phone' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as phones,
-        cast(
-            sum(case when identifier_type = 'account_id' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as account_ids,
+        {{ count_where("identifier_type = 'anonymous_id'") }} as anonymous_ids,
+        {{ count_where("identifier_type = 'email'") }} as emails,
+        {{ count_where("identifier_type = 'phone'") }} as phones,
+        {{ count_where("identifier_type = 'account_id'") }} as account_ids,
         count(*) as identifiers,
         {{ dbt.listagg('identifier', "', '", 'order by identifier') }} as identifier_list
     from customers
@@ -119,7 +111,7 @@ ranked_contact_identifiers as (
         identifier_value,
         row_number() over (
             partition by customer_id, identifier_type
-            order by events desc, last_seen_at desc, identifier_value
+            order by events desc, last_seen_at desc, identifier_value asc
         ) as usage_rank
     from customers
     where identifier_type in ('email', 'phone', 'account_id')
@@ -201,7 +193,7 @@ ranked_companies as (
         company,
         row_number() over (
             partition by customer_id
-            order by written_at desc, company
+            order by written_at desc, company asc
         ) as company_recency
     from companies_written
 
@@ -275,7 +267,7 @@ open_inquiries_counted as (
 
     select
         customer_id,
-        cast(sum(case when is_open then 1 else 0 end) as {{ dbt.type_bigint() }}) as open_inquiries
+        {{ count_where('is_open') }} as open_inquiries
     from inquiry_facts
     group by customer_id
 
@@ -307,9 +299,7 @@ shipment_problems_counted as (
 
     select
         customer_id,
-        cast(
-            sum(case when has_exception then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as shipments_with_exception
+        {{ count_where('has_exception') }} as shipments_with_exception
     from shipments
     where customer_id is not null
     group by customer_id

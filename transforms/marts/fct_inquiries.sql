@@ -82,7 +82,10 @@ final as (
         inquiries.needs_customization,
         inquiries.incoterm,
         {{ dbt.length('inquiries.message') }} as message_length,
+        -- SQLFluff reads `not (` as a call of a function named not
+        -- noqa: disable=LT01,LT06
         not {{ is_junk_identifier('inquiries.company', 'company') }} as has_company,
+        -- noqa: enable=LT01,LT06
         free_mail_domains.email_domain is not null as is_free_mail,
         prior_activities.prior_page_views,
         prior_activities.prior_product_views,
@@ -108,8 +111,11 @@ final as (
         labels.is_converted,
         labels.is_label_mature,
         labels.is_open,
+        -- SQLFluff reads `not (` as a call of a function named not
+        -- noqa: disable=LT01,LT06
         not {{ is_junk_identifier('inquiries.email', 'email') }} as has_valid_email,
         not {{ is_junk_identifier('inquiries.phone', 'phone') }} as has_valid_phone,
+        -- noqa: enable=LT01,LT06
         milestones.contact_count,
         milestones.quote_count,
         milestones.quote_currency,

@@ -156,15 +156,9 @@ sessions_summarised as (
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         count(*) as events,
-        cast(
-            sum(case when event_type = 'page_viewed' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as page_views,
-        cast(
-            sum(case when event_type = 'product_viewed' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as product_views,
-        cast(
-            sum(case when event_type = 'search_performed' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as searches,
+        {{ count_where("event_type = 'page_viewed'") }} as page_views,
+        {{ count_where("event_type = 'product_viewed'") }} as product_views,
+        {{ count_where("event_type = 'search_performed'") }} as searches,
         max(case when url is not null and url_rank = 1 then url end) as landing_page_url,
         max(case when url is not null and url_rank = 1 then page_type end) as landing_page_type,
         max(case when has_campaign_tags and tagged_rank = 1 then utm_source end) as utm_source,
@@ -217,7 +211,7 @@ session_inquiries as (
     inner join inquiries
         on
             sessions_summarised.anonymous_id = inquiries.anonymous_id
-            and inquiries.submitted_at >= sessions_summarised.started_at
+            and sessions_summarised.started_at <= inquiries.submitted_at
             and inquiries.submitted_at
             <= {{ dbt.dateadd('minute', session_gap_minutes, 'sessions_summarised.ended_at') }}
 
@@ -235,8 +229,9 @@ final as (
         sessions_summarised.first_event_id,
         sessions_summarised.started_at,
         sessions_summarised.ended_at,
-        {{ dbt.datediff('sessions_summarised.started_at', 'sessions_summarised.ended_at', 'second') }}
-            as duration_seconds,
+        {{ dbt.datediff(
+            'sessions_summarised.started_at', 'sessions_summarised.ended_at', 'second'
+        ) }} as duration_seconds,
         sessions_summarised.events,
         sessions_summarised.page_views,
         sessions_summarised.product_views,

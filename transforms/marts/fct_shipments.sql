@@ -73,9 +73,7 @@ events_summarised as (
         min(occurred_at) as first_event_at,
         min(case when shipment_event_type = 'dispatched' then occurred_at end) as dispatched_at,
         min(case when shipment_event_type = 'delivered' then occurred_at end) as delivered_at,
-        cast(
-            sum(case when shipment_event_type = 'exception' then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as exception_count,
+        {{ count_where("shipment_event_type = 'exception'") }} as exception_count,
         max(case when exception_type = 'lost' then 1 else 0 end) = 1 as has_lost_exception
     from shipment_events
     group by shipment_id
@@ -133,8 +131,9 @@ final as (
                 then cast(events_summarised.delivered_at as date) <= creations.promised_date
             when events_summarised.has_lost_exception then false
         end as is_on_time,
-        {{ dbt.datediff('creations.promised_date', 'cast(events_summarised.delivered_at as date)', 'day') }}
-            as days_late,
+        {{ dbt.datediff(
+            'creations.promised_date', 'cast(events_summarised.delivered_at as date)', 'day'
+        ) }} as days_late,
         events_summarised.exception_count,
         events_summarised.exception_count > 0 as has_exception,
         exception_types_listed.exception_types,

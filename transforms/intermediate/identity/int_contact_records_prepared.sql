@@ -161,7 +161,9 @@ final as (
         case
             when
                 normalised.email_domain not in (
-                    {%- for domain in var('junk_email_domains') %}'{{ domain }}'{{ ", " if not loop.last }}{% endfor -%}
+                    {%- for domain in var('junk_email_domains') %}
+                    '{{ domain }}'{{ "," if not loop.last }}
+                    {%- endfor %}
                 )
                 and {{ dbt.position("'.'", 'normalised.email_domain') }} > 0
                 and free_mail_domains.email_domain is null

@@ -197,8 +197,11 @@ company_mentions as (
 
     select
         contact_records.event_id,
-        {{ dbt.concat(["'company name of one CRM account: '", 'contact_records.anchor_type', "' - account_id'"]) }}
-            as link_rule,
+        {{ dbt.concat([
+            "'company name of one CRM account: '",
+            'contact_records.anchor_type',
+            "' - account_id'",
+        ]) }} as link_rule,
         contact_records.seen_at as occurred_at,
         contact_records.contact_record_id as from_identifier,
         contact_records.anchor_type as from_identifier_type,

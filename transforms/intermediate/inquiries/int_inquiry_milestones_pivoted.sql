@@ -126,19 +126,40 @@ orders as (
 -- when the newest event of each inquiry landed: where the next incremental run resumes
 inquiry_landings as (
 
-    select inquiry_id, ingested_at from inquiries
+    select
+        inquiry_id,
+        ingested_at
+    from inquiries
     union all
-    select inquiry_id, ingested_at from lead_assignments
+    select
+        inquiry_id,
+        ingested_at
+    from lead_assignments
     union all
-    select inquiry_id, ingested_at from lead_contacts
+    select
+        inquiry_id,
+        ingested_at
+    from lead_contacts
     union all
-    select inquiry_id, ingested_at from quotes
+    select
+        inquiry_id,
+        ingested_at
+    from quotes
     union all
-    select inquiry_id, ingested_at from customization_assessments
+    select
+        inquiry_id,
+        ingested_at
+    from customization_assessments
     union all
-    select inquiry_id, ingested_at from inquiry_closures
+    select
+        inquiry_id,
+        ingested_at
+    from inquiry_closures
     union all
-    select inquiry_id, ingested_at from orders
+    select
+        inquiry_id,
+        ingested_at
+    from orders
 
 ),
 

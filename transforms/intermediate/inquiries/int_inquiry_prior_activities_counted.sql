@@ -85,7 +85,7 @@ prior_orders as (
     inner join order_customers
         on
             inquiry_customers.customer_id = order_customers.customer_id
-            and order_customers.placed_at < inquiry_customers.submitted_at
+            and inquiry_customers.submitted_at > order_customers.placed_at
     group by inquiry_customers.inquiry_id
 
 ),

@@ -70,15 +70,15 @@ summarised as (
         country,
         region,
         count(*) as inquiries,
-        cast(sum(case when is_contacted then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_contacted') }}
             as contacted_inquiries,
-        cast(sum(case when is_quoted then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_quoted') }}
             as quoted_inquiries,
-        cast(sum(case when is_won then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_won') }}
             as won_inquiries,
-        cast(sum(case when is_lost then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_lost') }}
             as lost_inquiries,
-        cast(sum(case when is_open then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_open') }}
             as open_inquiries,
         {{ ratio('sum(case when is_won then 1 else 0 end)', 'count(*)') }} as conversion_rate,
         {{ median('first_response_hours') }} as median_first_response_hours

@@ -38,11 +38,10 @@ grains as (
 exceptions_flagged as (
 
     select
-        shipment_id,
-        {% for exception_type in exception_types -%}
-        max(case when exception_type = '{{ exception_type }}' then 1 else 0 end)
-            as had_{{ exception_type }}{{ "," if not loop.last }}
+        {% for kind in exception_types -%}
+        max(case when exception_type = '{{ kind }}' then 1 else 0 end) as had_{{ kind }},
         {% endfor -%}
+        shipment_id
     from shipment_events
     where shipment_event_type = 'exception'
     group by shipment_id
@@ -60,11 +59,10 @@ shipments_by_period as (
         shipments.is_on_time,
         shipments.has_exception,
         shipments.is_returned,
-        shipments.order_to_dispatch_hours,
-        {% for exception_type in exception_types -%}
-        coalesce(exceptions_flagged.had_{{ exception_type }}, 0) as had_{{ exception_type }}
-        {{- "," if not loop.last }}
+        {% for kind in exception_types -%}
+        coalesce(exceptions_flagged.had_{{ kind }}, 0) as had_{{ kind }},
         {% endfor -%}
+        shipments.order_to_dispatch_hours
     from shipments
     left join exceptions_flagged
         on shipments.shipment_id = exceptions_flagged.shipment_id
@@ -80,20 +78,20 @@ summarised as (
         carrier,
         warehouse,
         count(*) as shipments,
-        cast(sum(case when is_delivered then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_delivered') }}
             as delivered_shipments,
-        cast(sum(case when is_on_time then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_on_time') }}
             as on_time_shipments,
         {{ ratio('sum(case when is_on_time then 1 else 0 end)', 'count(is_on_time)') }}
             as on_time_rate,
-        cast(sum(case when has_exception then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('has_exception') }}
             as exception_shipments,
         {{ ratio('sum(case when has_exception then 1 else 0 end)', 'count(*)') }}
             as exception_rate,
         {% for exception_type in exception_types -%}
         {{ ratio('sum(had_' ~ exception_type ~ ')', 'count(*)') }} as {{ exception_type }}_rate,
         {% endfor -%}
-        cast(sum(case when is_returned then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_returned') }}
             as returned_shipments,
         {{ ratio('sum(case when is_returned then 1 else 0 end)', 'count(*)') }} as return_rate,
         {{ median('order_to_dispatch_hours') }} as median_order_to_dispatch_hours

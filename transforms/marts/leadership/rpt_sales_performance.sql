@@ -74,16 +74,14 @@ handled_summarised as (
         handler_type,
         handler_id,
         count(*) as handled_inquiries,
-        cast(sum(case when is_contacted then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_contacted') }}
             as contacted_inquiries,
         {{ median('first_response_hours') }} as median_first_response_hours,
-        cast(sum(case when is_won then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_won') }}
             as won_inquiries,
-        cast(sum(case when is_lost_to_competitor then 1 else 0 end) as {{ dbt.type_bigint() }})
+        {{ count_where('is_lost_to_competitor') }}
             as lost_to_competitor,
-        cast(
-            sum(case when is_lost_to_distributor_conflict then 1 else 0 end) as {{ dbt.type_bigint() }}
-        ) as lost_to_distributor_conflict
+        {{ count_where('is_lost_to_distributor_conflict') }} as lost_to_distributor_conflict
     from handled_by_period
     where handler_id is not null
     group by
@@ -173,9 +171,11 @@ summarised as (
         {{ ratio('handled_summarised.won_inquiries', 'handled_summarised.handled_inquiries') }}
             as win_rate,
         coalesce(handled_summarised.lost_to_competitor, 0) as lost_to_competitor,
-        coalesce(handled_summarised.lost_to_distributor_conflict, 0) as lost_to_distributor_conflict,
+        coalesce(handled_summarised.lost_to_distributor_conflict, 0)
+            as lost_to_distributor_conflict,
         {{ ratio(
-            'handled_summarised.lost_to_competitor + handled_summarised.lost_to_distributor_conflict',
+            'handled_summarised.lost_to_competitor'
+            ~ ' + handled_summarised.lost_to_distributor_conflict',
             'handled_summarised.handled_inquiries'
         ) }} as leakage_rate,
         coalesce(orders_summarised.orders, 0) as orders,

@@ -28,7 +28,7 @@ renamed as (
         shipment_id,
         occurred_at as received_at,
         producer,
-        cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
+        {{ json_extract_cast('payload', 'quantity', dbt.type_int()) }} as quantity,
         {{ json_extract_text('payload', 'reason') }} as return_reason,
         ingested_at
     from ranked

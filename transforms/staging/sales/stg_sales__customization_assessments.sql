@@ -27,8 +27,8 @@ renamed as (
         inquiry_id,
         occurred_at as assessed_at,
         producer,
-        cast({{ json_extract_text('payload', 'feasible') }} as {{ dbt.type_boolean() }}) as is_feasible,
-        cast({{ json_extract_text('payload', 'lead_time_days') }} as {{ dbt.type_int() }}) as lead_time_days,
+        {{ json_extract_cast('payload', 'feasible', dbt.type_boolean()) }} as is_feasible,
+        {{ json_extract_cast('payload', 'lead_time_days', dbt.type_int()) }} as lead_time_days,
         ingested_at
     from ranked
     where dedup_rank = 1

@@ -30,7 +30,7 @@ renamed as (
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
         {{ json_extract_text('payload', 'medium') }} as medium,
-        cast({{ json_extract_text('payload', 'contact_number') }} as {{ dbt.type_int() }}) as contact_number,
+        {{ json_extract_cast('payload', 'contact_number', dbt.type_int()) }} as contact_number,
         ingested_at
     from ranked
     where dedup_rank = 1

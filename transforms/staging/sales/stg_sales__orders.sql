@@ -48,7 +48,7 @@ renamed as (
         producer,
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
-        cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
+        {{ json_extract_cast('payload', 'amount', dbt.type_numeric()) }} as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
         {{ json_array_length('payload', 'lines') }} as line_count,
         ingested_at

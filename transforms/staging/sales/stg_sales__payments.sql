@@ -28,7 +28,7 @@ renamed as (
         {{ normalize_text('account_id') }} as account_id,
         occurred_at as received_at,
         producer,
-        cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
+        {{ json_extract_cast('payload', 'amount', dbt.type_numeric()) }} as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
         {{ json_extract_text('payload', 'method') }} as payment_method,
         ingested_at

@@ -30,9 +30,9 @@ renamed as (
         producer,
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
-        cast({{ json_extract_text('payload', 'unit_price') }} as {{ dbt.type_numeric() }}) as unit_price,
-        cast({{ json_extract_text('payload', 'list_price') }} as {{ dbt.type_numeric() }}) as list_price,
-        cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
+        {{ json_extract_cast('payload', 'unit_price', dbt.type_numeric()) }} as unit_price,
+        {{ json_extract_cast('payload', 'list_price', dbt.type_numeric()) }} as list_price,
+        {{ json_extract_cast('payload', 'quantity', dbt.type_int()) }} as quantity,
         {{ json_extract_text('payload', 'currency') }} as currency,
         cast({{ json_extract_text('payload', 'valid_until') }} as date) as valid_until,
         ingested_at

@@ -29,7 +29,7 @@ renamed as (
         {{ json_extract_text('payload', 'channel') }} as channel,
         {{ json_extract_text('payload', 'campaign') }} as campaign,
         cast({{ json_extract_text('payload', 'day') }} as date) as spend_date,
-        cast({{ json_extract_text('payload', 'amount') }} as {{ dbt.type_numeric() }}) as amount,
+        {{ json_extract_cast('payload', 'amount', dbt.type_numeric()) }} as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
         ingested_at
     from ranked

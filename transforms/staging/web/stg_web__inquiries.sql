@@ -53,12 +53,14 @@ renamed as (
         {{ normalize_text(json_extract_text('payload', 'province')) }} as province,
         {{ json_extract_text('payload', 'sku') }} as sku,
         {{ json_extract_text('payload', 'product_category') }} as product_category,
-        cast({{ json_extract_text('payload', 'quantity') }} as {{ dbt.type_int() }}) as quantity,
-        cast({{ json_extract_text('payload', 'target_unit_price') }} as {{ dbt.type_numeric() }}) as target_unit_price,
-        cast({{ json_extract_text('payload', 'list_unit_price') }} as {{ dbt.type_numeric() }}) as list_unit_price,
+        {{ json_extract_cast('payload', 'quantity', dbt.type_int()) }} as quantity,
+        {{ json_extract_cast('payload', 'target_unit_price', dbt.type_numeric()) }}
+            as target_unit_price,
+        {{ json_extract_cast('payload', 'list_unit_price', dbt.type_numeric()) }}
+            as list_unit_price,
         {{ json_extract_text('payload', 'currency') }} as currency,
         coalesce(
-            cast({{ json_extract_text('payload', 'needs_customization') }} as {{ dbt.type_boolean() }}),
+            {{ json_extract_cast('payload', 'needs_customization', dbt.type_boolean()) }},
             false
         ) as needs_customization,
         coalesce({{ json_extract_text('payload', 'message') }}, '') as message,

@@ -31,7 +31,7 @@ renamed as (
         occurred_at as searched_at,
         producer,
         {{ json_extract_text('payload', 'query') }} as search_query,
-        cast({{ json_extract_text('payload', 'results_count') }} as {{ dbt.type_int() }}) as results_count,
+        {{ json_extract_cast('payload', 'results_count', dbt.type_int()) }} as results_count,
         ingested_at
     from ranked
     where dedup_rank = 1
