@@ -455,6 +455,43 @@ def rebuild() -> None:
         emit(run_rebuild(settings(), err))
 
 
+@app.command()
+def docs(
+    port: Annotated[int, typer.Option(help="port to serve the docs on")] = 8080,
+    serve_docs: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="serve the site once generated")
+    ] = True,
+) -> None:
+    """Generate the dbt docs of the warehouse (models, columns, tests, lineage) and serve
+    them on LEADFLOW_API_HOST:PORT; --no-serve only writes them to $LEADFLOW_HOME/docs."""
+    from leadflow.pipeline import generate_docs
+
+    config = settings()
+    with product_errors():
+        site = generate_docs(config)
+    emit({"docs": str(site), "single_file": str(site / "static_index.html")})
+    if serve_docs:
+        _serve_directory(site, config.api_host, port)
+
+
+def _serve_directory(directory: Path, host: str, port: int) -> None:
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # stdlib's name
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    with ThreadingHTTPServer((host, port), handler) as server:
+        err.print(
+            f"[bold green]dbt docs[/] on http://{host}:{server.server_address[1]}/ "
+            "(Ctrl-C stops it)"
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+
+
 identity_app = typer.Typer(help="Train and measure identity resolution (who is one customer).")
 app.add_typer(identity_app, name="identity")
 

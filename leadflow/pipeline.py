@@ -215,6 +215,31 @@ def _freshness_of(result: dict[str, Any]) -> SourceFreshness:
     )
 
 
+DOCS_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+
+
+def generate_docs(settings: Settings) -> Path:
+    """`dbt docs generate` on the warehouse; returns the folder of the docs site.
+
+    The catalog (column types, row counts) is read from the warehouse, so build it first
+    (`leadflow transform`). The folder holds index.html with manifest.json and catalog.json
+    (to serve) and static_index.html (everything in one file, to open or send).
+    """
+    if not settings.warehouse_path.exists():
+        raise TransformError(
+            f"no warehouse at {settings.warehouse_path}: the docs describe a built warehouse; "
+            "run `leadflow demo --no-serve` or `leadflow transform` first"
+        )
+    run_dbt(settings, "docs generate", ("--static",))
+    target = settings.home / "dbt" / "target"
+    site = settings.home / "docs"
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir(parents=True)
+    for name in DOCS_FILES:
+        shutil.copy2(target / name, site / name)
+    return site
+
+
 def transform(
     settings: Settings,
     console: Console,

@@ -160,3 +160,49 @@ def test_a_rebuild_without_a_broker_gives_the_same_warehouse_row_for_row(
     status = _leadflow("status", env=env)
     stages = {s["stage"] for s in status["stages"]}
     assert {"ingest", "transform", "rebuild"} <= stages
+
+
+def test_docs_describe_every_model_and_are_served(operated: Operated) -> None:
+    generated = _leadflow("docs", "--no-serve", env=operated.env)
+    site = Path(generated["docs"])
+    manifest = json.loads((site / "manifest.json").read_text())
+    catalog = json.loads((site / "catalog.json").read_text())
+    port = free_port()
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "docs", "--port", str(port)],
+        env=operated.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as served:
+        try:
+            assert served.stdout is not None
+            served.stdout.readline()  # the JSON line: generated, about to serve
+            page = _get_when_up(f"http://127.0.0.1:{port}/")
+        finally:
+            served.terminate()
+
+    nodes = manifest["nodes"].values()
+    models = {node["name"]: node for node in nodes if node["resource_type"] == "model"}
+    assert {"fct_inquiries", "dim_customers", "rpt_kpis", "int_customers_resolved"} <= set(models)
+    assert all(node["description"] for node in models.values())
+    assert "customer_id" in catalog["nodes"]["model.leadflow.dim_customers"]["columns"]
+    assert (site / "static_index.html").stat().st_size > 100_000
+    assert "dbt" in page.lower()
+
+
+def _get_when_up(url: str, timeout: float = 120) -> str:
+    """The body at `url`, retried until the server answers."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return str(response.read().decode("utf-8", errors="replace"))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
