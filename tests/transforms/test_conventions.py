@@ -36,7 +36,7 @@ def properties() -> list[dict[str, object]]:
     ]
 
 
-def test_every_model_has_a_same_named_yaml_describing_it_and_each_column() -> None:
+def test_every_model_has_a_same_named_yaml_describing_and_testing_it() -> None:
     undocumented = []
     for model in models():
         yml = model.with_suffix(".yml")
@@ -51,6 +51,11 @@ def test_every_model_has_a_same_named_yaml_describing_it_and_each_column() -> No
         columns = entry.get("columns") or []
         if not columns:
             undocumented.append(f"{yml.relative_to(REPO)}: no columns of {model.stem}")
+        tests = len(entry.get("data_tests") or []) + sum(
+            len(column.get("data_tests") or []) for column in columns
+        )
+        if tests == 0:
+            undocumented.append(f"{yml.relative_to(REPO)}: no data test of {model.stem}")
         undocumented += [
             f"{yml.relative_to(REPO)}: {model.stem}.{column['name']} has no description"
             for column in columns
