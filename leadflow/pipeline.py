@@ -30,7 +30,7 @@ from rich.progress import (
 import transforms
 from ingestion.broker import EmbeddedBroker, ensure_topics
 from ingestion.warehouse import create_landing_tables
-from leadflow.runs import carry_runs_over, recorded_run
+from leadflow.runs import carry_runs_over, carry_tables_over, recorded_run
 from leadflow.settings import Settings
 
 TRANSFORMS_DIR = Path(transforms.__file__).parent
@@ -286,6 +286,11 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
             f"restored {restored.events:,} events and {restored.quarantined:,} quarantined "
             f"from {restored.archived_copies:,} archived rows"
         )
+        # snapshots record history run by run, which no replay of the log gives back
+        snapshots = sorted(path.stem for path in (TRANSFORMS_DIR / "snapshots").glob("*.sql"))
+        carried = carry_tables_over(settings.warehouse_path, fresh, snapshots)
+        if carried:
+            console.log(f"kept the history of the snapshots {', '.join(carried)}")
         transform(settings, console, warehouse=fresh, full_refresh=True)
         carry_runs_over(settings.warehouse_path, fresh)
         if settings.warehouse_path.exists():

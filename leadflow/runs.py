@@ -69,3 +69,34 @@ def carry_runs_over(previous: Path, fresh: Path) -> None:
                 connection.execute("insert into pipeline_runs select * from previous.pipeline_runs")
         finally:
             connection.execute("detach previous")
+
+
+def carry_tables_over(previous: Path, fresh: Path, tables: list[str]) -> list[str]:
+    """Copy `tables` of the `previous` warehouse, those it has, into the `fresh` one.
+
+    For what the event log cannot give back: the history dbt snapshots recorded run by run.
+    Returns the tables copied.
+    """
+    if not previous.exists() or not tables:
+        return []
+    copied = []
+    with contextlib.closing(duckdb.connect(str(fresh))) as connection:
+        quoted = str(previous).replace("'", "''")
+        connection.execute(f"attach '{quoted}' as previous (read_only)")
+        try:
+            present = {
+                row[0]
+                for row in connection.execute(
+                    "select table_name from duckdb_tables() "
+                    "where database_name = 'previous' and schema_name = 'main'"
+                ).fetchall()
+            }
+            for table in tables:
+                if table in present:
+                    connection.execute(
+                        f'create table main."{table}" as select * from previous.main."{table}"'
+                    )
+                    copied.append(table)
+        finally:
+            connection.execute("detach previous")
+    return copied

@@ -25,6 +25,8 @@ COMPARED = {
     "quarantined_events": "quarantine_id",
     "fct_inquiries": "inquiry_id",
     "dim_customers": "customer_id",
+    # not derivable from the log: the rebuild carries the recorded history over
+    "customer_tiers_snapshot": "dbt_scd_id",
 }
 
 
