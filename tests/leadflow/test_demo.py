@@ -94,6 +94,81 @@ def test_demo_leaves_every_table_in_the_warehouse(
     assert scored == open_inquiries > 0
 
 
+MARTS = (
+    "dim_customers",
+    "dim_periods",
+    "fct_inquiries",
+    "fct_quotes",
+    "fct_orders",
+    "fct_shipments",
+    "fct_sessions",
+    "rpt_inquiry_classification",
+    "rpt_promotion_roi",
+    "rpt_lost_reasons",
+    "rpt_sales_performance",
+    "rpt_logistics",
+    "rpt_kpis",
+)
+
+
+def test_demo_marts_exist_for_every_grain_and_reconcile_with_raw_events(
+    demo_home: tuple[Path, dict[str, Any], dict[str, str]],
+) -> None:
+    home, _, _ = demo_home
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
+        rows = {
+            mart: connection.execute(f"select count(*) from {mart}").fetchone()[0] for mart in MARTS
+        }
+        grain_query = "select distinct period_grain from {}"
+        grains = {
+            mart: {row[0] for row in connection.execute(grain_query.format(mart)).fetchall()}
+            for mart in MARTS
+            if mart.startswith("rpt_")
+        }
+        # inquiries per year, straight from the log: each inquiry once, in the year of its
+        # first submission (a re-sent one keeps the earliest)
+        inquiries_per_year = connection.execute(
+            """
+            with submitted as (
+                select inquiry_id, min(occurred_at) as submitted_at
+                from raw_events where event_type = 'inquiry_submitted'
+                group by inquiry_id
+            )
+            select date_trunc('year', submitted_at)::date, count(*)
+            from submitted group by 1 order by 1
+            """
+        ).fetchall()
+        reported_inquiries = connection.execute(
+            "select period_start, inquiries from rpt_kpis"
+            " where period_grain = 'year' and inquiries > 0 order by 1"
+        ).fetchall()
+        # won revenue per month: orders placed against an inquiry, each order once (its
+        # earliest copy), in the month it was placed
+        won_revenue_per_month = connection.execute(
+            """
+            with orders as (
+                select *, row_number() over (
+                    partition by order_id order by occurred_at, event_id
+                ) as copy
+                from raw_events where event_type = 'order_placed'
+            )
+            select date_trunc('month', occurred_at)::date,
+                   sum(cast(json_extract_string(payload, '$.amount') as decimal(18, 2)))
+            from orders where copy = 1 and inquiry_id is not null
+            group by 1 order by 1
+            """
+        ).fetchall()
+        reported_revenue = connection.execute(
+            "select period_start, cast(won_revenue as decimal(18, 2)) from rpt_kpis"
+            " where period_grain = 'month' and won_revenue > 0 order by 1"
+        ).fetchall()
+
+    assert [mart for mart, count in rows.items() if count == 0] == []
+    assert all(found == {"week", "month", "quarter", "year"} for found in grains.values()), grains
+    assert len(inquiries_per_year) >= 2 and reported_inquiries == inquiries_per_year
+    assert len(won_revenue_per_month) >= 20 and reported_revenue == won_revenue_per_month
+
+
 def test_served_api_scores_an_inquiry_and_ranks_the_open_ones(
     demo_home: tuple[Path, dict[str, Any], dict[str, str]],
 ) -> None:
