@@ -492,6 +492,52 @@ def _serve_directory(directory: Path, host: str, port: int) -> None:
             server.serve_forever()
 
 
+model_app = typer.Typer(help="The model registry: versions, champion and challenger.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Every trained version, newest first, with its metrics and aliases."""
+    from models.registry import list_versions
+
+    config = settings()
+    emit({"versions": list_versions(config.registry_dir)})
+
+
+@model_app.command("show")
+def model_show(version: Annotated[str, typer.Argument(help="a version from `list`")]) -> None:
+    """One version's model card (metrics, data window, features), verified on load."""
+    from models.registry import load_version
+
+    config = settings()
+    with product_errors():
+        model = load_version(config.registry_dir, version)
+    emit(model.metrics)
+
+
+@model_app.command("promote")
+def model_promote(version: Annotated[str, typer.Argument(help="a version from `list`")]) -> None:
+    """Make a version champion (scoring and the API use it from their next load)."""
+    from models.registry import promote
+
+    config = settings()
+    with product_errors():
+        previous = promote(config.registry_dir, version, reason="promoted by hand")
+    emit({"champion": version, "previous": previous})
+
+
+@model_app.command("rollback")
+def model_rollback() -> None:
+    """Make the champion before the current one champion again."""
+    from models.registry import rollback
+
+    config = settings()
+    with product_errors():
+        restored = rollback(config.registry_dir)
+    emit({"champion": restored})
+
+
 identity_app = typer.Typer(help="Train and measure identity resolution (who is one customer).")
 app.add_typer(identity_app, name="identity")
 

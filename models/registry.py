@@ -1,7 +1,14 @@
-"""The model registry: versioned skops artefacts beside their model card, and a champion pointer."""
+"""The model registry: versioned skops artefacts beside their model card, and aliases.
+
+Each version is a directory named by its model file's content hash. Two aliases point at
+versions: `champion` (what scoring and the API use) and `challenger` (the latest trained
+model that did not beat the champion). Every change of champion is appended to
+`champion_history.jsonl`, so `rollback` can restore the one before.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -20,6 +27,9 @@ from models.errors import ModelIntegrityError, NoChampionError
 MODEL_FILE = "model.skops"
 METRICS_FILE = "metrics.json"
 CHAMPION_FILE = "champion"
+CHALLENGER_FILE = "challenger"
+HISTORY_FILE = "champion_history.jsonl"
+ROLLBACK_REASON = "rollback"
 VERSION_LENGTH = 12
 
 TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -51,6 +61,13 @@ def version_of(model_bytes: bytes) -> str:
 
 def save_model(registry_dir: Path, pipeline: Pipeline, metrics: dict[str, Any]) -> str:
     """Store `pipeline` and its model card as a new version, make it champion; return it."""
+    version = register_model(registry_dir, pipeline, metrics)
+    promote(registry_dir, version, reason="saved as champion")
+    return version
+
+
+def register_model(registry_dir: Path, pipeline: Pipeline, metrics: dict[str, Any]) -> str:
+    """Store `pipeline` and its model card as a version (no alias changes); return it."""
     model_bytes = skops.io.dumps(pipeline)
     version = version_of(model_bytes)
     registry_dir.mkdir(parents=True, exist_ok=True)
@@ -66,8 +83,98 @@ def save_model(registry_dir: Path, pipeline: Pipeline, metrics: dict[str, Any]) 
             os.replace(staging, version_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    _replace_atomically(registry_dir / CHAMPION_FILE, f"{version}\n".encode())
     return version
+
+
+def alias(registry_dir: Path, name: str = CHAMPION_FILE) -> str | None:
+    """The version an alias (champion, challenger) points at, or None."""
+    try:
+        version = (registry_dir / name).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return version or None
+
+
+def set_challenger(registry_dir: Path, version: str) -> None:
+    """Point the challenger alias at `version` (a model that did not become champion)."""
+    load_version(registry_dir, version)  # never point an alias at a damaged version
+    _replace_atomically(registry_dir / CHALLENGER_FILE, f"{version}\n".encode())
+
+
+def promote(registry_dir: Path, version: str, *, reason: str) -> str | None:
+    """Make `version` champion, recording why and which it replaced; returns that one."""
+    load_version(registry_dir, version)  # refuses unknown, tampered or untrusted files
+    previous = alias(registry_dir, CHAMPION_FILE)
+    if previous == version:
+        return previous
+    entry = {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "version": version,
+        "previous": previous,
+        "reason": reason,
+    }
+    with (registry_dir / HISTORY_FILE).open("ab") as history:
+        history.write(orjson.dumps(entry) + b"\n")
+    _replace_atomically(registry_dir / CHAMPION_FILE, f"{version}\n".encode())
+    if alias(registry_dir, CHALLENGER_FILE) == version:
+        (registry_dir / CHALLENGER_FILE).unlink(missing_ok=True)
+    return previous
+
+
+def rollback(registry_dir: Path) -> str:
+    """Make the champion before the current one champion again; returns its version.
+
+    Promotions stack up and each rollback takes one off, so rolling back twice goes two
+    champions back, not back and forth.
+    """
+    stack: list[str] = []
+    for entry in _history(registry_dir):
+        if str(entry.get("reason", "")).startswith(ROLLBACK_REASON) and stack:
+            stack.pop()
+        else:
+            stack.append(entry["version"])
+    current = alias(registry_dir, CHAMPION_FILE)
+    if current is None or len(stack) < 2 or stack[-1] != current:
+        raise NoChampionError(
+            f"nothing to roll back to in {registry_dir}: the champion "
+            f"{current or '(none)'} replaced no earlier model; `leadflow model list` shows "
+            "the versions, `leadflow model promote V` makes one champion"
+        )
+    before = stack[-2]
+    promote(registry_dir, before, reason=f"{ROLLBACK_REASON} from {current}")
+    return before
+
+
+def list_versions(registry_dir: Path) -> list[dict[str, Any]]:
+    """Every version with its training time, data window, headline metrics and aliases,
+    newest first."""
+    aliases = {name: alias(registry_dir, name) for name in (CHAMPION_FILE, CHALLENGER_FILE)}
+    versions = []
+    for card_path in registry_dir.glob(f"*/{METRICS_FILE}"):
+        if not _VERSION_PATTERN.match(card_path.parent.name):
+            continue
+        card = orjson.loads(card_path.read_bytes())
+        versions.append(
+            {
+                "version": card_path.parent.name,
+                "aliases": [
+                    name for name, version in aliases.items() if version == card_path.parent.name
+                ],
+                "trained_at": card.get("trained_at"),
+                "auc": card.get("auc"),
+                "log_loss": card.get("log_loss"),
+                "estimator": card.get("estimator"),
+                "data_window": card.get("data_window"),
+            }
+        )
+    return sorted(versions, key=lambda v: str(v["trained_at"]), reverse=True)
+
+
+def _history(registry_dir: Path) -> list[dict[str, Any]]:
+    path = registry_dir / HISTORY_FILE
+    if not path.exists():
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def load_champion(registry_dir: Path) -> LoadedModel:

@@ -32,7 +32,14 @@ from models.features import (
     build_features,
     load_inquiries,
 )
-from models.registry import MODEL_FILE, save_model
+from models.registry import (
+    MODEL_FILE,
+    alias,
+    load_version,
+    promote,
+    register_model,
+    set_challenger,
+)
 from models.score import TIERS, tiers_for
 
 EVAL_FRACTION = 0.25
@@ -58,6 +65,9 @@ class TrainReport:
     """What a training run produced: the new champion's version and its evaluation."""
 
     version: str
+    promoted: bool  # False: it did not beat the champion and is the challenger
+    champion: str  # the champion after this run
+    promotion_reason: str
     auc: float
     best_achievable_auc: float | None
     n_train: int
@@ -123,9 +133,13 @@ def train(
             "skops": skops.__version__,
         },
     }
-    version = save_model(registry_dir, pipeline, metrics)
+    version = register_model(registry_dir, pipeline, metrics)
+    promoted, reason = _promote_if_better(registry_dir, version, evaluation, y_eval, metrics)
     return TrainReport(
         version=version,
+        promoted=promoted,
+        champion=alias(registry_dir) or version,
+        promotion_reason=reason,
         auc=auc,
         best_achievable_auc=metrics["best_achievable_auc"],
         n_train=len(training),
@@ -133,6 +147,44 @@ def train(
         estimator=f"{choice[0]}+{choice[1]}",
         model_path=registry_dir / version / MODEL_FILE,
     )
+
+
+def _promote_if_better(
+    registry_dir: Path,
+    version: str,
+    evaluation: pd.DataFrame,
+    y_eval: np.ndarray,
+    metrics: dict[str, Any],
+) -> tuple[bool, str]:
+    """Make `version` champion if it beats the current one on the same evaluation period.
+
+    Both models score the same evaluation inquiries; the lower log loss (a proper scoring
+    rule: it rewards ranking and honest probabilities alike) wins. A champion that cannot
+    score them (an older feature set) or that fails verification loses.
+    """
+    current = alias(registry_dir)
+    if current is None:
+        promote(registry_dir, version, reason="first model")
+        return True, "first model"
+    if current == version:
+        return True, "identical to the champion"
+    try:
+        champion = load_version(registry_dir, current)
+        p_champion = champion.pipeline.predict_proba(build_features(evaluation))[:, 1]
+    except (ModelError, ValueError, KeyError) as error:
+        reason = f"the champion {current} cannot score this evaluation period ({error})"
+        promote(registry_dir, version, reason=reason)
+        return True, reason
+    champion_loss = float(log_loss(y_eval, p_champion, labels=[0, 1]))
+    comparison = (
+        f"log loss {metrics['log_loss']:.4f} vs the champion {current}'s {champion_loss:.4f} "
+        f"on the same {len(y_eval)} evaluation inquiries"
+    )
+    if metrics["log_loss"] < champion_loss:
+        promote(registry_dir, version, reason=f"beat the champion: {comparison}")
+        return True, f"beat the champion: {comparison}"
+    set_challenger(registry_dir, version)
+    return False, f"kept as challenger, did not beat the champion: {comparison}"
 
 
 def split_by_time(
