@@ -117,3 +117,14 @@ def test_training_says_what_is_wrong_with_a_truth_file_of_another_simulation(
         pytest.raises(ModelError, match="truth file of the simulation"),
     ):
         train(connection, tmp_path / "registry", truth_path=other)
+
+
+def test_young_open_inquiries_are_never_used_as_negatives(synthetic, trained):
+    frame = synthetic[0]
+    young_open = frame[~frame["is_label_mature"]]
+    _, _, report = trained
+
+    # younger than the 90-day window, neither converted nor closed: they look like negatives
+    assert len(young_open) > 50 and not young_open["is_converted"].any()
+    assert young_open["is_open"].all()
+    assert report.n_train + report.n_eval == int(frame["is_label_mature"].sum())
