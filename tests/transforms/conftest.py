@@ -11,13 +11,56 @@ from typing import Any
 
 import duckdb
 import pytest
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from ingestion.contracts import Event, decode_event, encode_event, parse_event
 from ingestion.simulator import simulate
 from ingestion.sink import LandingSink, Message
 from ingestion.warehouse import create_landing_tables
 
+TRANSFORMS_DIR = Path(__file__).resolve().parents[2] / "transforms"
 CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def invoke_dbt(work_dir: Path, environment: dict[str, str], *args: str) -> dbtRunnerResult:
+    """Run one dbt command of the real project in process, with `environment` set (the
+    profile reads the warehouse from it) and dbt's target and logs under `work_dir`."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in environment.items():
+            env.setenv(name, value)
+        return dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(TRANSFORMS_DIR),
+                "--profiles-dir",
+                str(TRANSFORMS_DIR),
+                "--target-path",
+                str(work_dir / "target"),
+                "--log-path",
+                str(work_dir / "logs"),
+                "--quiet",
+            ]
+        )
+
+
+def run_dbt(warehouse: Path, work_dir: Path, *args: str) -> dbtRunnerResult:
+    """Run one dbt command of the real project in process, against the DuckDB `warehouse`."""
+    return invoke_dbt(work_dir, {"LEADFLOW_WAREHOUSE": str(warehouse.resolve())}, *args)
+
+
+def failed_nodes(result: dbtRunnerResult) -> list[str]:
+    """`name: message` of each model and test that did not pass (or was skipped because of
+    one), or dbt's exception when it ran nothing."""
+    nodes = getattr(result.result, "results", None) or []
+    failed = [
+        f"{node.node.name}: {node.message}"
+        for node in nodes
+        if str(node.status) in {"error", "fail", "skipped"}
+    ]
+    return failed or ([str(result.exception)] if result.exception else [])
+
+
 START = dt.datetime(2024, 3, 1, 9, 0, tzinfo=CST)
 
 

@@ -8,31 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.cli.main import dbtRunnerResult
+
+from tests.transforms.conftest import failed_nodes, run_dbt
 
 pytestmark = pytest.mark.integration
-
-TRANSFORMS_DIR = Path(__file__).resolve().parents[2] / "transforms"
-
-
-def run_dbt(warehouse: Path, work_dir: Path, *args: str) -> dbtRunnerResult:
-    """Run one dbt command of the real project in process, against `warehouse`."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LEADFLOW_WAREHOUSE", str(warehouse.resolve()))
-        return dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir",
-                str(TRANSFORMS_DIR),
-                "--profiles-dir",
-                str(TRANSFORMS_DIR),
-                "--target-path",
-                str(work_dir / "target"),
-                "--log-path",
-                str(work_dir / "logs"),
-                "--quiet",
-            ]
-        )
 
 
 @dataclass(frozen=True)
@@ -44,13 +24,7 @@ class BuiltWarehouse:
 
     def failures(self) -> list[str]:
         """The models and tests that did not pass, with dbt's message."""
-        nodes = getattr(self.result.result, "results", None) or []
-        failed = [
-            f"{node.node.name}: {node.message}"
-            for node in nodes
-            if str(node.status) in {"error", "fail", "skipped"}
-        ]
-        return failed or ([str(self.result.exception)] if self.result.exception else [])
+        return failed_nodes(self.result)
 
     def query(self, sql: str, *parameters: object) -> list[tuple[object, ...]]:
         """Rows of one query on the built warehouse."""

@@ -13,43 +13,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.cli.main import dbtRunnerResult
+
+from tests.transforms.conftest import failed_nodes, run_dbt
 
 pytestmark = pytest.mark.integration
 
-TRANSFORMS_DIR = Path(__file__).resolve().parents[2] / "transforms"
 GRAINS = ("week", "month", "quarter", "year")
-
-
-def run_dbt(warehouse: Path, work_dir: Path, *args: str) -> dbtRunnerResult:
-    """Run one dbt command of the real project in process, against `warehouse`."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LEADFLOW_WAREHOUSE", str(warehouse.resolve()))
-        return dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir",
-                str(TRANSFORMS_DIR),
-                "--profiles-dir",
-                str(TRANSFORMS_DIR),
-                "--target-path",
-                str(work_dir / "target"),
-                "--log-path",
-                str(work_dir / "logs"),
-                "--quiet",
-            ]
-        )
 
 
 def failures(result: dbtRunnerResult) -> str:
     """The models and tests of a dbt run that did not pass, with dbt's message."""
-    nodes = getattr(result.result, "results", None) or []
-    failed = [
-        f"{node.node.name}: {node.message}"
-        for node in nodes
-        if str(node.status) in {"error", "fail", "skipped"}
-    ]
-    return "\n".join(failed or [str(result.exception)])
+    return "\n".join(failed_nodes(result))
 
 
 @dataclass(frozen=True)

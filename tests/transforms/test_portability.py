@@ -38,11 +38,11 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 import pytest
-from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.cli.main import dbtRunnerResult
+
+from tests.transforms.conftest import invoke_dbt
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
-
-TRANSFORMS_DIR = Path(__file__).resolve().parents[2] / "transforms"
 
 # Tables the warehouse holds before dbt runs and the project reads as sources, copied from
 # DuckDB as they are: the event log, and Splink's contact matches, which dbt computes in a
@@ -357,25 +357,7 @@ def run_dbt(
     target: str, work_dir: Path, environment: dict[str, str], *args: str
 ) -> dbtRunnerResult:
     """Run one dbt command of the real project in process, against one target."""
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in environment.items():
-            env.setenv(name, value)
-        return dbtRunner().invoke(
-            [
-                *args,
-                "--target",
-                target,
-                "--project-dir",
-                str(TRANSFORMS_DIR),
-                "--profiles-dir",
-                str(TRANSFORMS_DIR),
-                "--target-path",
-                str(work_dir / "target"),
-                "--log-path",
-                str(work_dir / "logs"),
-                "--quiet",
-            ]
-        )
+    return invoke_dbt(work_dir, environment, *args, "--target", target)
 
 
 @dataclass(frozen=True)
