@@ -31,9 +31,10 @@ test: setup  ## lint, then every test that is not marked slow (SQLFluff is one o
 test-all: setup  ## every test, slow ones included
 	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
-bench: setup  ## ingest throughput vs a same-run baseline, dbt build times; one JSON line each
+bench: setup  ## ingest and scoring throughput vs same-run baselines, dbt build times; one JSON line each
 	$(RUN) leadflow bench ingest
 	$(RUN) leadflow bench transform
+	$(RUN) leadflow bench score
 
 lint: setup  ## Python (ruff) and the dbt models (SQLFluff with the dbt templater, .sqlfluff)
 	$(RUN) ruff check .

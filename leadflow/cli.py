@@ -322,7 +322,8 @@ def train(
         Path | None, typer.Option(help="simulator truth CSV, to report the best achievable AUC")
     ] = None,
 ) -> None:
-    """Train the conversion model on labelled inquiries and register it as champion."""
+    """Train the conversion model on labelled inquiries; it becomes champion if it beats
+    the current one. Refuses, saying why, below LEADFLOW_MIN_LABELLED / _MIN_CONVERSIONS."""
     from leadflow.pipeline import open_warehouse
     from leadflow.runs import recorded_run
     from models.train import train as run_training
@@ -335,19 +336,27 @@ def train(
         contextlib.closing(open_warehouse(config)) as connection,
     ):
         report = run_training(
-            connection, config.registry_dir, truth_path=truth_path if truth_path.exists() else None
+            connection,
+            config.registry_dir,
+            truth_path=truth_path if truth_path.exists() else None,
+            min_labelled=config.min_labelled,
+            min_conversions=config.min_conversions,
         )
         details.update(version=report.version, auc=report.auc)
-    emit(dataclasses.asdict(report))
+    emit(report.summary())
 
 
 @app.command()
-def score() -> None:
-    """Score every open inquiry with the champion model into lead_scores."""
+def score(
+    everything: Annotated[
+        bool, typer.Option("--all", help="rescore every open inquiry, changed or not")
+    ] = False,
+) -> None:
+    """Score open inquiries with new events into lead_scores (history in lead_score_history),
+    with the champion model, or the rule-based scorecard while there is none."""
     from leadflow.pipeline import open_warehouse
     from leadflow.runs import recorded_run
-    from models.registry import load_champion
-    from models.score import score_open_inquiries
+    from models.score import current_scorer, score_open_inquiries
 
     config = settings()
     with (
@@ -355,10 +364,17 @@ def score() -> None:
         recorded_run(config.warehouse_path, "score") as details,
         contextlib.closing(open_warehouse(config)) as connection,
     ):
-        model = load_champion(config.registry_dir)
-        count = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
-        details.update(scored=count, model_version=model.version)
-    emit({"scored": count, "model_version": model.version})
+        scorer = current_scorer(config.registry_dir)
+        if scorer.kind != "model":
+            err.print(
+                "[yellow]no model is trained yet: scoring with the rule-based scorecard "
+                "(scorer=scorecard in every score); see `leadflow train`[/yellow]"
+            )
+        result = score_open_inquiries(
+            connection, scorer, scored_at=dt.datetime.now(dt.UTC), everything=everything
+        )
+        details.update(dataclasses.asdict(result))
+    emit(dataclasses.asdict(result))
 
 
 @app.command()
@@ -607,6 +623,18 @@ def bench_transform(
     config = settings()
     with product_errors():
         emit(run_bench(err, config, sizes=(small, large), seed=seed))
+
+
+@bench_app.command("score")
+def bench_score(
+    leads: Annotated[int, typer.Option(help="open inquiries to score")] = 1_000_000,
+) -> None:
+    """Batch scoring leads/s at 1M open inquiries vs scikit-learn's pipeline, same run."""
+    from leadflow.bench import bench_score as run_bench
+
+    settings()
+    with product_errors():
+        emit(run_bench(err, leads=leads))
 
 
 def _api_keys(config: Settings) -> dict[str, str]:

@@ -326,6 +326,9 @@ class DemoSummary:
     model_version: str
     model_auc: float
     best_achievable_auc: float
+    auc_ratio: float
+    baseline_auc: float
+    ece: float
     seconds: float
 
 
@@ -334,8 +337,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     from ingestion.consumer import ingest
     from ingestion.producer import produce_file
     from ingestion.simulator import estimate_events, simulate
-    from models.registry import load_champion
-    from models.score import score_open_inquiries
+    from models.score import current_scorer, score_open_inquiries
     from models.train import train
 
     started = time.monotonic()
@@ -383,12 +385,19 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     with contextlib.closing(open_warehouse(settings)) as connection:
         console.log("training the conversion model")
         with recorded_run(settings.warehouse_path, "train") as details:
-            report = train(connection, settings.registry_dir, truth_path=truth_path)
+            report = train(
+                connection,
+                settings.registry_dir,
+                truth_path=truth_path,
+                min_labelled=settings.min_labelled,
+                min_conversions=settings.min_conversions,
+            )
             details.update(version=report.version, auc=report.auc)
-        model = load_champion(settings.registry_dir)
+        scorer = current_scorer(settings.registry_dir)
         with recorded_run(settings.warehouse_path, "score") as details:
-            scored = score_open_inquiries(connection, model, scored_at=dt.datetime.now(dt.UTC))
-            details.update(scored=scored, model_version=model.version)
+            result = score_open_inquiries(connection, scorer, scored_at=dt.datetime.now(dt.UTC))
+            details.update(dataclasses.asdict(result))
+        scored = result.scored
         customers, inquiries = connection.execute(
             "select (select count(*) from dim_customers), (select count(*) from fct_inquiries)"
         ).fetchone()
@@ -403,5 +412,8 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
         model_version=report.version,
         model_auc=round(report.auc, 4),
         best_achievable_auc=round(report.best_achievable_auc, 4),
+        auc_ratio=round(report.metrics["auc_ratio"], 4),
+        baseline_auc=round(report.metrics["baseline_auc"], 4),
+        ece=round(report.metrics["ece"], 4),
         seconds=round(time.monotonic() - started, 1),
     )

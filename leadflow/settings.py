@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     seed: int = 7
+    min_labelled: int = Field(
+        default=300, description="labelled inquiries needed to train a model (cold start below)"
+    )
+    min_conversions: int = Field(
+        default=30, description="conversions among them needed to train a model"
+    )
 
     @property
     def warehouse_path(self) -> Path:

@@ -1,49 +1,104 @@
-"""The model's features: what is known about an inquiry when it is submitted, from fct_inquiries."""
+"""The model's features: point-in-time facts (models.moments) turned into numbers and
+categories, each belonging to one business factor that reasons are phrased in."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from models.errors import WarehouseNotReadyError
+from models.moments import FACT_COLUMNS
 
-COUNTRY_FEATURE = "country"
-CATEGORICAL_FEATURES: tuple[str, ...] = (
-    "channel",
-    "product_category",
-    COUNTRY_FEATURE,
-    "assignee_type",  # rep / distributor / unassigned, as known a day after submission
-    "submitted_month",  # 1-12: the season
+
+@dataclass(frozen=True)
+class Factor:
+    """A group of features a salesperson thinks of as one thing, and the lost reason of
+    DESIGN.md it speaks to (None: it is not a reason to lose)."""
+
+    name: str
+    label: str
+    lost_reason: str | None
+
+
+FACTORS: tuple[Factor, ...] = (
+    Factor("price", "price vs target", "price"),
+    Factor("quote", "our quote", "price"),
+    Factor("customization", "customisation", "customization_infeasible"),
+    Factor("product", "product", "product_unavailable"),
+    Factor("follow_up", "follow-up speed", "slow_response"),
+    Factor("handler", "who handles it", "distributor_conflict"),
+    Factor("buyer_intent", "buyer's intent", "unresponsive"),
+    Factor("buyer_history", "buyer's history", None),
+    Factor("source", "channel and campaign", None),
+    Factor("season", "season", None),
 )
-NUMERIC_FEATURES: tuple[str, ...] = (
-    "log_quantity",
-    "price_gap",  # target_unit_price / list_unit_price; 1.0 when unknown
-    "is_price_gap_missing",
-    "needs_customization",
-    "has_company",
-    "is_free_mail",
-    "log_message_length",
-    "log_prior_page_views",
-    "log_prior_product_views",
-    "log_prior_searches",
-    "log_customer_prior_orders",
-)
-FEATURES: tuple[str, ...] = (*CATEGORICAL_FEATURES, *NUMERIC_FEATURES)
+FACTOR_BY_NAME = {factor.name: factor for factor in FACTORS}
 
-TOP_COUNTRIES = 15
-"""Countries beyond the 15 most frequent in the training data share one 'other' column."""
-
-ASSIGNMENT_KNOWN_WITHIN = pd.Timedelta(hours=24)
-"""An assignment counts as known at scoring time only if it came this soon after submission."""
+CATEGORICAL_FEATURES: dict[str, str] = {
+    # feature -> factor
+    "channel": "source",
+    "campaign": "source",
+    "country": "source",
+    "product_category": "product",
+    "sku": "product",
+    "assignee_type": "handler",
+    "handler_id": "handler",
+    "customization_answer": "customization",
+    "message_detail": "buyer_intent",
+    "submitted_month": "season",
+}
+CURVED_FEATURES: dict[str, str] = {
+    # numeric features whose effect may bend: piecewise linear between quantile knots
+    "price_gap": "price",
+    "quote_vs_target": "quote",
+    "quote_vs_list": "quote",
+    "log_quantity": "buyer_intent",
+    "log_hours_open": "follow_up",
+    "log_hours_awaiting_contact": "follow_up",
+    "log_hours_since_touch": "follow_up",
+    "log_hours_to_first_contact": "follow_up",
+}
+LINEAR_FEATURES: dict[str, str] = {
+    "is_price_gap_missing": "price",
+    "is_quoted": "quote",
+    "is_quote_vs_target_missing": "quote",
+    "needs_customization": "customization",
+    "is_contacted": "follow_up",
+    "has_company": "buyer_intent",
+    "is_free_mail": "buyer_intent",
+    "log_prior_visit_days": "buyer_intent",
+    "log_prior_page_views": "buyer_intent",
+    "log_prior_product_views": "buyer_intent",
+    "log_prior_searches": "buyer_intent",
+    "log_buyer_prior_inquiries": "buyer_history",
+    "log_buyer_prior_orders": "buyer_history",
+    "log_buyer_prior_revenue": "buyer_history",
+    "log_buyer_shipment_problems": "buyer_history",
+}
+FACTOR_OF: dict[str, str] = {**CATEGORICAL_FEATURES, **CURVED_FEATURES, **LINEAR_FEATURES}
+FEATURES: tuple[str, ...] = tuple(FACTOR_OF)
+NUMERIC_FEATURES: tuple[str, ...] = (*CURVED_FEATURES, *LINEAR_FEATURES)
 
 MAX_PRICE_GAP = 3.0
 UNKNOWN = "unknown"
 UNASSIGNED = "unassigned"
+NO_CAMPAIGN = "none"
+HOUR = np.timedelta64(3600, "s")
+
+# message detail: 0 none, 1 a one-line question, 2 a specific request (quantity, delivery,
+# taxes), 3 a project with a timeline or a request for technical documents
+_PROJECT_WORDS = (
+    "project", "this month", "datasheet", "technical data", "tender", "deadline",
+    "项目", "本月", "技术参数", "招标", "工程",
+)  # fmt: skip
+_SPECIFIC_WORDS = (
+    "pcs", "units", "delivery", "deliver", "port", "fob", "cif", "moq", "qty", "quantity",
+    "台", "套", "含税", "运费", "送到", "交货",
+)  # fmt: skip
 
 FREE_MAIL_DOMAINS: frozenset[str] = frozenset(
     {
@@ -71,128 +126,148 @@ PLACEHOLDER_VALUES: frozenset[str] = frozenset(
 """Values people type instead of a company name; such an inquiry has no company."""
 # dbt's var junk_identifier_values (transforms/dbt_project.yml), for `has_company`
 
-LABEL = "is_converted"
-INQUIRY_COLUMNS: tuple[str, ...] = (
-    "inquiry_id",
-    "submitted_at",
-    "channel",
-    "product_category",
-    "country",
-    "quantity",
-    "target_unit_price",
-    "list_unit_price",
-    "needs_customization",
-    "has_company",
-    "is_free_mail",
-    "message_length",
-    "prior_page_views",
-    "prior_product_views",
-    "prior_searches",
-    "customer_prior_orders",
-    "assignee_type",
-    "assigned_at",
-)
-"""The fct_inquiries columns the features are built from: all known at inquiry time."""
 
-STATUS_COLUMNS: tuple[str, ...] = (LABEL, "is_label_mature", "is_open")
-"""Read only to pick rows and labels; never turned into features (they are outcomes)."""
-
-_ROW_FILTERS = {
-    "all": "true",
-    "labelled": f"is_label_mature and {LABEL} is not null",
-    "open": "is_open",
-}
-
-
-def load_inquiries(
-    connection: duckdb.DuckDBPyConnection,
-    *,
-    rows: Literal["all", "labelled", "open"] = "all",
-) -> pd.DataFrame:
-    """Read the inquiry-time columns and the status columns of fct_inquiries, oldest first."""
-    columns = ", ".join((*INQUIRY_COLUMNS, *STATUS_COLUMNS))
-    sql = (
-        f"select {columns} from fct_inquiries where {_ROW_FILTERS[rows]} "
-        "order by submitted_at, inquiry_id"
-    )
-    try:
-        return connection.execute(sql).df()
-    except (duckdb.CatalogException, duckdb.BinderException) as error:
-        raise WarehouseNotReadyError(
-            f"fct_inquiries is missing or lacks a documented column ({error}); "
-            "build the marts with dbt first (see docs/tables.md)"
-        ) from error
-
-
-def build_features(inquiries: pd.DataFrame) -> pd.DataFrame:
-    """The FEATURES frame, in FEATURES order, for rows shaped like fct_inquiries."""
-    # numpy rather than pandas operations: one API request is one row, where pandas' per-call
-    # overhead would cost more than the model
-    submitted_at = _timestamps(inquiries["submitted_at"])
-    assigned_at = _timestamps(inquiries["assigned_at"])
-    assigned_late = (assigned_at - submitted_at) > ASSIGNMENT_KNOWN_WITHIN.to_timedelta64()
-    target = _numbers(inquiries["target_unit_price"])
-    list_price = _numbers(inquiries["list_unit_price"])
+def build_features(facts: pd.DataFrame) -> pd.DataFrame:
+    """The FEATURES frame, in FEATURES order, for rows shaped like models.moments facts."""
+    # numpy rather than pandas row operations: batch scoring builds a million rows at once
+    as_of = _timestamps(facts["as_of"])
+    submitted_at = _timestamps(facts["submitted_at"])
+    first_contact = _timestamps(facts["first_contacted_at"])
+    last_touch = _timestamps(facts["last_touch_at"])
+    target = _numbers(facts["target_unit_price"])
+    list_price = _numbers(facts["list_unit_price"])
+    quote = _numbers(facts["latest_quote_unit_price"])
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = np.where((target > 0) & (list_price > 0), target / list_price, np.nan)
+        quote_vs_target = np.where((quote > 0) & (target > 0), quote / target, np.nan)
+        quote_vs_list = np.where((quote > 0) & (list_price > 0), quote / list_price, np.nan)
     gap_missing = np.isnan(gap)
+    is_quoted = ~np.isnan(quote)
+    contacted = ~np.isnat(first_contact)
+    hours_open = _hours(as_of - submitted_at)
+    hours_to_contact = np.where(contacted, _hours(first_contact - submitted_at), 0.0)
+    since_touch = np.where(np.isnat(last_touch), hours_open, _hours(as_of - last_touch))
     month = submitted_at.astype("datetime64[M]").astype("int64") % 12 + 1
-    assignee_type = _category(inquiries["assignee_type"], missing=UNASSIGNED)
+    needs_customization = _flag(facts["needs_customization"])
+    feasible = facts["customization_feasible"].to_numpy(dtype=object, na_value=None)
+    answer = np.select(
+        [
+            np.equal(feasible, True),
+            np.equal(feasible, False),
+            needs_customization > 0,
+        ],
+        ["feasible", "infeasible", "awaiting"],
+        default="not_needed",
+    ).astype(object)
+    assignee_type = _category(facts["assignee_type"], missing=UNASSIGNED)
 
     features = {
-        "channel": _category(inquiries["channel"]),
-        "product_category": _category(inquiries["product_category"]),
-        COUNTRY_FEATURE: _category(inquiries["country"], upper=True),
-        "assignee_type": np.where(assigned_late, UNASSIGNED, assignee_type),
-        "submitted_month": np.where(np.isnat(submitted_at), 0, month),
-        "log_quantity": _log_count(inquiries["quantity"]),
+        "channel": _category(facts["channel"]),
+        "campaign": _category(facts["campaign"], missing=NO_CAMPAIGN),
+        "country": _category(facts["country"], upper=True),
+        "product_category": _category(facts["product_category"]),
+        "sku": _category(facts["sku"], upper=True),
+        "assignee_type": assignee_type,
+        "handler_id": _category(facts["handler_id"], missing=UNASSIGNED),
+        "customization_answer": answer,
+        "message_detail": message_detail(facts["message"]),
+        "submitted_month": np.where(np.isnat(submitted_at), 0, month).astype(str).astype(object),
         "price_gap": np.where(gap_missing, 1.0, np.clip(gap, 0.0, MAX_PRICE_GAP)),
+        "quote_vs_target": np.where(np.isnan(quote_vs_target), 1.0, np.clip(quote_vs_target, 0, 3)),
+        "quote_vs_list": np.where(is_quoted, np.nan_to_num(np.clip(quote_vs_list, 0, 3)), 1.0),
+        "log_quantity": _log_count(facts["quantity"]),
+        "log_hours_open": np.log1p(hours_open),
+        "log_hours_awaiting_contact": np.where(contacted, 0.0, np.log1p(hours_open)),
+        "log_hours_since_touch": np.log1p(since_touch),
+        "log_hours_to_first_contact": np.log1p(hours_to_contact),
         "is_price_gap_missing": gap_missing.astype("float64"),
-        "needs_customization": _flag(inquiries["needs_customization"]),
-        "has_company": _flag(inquiries["has_company"]),
-        "is_free_mail": _flag(inquiries["is_free_mail"]),
-        "log_message_length": _log_count(inquiries["message_length"]),
-        "log_prior_page_views": _log_count(inquiries["prior_page_views"]),
-        "log_prior_product_views": _log_count(inquiries["prior_product_views"]),
-        "log_prior_searches": _log_count(inquiries["prior_searches"]),
-        "log_customer_prior_orders": _log_count(inquiries["customer_prior_orders"]),
+        "is_quoted": is_quoted.astype("float64"),
+        "is_quote_vs_target_missing": (is_quoted & np.isnan(quote_vs_target)).astype("float64"),
+        "needs_customization": needs_customization,
+        "is_contacted": contacted.astype("float64"),
+        "has_company": np.fromiter(
+            (has_company(value) for value in _strings(facts["company"])), "float64", len(facts)
+        ),
+        "is_free_mail": np.fromiter(
+            (is_free_mail(value) for value in _strings(facts["email"])), "float64", len(facts)
+        ),
+        "log_prior_visit_days": _log_count(facts["prior_visit_days"]),
+        "log_prior_page_views": _log_count(facts["prior_page_views"]),
+        "log_prior_product_views": _log_count(facts["prior_product_views"]),
+        "log_prior_searches": _log_count(facts["prior_searches"]),
+        "log_buyer_prior_inquiries": _log_count(facts["buyer_prior_inquiries"]),
+        "log_buyer_prior_orders": _log_count(facts["buyer_prior_orders"]),
+        "log_buyer_prior_revenue": np.log1p(
+            np.clip(np.nan_to_num(_numbers(facts["buyer_prior_revenue"])), 0, None) / 1000.0
+        ),
+        "log_buyer_shipment_problems": _log_count(facts["buyer_shipment_problems"]),
     }
-    return pd.DataFrame({name: features[name] for name in FEATURES}, index=inquiries.index)
+    return pd.DataFrame({name: features[name] for name in FEATURES}, index=facts.index)
 
 
-def inquiries_from_submissions(submissions: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """fct_inquiries-shaped rows (INQUIRY_COLUMNS) for inquiries as submitted, e.g. to the API."""
-    # the API gets company, email and message; derive the flags the way dbt does for the mart
+def message_detail(messages: pd.Series) -> np.ndarray:
+    """How much a buyer wrote, as "0".."3": none, a one-liner, a specific request, a project."""
+    distinct, codes = np.unique(np.asarray(_strings(messages), dtype=object), return_inverse=True)
+    levels = np.array([_detail_of(message) for message in distinct], dtype=object)
+    return levels[codes.reshape(-1)]
+
+
+def _detail_of(message: str) -> str:
+    text = message.strip().lower()
+    if not text:
+        return "0"
+    if any(word in text for word in _PROJECT_WORDS):
+        return "3"
+    if any(word in text for word in _SPECIFIC_WORDS) or any(ch.isdigit() for ch in text):
+        return "2"
+    return "1"
+
+
+def facts_from_submissions(submissions: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Fact rows (FACT_COLUMNS) for inquiries as submitted, e.g. to the API: the submission
+    moment, before any sales step (an assignment sent along counts as known)."""
     now = dt.datetime.now(dt.UTC)
     rows = []
     for index, submission in enumerate(submissions):
         submitted_at = as_warehouse_time(submission.get("submitted_at") or now)
+        handler_id = submission.get("rep_id") or submission.get("distributor_id")
         assignee_type = submission.get("assignee_type")
-        rows.append(
+        row = {name: None for name in FACT_COLUMNS}
+        row.update(
             {
                 "inquiry_id": submission.get("inquiry_id") or f"submission-{index}",
+                "as_of": submitted_at + dt.timedelta(seconds=1),
                 "submitted_at": submitted_at,
                 "channel": submission["channel"],
+                "campaign": submission.get("campaign"),
                 "product_category": submission["product_category"],
+                "sku": submission.get("sku"),
                 "country": submission.get("country"),
                 "quantity": submission["quantity"],
                 "target_unit_price": submission.get("target_unit_price"),
                 "list_unit_price": submission.get("list_unit_price"),
                 "needs_customization": bool(submission.get("needs_customization", False)),
-                "has_company": has_company(submission.get("company")),
-                "is_free_mail": is_free_mail(submission.get("email")),
-                "message_length": len(submission.get("message") or ""),
+                "company": submission.get("company"),
+                "email": submission.get("email"),
+                "message": submission.get("message") or "",
+                "prior_visit_days": submission.get("prior_visit_days", 0),
                 "prior_page_views": submission.get("prior_page_views", 0),
                 "prior_product_views": submission.get("prior_product_views", 0),
                 "prior_searches": submission.get("prior_searches", 0),
-                "customer_prior_orders": submission.get("customer_prior_orders", 0),
+                "buyer_prior_inquiries": submission.get("buyer_prior_inquiries", 0),
+                "buyer_prior_orders": submission.get("customer_prior_orders", 0),
+                "buyer_prior_revenue": submission.get("buyer_prior_revenue", 0.0),
+                "buyer_shipment_problems": submission.get("buyer_shipment_problems", 0),
                 "assignee_type": assignee_type,
-                # an assignment given with the inquiry is known right now
+                "handler_id": handler_id,
                 "assigned_at": submitted_at if assignee_type else None,
+                "contact_count": 0,
+                "quote_count": 0,
             }
         )
-    columns: dict[str, Any] = {name: [row[name] for row in rows] for name in INQUIRY_COLUMNS}
-    for name in ("submitted_at", "assigned_at"):
+        rows.append(row)
+    columns: dict[str, Any] = {name: [row[name] for row in rows] for name in FACT_COLUMNS}
+    for name in ("as_of", "submitted_at", "assigned_at", "first_contacted_at", "last_touch_at"):
         columns[name] = np.array(columns[name], dtype="datetime64[us]")  # None becomes NaT
     return pd.DataFrame(columns)
 
@@ -223,14 +298,22 @@ def _timestamps(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype="datetime64[ns]")
 
 
+def _hours(delta: np.ndarray) -> np.ndarray:
+    hours = delta / HOUR
+    return np.clip(np.nan_to_num(hours.astype("float64"), nan=0.0), 0.0, None)
+
+
 def _numbers(values: pd.Series) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce")
     return np.asarray(numbers, dtype="float64")
 
 
+def _strings(values: pd.Series) -> list[str]:
+    return ["" if value is None or value != value else str(value) for value in values.tolist()]
+
+
 def _category(values: pd.Series, *, upper: bool = False, missing: str = UNKNOWN) -> np.ndarray:
-    # normalise each distinct value once; Python strings (object dtype) so OneHotEncoder sees
-    # the same categories whatever pandas' string default
+    # normalise each distinct value once; Python strings (object dtype) throughout
     codes, distinct = pd.factorize(values, use_na_sentinel=True)
     names = [str(value).strip() for value in distinct]
     names = [(name.upper() if upper else name.lower()) or missing for name in names]

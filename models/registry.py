@@ -14,43 +14,39 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 import skops.io
-from sklearn.pipeline import Pipeline
 
+from models.additive import AdditiveModel
 from models.errors import ModelIntegrityError, NoChampionError
 
 MODEL_FILE = "model.skops"
 METRICS_FILE = "metrics.json"
+CARD_FILE = "model_card.md"
 CHAMPION_FILE = "champion"
 CHALLENGER_FILE = "challenger"
 HISTORY_FILE = "champion_history.jsonl"
 ROLLBACK_REASON = "rollback"
 VERSION_LENGTH = 12
 
-TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        # what skops does not trust by default in the pipelines models.train builds
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._SigmoidCalibration",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    }
-)
-"""Types a model file may contain beyond skops' own defaults; anything else is refused."""
+TRUSTED_TYPES: frozenset[str] = frozenset()
+"""Types a model file may contain beyond skops' own defaults; anything else is refused.
+A model file holds only the additive model's state: dicts, lists, strings and numbers."""
 
 _VERSION_PATTERN = re.compile(rf"^[0-9a-f]{{{VERSION_LENGTH}}}$")
 
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified model from the registry: its version, fitted pipeline and model card."""
+    """A verified model from the registry: its version, fitted model and metrics."""
 
     version: str
-    pipeline: Pipeline
+    model: AdditiveModel
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,16 +55,19 @@ def version_of(model_bytes: bytes) -> str:
     return hashlib.sha256(model_bytes).hexdigest()[:VERSION_LENGTH]
 
 
-def save_model(registry_dir: Path, pipeline: Pipeline, metrics: dict[str, Any]) -> str:
-    """Store `pipeline` and its model card as a new version, make it champion; return it."""
-    version = register_model(registry_dir, pipeline, metrics)
-    promote(registry_dir, version, reason="saved as champion")
-    return version
+CardWriter = Callable[[str, dict[str, Any]], str]
 
 
-def register_model(registry_dir: Path, pipeline: Pipeline, metrics: dict[str, Any]) -> str:
-    """Store `pipeline` and its model card as a version (no alias changes); return it."""
-    model_bytes = skops.io.dumps(pipeline)
+def register_model(
+    registry_dir: Path,
+    state: dict[str, Any],
+    metrics: dict[str, Any],
+    *,
+    card: CardWriter | None = None,
+) -> str:
+    """Store a model's state, its metrics and its model card as a version (no alias
+    changes); return the version."""
+    model_bytes = skops.io.dumps(state)
     version = version_of(model_bytes)
     registry_dir.mkdir(parents=True, exist_ok=True)
     version_dir = registry_dir / version
@@ -78,8 +77,13 @@ def register_model(registry_dir: Path, pipeline: Pipeline, metrics: dict[str, An
         staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=registry_dir))
         try:
             _write_synced(staging / MODEL_FILE, model_bytes)
-            card = {"version": version, **metrics}
-            _write_synced(staging / METRICS_FILE, orjson.dumps(card, option=orjson.OPT_INDENT_2))
+            card_json = {"version": version, **metrics}
+            _write_synced(
+                staging / METRICS_FILE,
+                orjson.dumps(card_json, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY),
+            )
+            if card is not None:
+                _write_synced(staging / CARD_FILE, card(version, metrics).encode())
             os.replace(staging, version_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -217,10 +221,15 @@ def load_version(registry_dir: Path, version: str) -> LoadedModel:
         raise ModelIntegrityError(
             f"{model_path} contains types leadflow does not trust: {', '.join(unexpected)}"
         )
-    pipeline = skops.io.loads(model_bytes, trusted=untrusted)
-    if not isinstance(pipeline, Pipeline) or not hasattr(pipeline, "predict_proba"):
-        raise ModelIntegrityError(f"{model_path} does not hold a classification Pipeline")
-    return LoadedModel(version=version, pipeline=pipeline, metrics=metrics)
+    state = skops.io.loads(model_bytes, trusted=untrusted)
+    try:
+        model = AdditiveModel.from_state(state)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise ModelIntegrityError(
+            f"{model_path} does not hold a leadflow conversion model this version can use "
+            f"({error}); run `leadflow train` to write a new champion"
+        ) from error
+    return LoadedModel(version=version, model=model, metrics=metrics)
 
 
 def _write_synced(path: Path, data: bytes) -> None:

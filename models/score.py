@@ -1,35 +1,279 @@
-"""Scoring with a loaded model: probabilities, tiers, and the batch `lead_scores` table."""
+"""Scoring: probabilities, the 0-100 score, tiers, reasons in sales terms, the cold-start
+scorecard, and the batch `lead_scores` / `lead_score_history` tables."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
 
 import duckdb
 import numpy as np
+import orjson
 import pandas as pd
 
-from models.features import FEATURES, as_warehouse_time, build_features, load_inquiries
-from models.registry import LoadedModel
+from models.errors import NoChampionError
+from models.features import FACTORS, as_warehouse_time, build_features
+from models.moments import facts_at
+from models.registry import load_champion
 
 Tier = Literal["A", "B", "C", "D"]
 
 TIER_THRESHOLDS: tuple[tuple[Tier, float], ...] = (("A", 0.40), ("B", 0.20), ("C", 0.10))
 """Lowest conversion probability of each tier, best first; anything lower is tier D."""
-# fixed rather than learned, so a tier means the same from one model version to the next;
-# each model card reports the observed conversion rate per tier to check them against
+# probability levels, not ranks: with calibrated probabilities a tier means the same from one
+# model version to the next (A: at least 4 in 10 convert), whatever the mix of inquiries.
+# Each model card shows, on its validation and evaluation periods, the share of inquiries and
+# the observed conversion rate per tier, to check them against.
 LOWEST_TIER: Tier = "D"
 TIERS: tuple[Tier, ...] = (*(tier for tier, _ in TIER_THRESHOLDS), LOWEST_TIER)
+REASONS_PER_SCORE = 3
+MODEL_SCORER = "model"
+SCORECARD_SCORER = "scorecard"
+SCORECARD_VERSION = "scorecard-v1"
 
-LEAD_SCORES_DDL = """
-create or replace table lead_scores (
-    inquiry_id    varchar primary key,
-    probability   double not null,
-    tier          varchar not null,
-    model_version varchar not null,
-    scored_at     timestamp not null  -- UTC
-)
+LEAD_SCORE_COLUMNS = """
+    inquiry_id     varchar not null,
+    probability    double not null,
+    score          integer not null,
+    tier           varchar not null,
+    reasons        json not null,
+    scorer         varchar not null,   -- 'model', or 'scorecard' before there is one
+    model_version  varchar not null,
+    events_through timestamp,          -- newest landing among the inquiry's events
+    scored_at      timestamp not null  -- UTC
 """
+LEAD_SCORES_DDL = (
+    f"create table if not exists lead_scores ({LEAD_SCORE_COLUMNS}, primary key (inquiry_id))"
+)
+HISTORY_DDL = f"create table if not exists lead_score_history ({LEAD_SCORE_COLUMNS})"
+
+
+class Scorer(Protocol):
+    """What scores: the champion model, or the scorecard before there is one."""
+
+    version: str
+    kind: str
+
+    def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(base logit per row, n x len(FACTORS) logit effects); logit = base + row sum."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModelScorer:
+    """The registry's champion as a Scorer."""
+
+    version: str
+    model: object  # models.additive.AdditiveModel
+    kind: str = MODEL_SCORER
+
+    @property
+    def references(self) -> dict[str, object]:
+        """The ordinary inquiry a factor is put back to when neutralised."""
+        return self.model.references  # type: ignore[attr-defined, no-any-return]
+
+    def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        model = self.model
+        effects = model.effects(features)  # type: ignore[attr-defined]
+        slope, offset = model.calibration  # type: ignore[attr-defined]
+        base = np.full(len(features), slope * model.intercept + offset)  # type: ignore[attr-defined]
+        return base, model.factor_effects(effects)  # type: ignore[attr-defined]
+
+
+BASE_RATE_LOGIT = float(np.log(0.15 / 0.85))
+SCORECARD_POINT = 0.4
+"""Logit per scorecard point: +1 point takes 15 % to about 19 %."""
+
+
+class Scorecard:
+    """The cold-start scorecard: points per rule, documented in the README ('Cold start').
+
+    It is not a measured probability: it starts from a typical 15 % conversion and moves
+    0.4 on the logit scale per point. Every score it gives says scorer = 'scorecard'.
+    """
+
+    version = SCORECARD_VERSION
+    kind = SCORECARD_SCORER
+    references: dict[str, object] = {  # noqa: RUF012  # where every rule gives 0 points
+        "is_price_gap_missing": 1.0,
+        "quote_vs_target": 1.0,
+        "customization_answer": "not_needed",
+        "log_hours_awaiting_contact": 0.0,
+        "has_company": 0.0,
+        "is_free_mail": 0.0,
+        "message_detail": "2",
+        "log_buyer_prior_orders": 0.0,
+    }
+
+    def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        f = features
+        gap = f["price_gap"].to_numpy()
+        gap_known = f["is_price_gap_missing"].to_numpy() == 0
+        answer = f["customization_answer"].to_numpy()
+        detail = f["message_detail"].to_numpy()
+        awaiting_hours = np.expm1(f["log_hours_awaiting_contact"].to_numpy())
+        points = {
+            # target price vs list: at least 90 % +2, 75-90 % +1, below 60 % -2
+            "price": np.where(
+                gap_known, np.select([gap >= 0.9, gap >= 0.75, gap < 0.6], [2, 1, -2], 0), 0
+            ),
+            "quote": np.where(f["quote_vs_target"].to_numpy() > 1.15, -2, 0),
+            "customization": np.select(
+                [answer == "infeasible", answer == "awaiting", answer == "feasible"], [-4, -1, 0], 0
+            ),
+            "product": np.zeros(len(f)),
+            "follow_up": np.where(awaiting_hours > 48, -2, 0),
+            "handler": np.zeros(len(f)),
+            "buyer_intent": (
+                (f["has_company"].to_numpy() > 0) * 1
+                - (f["is_free_mail"].to_numpy() > 0) * 1
+                + np.select([detail == "3", detail == "0"], [1, -1], 0)
+            ),
+            "buyer_history": np.where(f["log_buyer_prior_orders"].to_numpy() > 0, 2, 0),
+            "source": np.zeros(len(f)),
+            "season": np.zeros(len(f)),
+        }
+        effects = np.column_stack([points[factor.name] for factor in FACTORS]).astype("float64")
+        return np.full(len(f), BASE_RATE_LOGIT), SCORECARD_POINT * effects
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Scores of n inquiries: probability, 0-100 score, tier, and top reasons."""
+
+    probability: np.ndarray
+    score: np.ndarray
+    tier: np.ndarray
+    reason_factors: np.ndarray  # n x REASONS_PER_SCORE factor indexes, largest effect first
+    reason_points: np.ndarray  # n x REASONS_PER_SCORE: score points the factor adds (+) or costs
+
+    def reasons(self, features: pd.DataFrame, row: int) -> list[dict[str, object]]:
+        """Row `row`'s reasons: factor, direction, points, the lost reason it speaks to, and
+        a sentence for sales."""
+        values = features.iloc[row]
+        reasons = []
+        for factor_index, points in zip(
+            self.reason_factors[row], self.reason_points[row], strict=True
+        ):
+            factor = FACTORS[int(factor_index)]
+            reasons.append(
+                {
+                    "factor": factor.name,
+                    "direction": "raises" if points > 0 else "lowers",
+                    "points": round(float(points), 1),
+                    "lost_reason": factor.lost_reason,
+                    "text": explain(factor.name, values),
+                }
+            )
+        return reasons
+
+
+def current_scorer(registry_dir: Path) -> Scorer:
+    """The champion model, or the cold-start scorecard while no model has been trained.
+    A champion that fails verification raises (ModelIntegrityError): never silently
+    replaced."""
+    try:
+        champion = load_champion(registry_dir)
+    except NoChampionError:
+        return Scorecard()
+    return ModelScorer(champion.version, champion.model)
+
+
+def score_features(scorer: Scorer, features: pd.DataFrame) -> Scores:
+    """Probability, score, tier and the REASONS_PER_SCORE factors that move it most.
+
+    A factor's points are how much the 0-100 score would fall (or rise) if that factor were
+    put back to what is ordinary (the training data's most common category, median value):
+    neutralising it moves the score by exactly that, the stated way.
+    """
+    base, effects = scorer.factor_logits(features)
+    logit = base + effects.sum(axis=1)
+    probability = _sigmoid(logit)
+    without = _sigmoid(logit[:, None] - effects)
+    points = 100.0 * (probability[:, None] - without)
+    k = min(REASONS_PER_SCORE, points.shape[1])
+    top = np.argpartition(-np.abs(points), k - 1, axis=1)[:, :k]
+    top_points = np.take_along_axis(points, top, axis=1)
+    order = np.argsort(-np.abs(top_points), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    return Scores(
+        probability=probability,
+        score=np.rint(probability * 100).astype("int64"),
+        tier=tiers_for(probability),
+        reason_factors=top,
+        reason_points=np.take_along_axis(points, top, axis=1),
+    )
+
+
+def explain(factor: str, f: pd.Series) -> str:
+    """One sentence, in sales terms, about a factor of one inquiry."""
+    if factor == "price":
+        if f["is_price_gap_missing"]:
+            return "no target price given"
+        gap = f["price_gap"]
+        if gap >= 1.0:
+            return "target price at or above our list price"
+        return f"target price {100 * (1 - gap):.0f} % below our list price"
+    if factor == "quote":
+        if not f["is_quoted"]:
+            return "not quoted yet"
+        if f["is_quote_vs_target_missing"]:
+            return f"quoted at {100 * f['quote_vs_list']:.0f} % of list price"
+        return f"latest quote {100 * (f['quote_vs_target'] - 1):+.0f} % vs the buyer's target price"
+    if factor == "customization":
+        return {
+            "infeasible": "the factory answered the customisation is not feasible",
+            "feasible": "the factory confirmed the customisation",
+            "awaiting": "needs customisation; the factory has not answered yet",
+        }.get(f["customization_answer"], "standard product, no customisation")
+    if factor == "product":
+        return f"{f['sku']} ({str(f['product_category']).replace('_', ' ')})"
+    if factor == "follow_up":
+        if not f["is_contacted"]:
+            return f"no contact {np.expm1(f['log_hours_awaiting_contact']):.0f} h after submission"
+        since = np.expm1(f["log_hours_since_touch"])
+        if since > 72:
+            return f"no sales touch for {since / 24:.0f} days"
+        return f"first contact {np.expm1(f['log_hours_to_first_contact']):.0f} h after submission"
+    if factor == "handler":
+        if f["assignee_type"] == "unassigned":
+            return "not assigned to a rep or distributor yet"
+        return f"handled by {f['assignee_type']} {f['handler_id']}"
+    if factor == "buyer_intent":
+        detail = {
+            "0": "no message",
+            "1": "one-line message",
+            "2": "specific request (quantity, delivery)",
+            "3": "describes a project or timeline",
+        }[str(f["message_detail"])]
+        mail = "free-mail address" if f["is_free_mail"] else "no free-mail address"
+        company = "company named" if f["has_company"] else "no company named"
+        return f"{detail}, {company}, {mail}"
+    if factor == "buyer_history":
+        orders = np.expm1(f["log_buyer_prior_orders"])
+        problems = np.expm1(f["log_buyer_shipment_problems"])
+        if orders < 0.5:
+            return "new buyer, no earlier orders"
+        text = f"repeat buyer: {orders:.0f} earlier orders"
+        return text + (f", {problems:.0f} shipment problems" if problems >= 0.5 else "")
+    if factor == "source":
+        campaign = f["campaign"]
+        via = f" via {campaign}" if campaign not in ("none", "(other)") else ""
+        return f"{f['channel']} inquiry from {f['country']}{via}"
+    if factor == "season":
+        month = int(f["submitted_month"]) if str(f["submitted_month"]).isdigit() else 0
+        names = ("", "January", "February", "March", "April", "May", "June", "July", "August",
+                 "September", "October", "November", "December")  # fmt: skip
+        return f"submitted in {names[month]}" if month else "submission month unknown"
+    raise KeyError(f"unknown factor {factor!r}; factors are {[x.name for x in FACTORS]}")
+
+
+def reasons_json(scores: Scores, features: pd.DataFrame) -> list[str]:
+    """Every row's reasons as JSON text (what lead_scores.reasons holds)."""
+    return [orjson.dumps(scores.reasons(features, row)).decode() for row in range(len(features))]
 
 
 def tier_for(probability: float) -> Tier:
@@ -47,42 +291,86 @@ def tiers_for(probabilities: np.ndarray) -> np.ndarray:
     return np.select(conditions, choices, default=LOWEST_TIER).astype(object)
 
 
-def score_inquiries(model: LoadedModel, inquiries: pd.DataFrame) -> np.ndarray:
-    """Conversion probabilities for fct_inquiries-shaped rows, in one predict_proba call."""
-    if inquiries.empty:
-        return np.empty(0, dtype="float64")
-    features = build_features(inquiries)
-    return model.pipeline.predict_proba(features[list(FEATURES)])[:, 1].astype("float64")
+@dataclass(frozen=True)
+class BatchResult:
+    """What one `leadflow score` run did."""
+
+    scored: int  # rows written (new events, new model, or never scored)
+    unchanged: int  # open inquiries whose score stood
+    removed: int  # inquiries no longer open, taken out of lead_scores
+    scorer: str
+    model_version: str
+    feature_seconds: float
+    scoring_seconds: float
+
+
+PENDING_SQL = """
+select f.inquiry_id, m.last_ingested_at as events_through
+from fct_inquiries as f
+left join int_inquiry_milestones_pivoted as m using (inquiry_id)
+left join lead_scores as s using (inquiry_id)
+where f.is_open
+  and ($everything
+       or s.inquiry_id is null
+       or s.model_version <> $version
+       or m.last_ingested_at > s.events_through)
+order by f.inquiry_id
+"""
 
 
 def score_open_inquiries(
     connection: duckdb.DuckDBPyConnection,
-    model: LoadedModel,
+    scorer: Scorer,
     *,
     scored_at: dt.datetime,
-) -> int:
-    """Replace `lead_scores` with a score for every open inquiry in one transaction; return rows."""
-    open_inquiries = load_inquiries(connection, rows="open")
-    probabilities = score_inquiries(model, open_inquiries)
-    scores = pd.DataFrame(
+    everything: bool = False,
+) -> BatchResult:
+    """Score the open inquiries with new events since their last score (or never scored, or
+    scored by another model; all of them with `everything`) as of `scored_at`: upsert
+    lead_scores, append lead_score_history, drop scores of inquiries no longer open."""
+    as_of = as_warehouse_time(scored_at)
+    _create_tables(connection)
+    pending = connection.execute(
+        PENDING_SQL, {"everything": everything, "version": scorer.version}
+    ).df()
+    started = time.perf_counter()
+    facts = facts_at(
+        connection, pd.DataFrame({"inquiry_id": pending["inquiry_id"], "as_of": as_of})
+    )
+    facts = facts.merge(pending, on="inquiry_id", how="left")
+    features = build_features(facts)
+    featured = time.perf_counter()
+    scores = score_features(scorer, features)
+    rows = pd.DataFrame(
         {
-            "inquiry_id": open_inquiries["inquiry_id"].astype(object),
-            "probability": probabilities,
-            "tier": tiers_for(probabilities),
-            "model_version": model.version,
-            "scored_at": as_warehouse_time(scored_at),
+            "inquiry_id": facts["inquiry_id"].astype(object),
+            "probability": scores.probability,
+            "score": scores.score,
+            "tier": scores.tier,
+            "reasons": reasons_json(scores, features),
+            "scorer": scorer.kind,
+            "model_version": scorer.version,
+            "events_through": facts["events_through"],
+            "scored_at": as_of,
         }
     )
+    scored = time.perf_counter()
     connection.execute("begin transaction")
     try:
-        connection.execute(LEAD_SCORES_DDL)
-        if not scores.empty:
-            connection.register("new_lead_scores", scores)
+        removed = connection.execute(
+            "delete from lead_scores where inquiry_id not in "
+            "(select inquiry_id from fct_inquiries where is_open)"
+        ).fetchone()
+        if not rows.empty:
+            connection.register("new_lead_scores", rows)
             try:
                 connection.execute(
-                    "insert into lead_scores "
-                    "select inquiry_id, probability, tier, model_version, scored_at "
-                    "from new_lead_scores"
+                    "delete from lead_scores where inquiry_id in "
+                    "(select inquiry_id from new_lead_scores)"
+                )
+                connection.execute("insert into lead_scores by name select * from new_lead_scores")
+                connection.execute(
+                    "insert into lead_score_history by name select * from new_lead_scores"
                 )
             finally:
                 connection.unregister("new_lead_scores")
@@ -90,4 +378,32 @@ def score_open_inquiries(
     except BaseException:
         connection.execute("rollback")
         raise
-    return len(scores)
+    total_open = connection.execute("select count(*) from lead_scores").fetchone()
+    return BatchResult(
+        scored=len(rows),
+        unchanged=int(total_open[0] if total_open else 0) - len(rows),
+        removed=int(removed[0] if removed else 0),
+        scorer=scorer.kind,
+        model_version=scorer.version,
+        feature_seconds=featured - started,
+        scoring_seconds=scored - featured,
+    )
+
+
+def _create_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    # lead_scores is derived data: one written by an older leadflow (without reasons) is
+    # replaced, and every open inquiry gets rescored
+    columns = {
+        row[0]
+        for row in connection.execute(
+            "select column_name from information_schema.columns where table_name = 'lead_scores'"
+        ).fetchall()
+    }
+    if columns and not {"reasons", "events_through", "scorer"} <= columns:
+        connection.execute("drop table lead_scores")
+    connection.execute(LEAD_SCORES_DDL)
+    connection.execute(HISTORY_DDL)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))

@@ -1,4 +1,5 @@
-"""Training: a time-split, calibrated conversion model from fct_inquiries, saved to the registry."""
+"""Training: a time-split, calibrated additive conversion model from point-in-time facts,
+evaluated against the simulator's truth and a simple baseline, saved to the registry."""
 
 from __future__ import annotations
 
@@ -13,56 +14,40 @@ import numpy as np
 import pandas as pd
 import sklearn
 import skops
-from sklearn.base import ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder
 
-from models.errors import ModelError, NotEnoughLabelsError
-from models.features import (
-    CATEGORICAL_FEATURES,
-    COUNTRY_FEATURE,
-    LABEL,
-    NUMERIC_FEATURES,
-    TOP_COUNTRIES,
-    build_features,
-    load_inquiries,
-)
-from models.registry import (
-    MODEL_FILE,
-    alias,
-    load_version,
-    promote,
-    register_model,
-    set_challenger,
-)
-from models.score import TIERS, tiers_for
+from models.additive import AdditiveModel
+from models.card import write_model_card
+from models.errors import ModelError, NotEnoughLabelsError, WarehouseNotReadyError
+from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_features
+from models.moments import HEADLINE_MOMENT, MOMENT_KINDS, facts_at, training_moments
+from models.registry import MODEL_FILE, alias, load_version, promote, register_model, set_challenger
+from models.score import TIER_THRESHOLDS, TIERS, tiers_for
 
+LABEL = "is_converted"
 EVAL_FRACTION = 0.25
 """The latest quarter of labelled submission times is held out for evaluation."""
 VALIDATION_FRACTION = 0.2
-"""The latest fifth of the training period chooses the estimator and its calibration."""
-MIN_LABELLED_ROWS = 200
+"""The latest fifth of the training period chooses regularisation and calibrates."""
+MIN_LABELLED = 300
+MIN_CONVERSIONS = 30
 MIN_POSITIVES_PER_PERIOD = 5
-MIN_CATEGORY_ROWS = 10
-CALIBRATION_FOLDS = 5
-SELECTION_MARGIN = 2.0
+REGULARISATION_GRID = (0.03, 0.1, 0.3, 1.0)
 CALIBRATION_BINS = 10
 _MORE_DATA = (
-    "ingest more history (or simulate a longer period), rebuild the marts with dbt, "
-    "then run `leadflow train` again"
+    "ingest more history (or simulate a longer period), rebuild the marts with "
+    "`leadflow transform`, then run `leadflow train` again; until then `leadflow score` "
+    "uses the rule-based scorecard (see the README, 'Cold start')"
 )
-ESTIMATORS = ("logistic_regression", "hist_gradient_boosting")  # simplest first
-CALIBRATIONS = ("none", "sigmoid", "isotonic")  # simplest first
 
 
 @dataclass(frozen=True)
 class TrainReport:
-    """What a training run produced: the new champion's version and its evaluation."""
+    """What a training run produced: the new model's version and its evaluation."""
 
     version: str
     promoted: bool  # False: it did not beat the champion and is the challenger
@@ -74,6 +59,63 @@ class TrainReport:
     n_eval: int
     estimator: str
     model_path: Path
+    metrics: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """The one JSON line `leadflow train` prints."""
+        m = self.metrics
+        return {
+            "version": self.version,
+            "promoted": self.promoted,
+            "champion": self.champion,
+            "promotion_reason": self.promotion_reason,
+            "moment": m["headline_moment"],
+            "auc": _round(m["auc"]),
+            "best_achievable_auc": _round(m["best_achievable_auc"]),
+            "auc_ratio": _round(m["auc_ratio"]),
+            "baseline_auc": _round(m["baseline_auc"]),
+            "ece": _round(m["ece"]),
+            "top_decile_lift": _round(m["top_decile_lift"]),
+            "pr_auc": _round(m["model"]["pr_auc"]),
+            "brier": _round(m["model"]["brier"]),
+            "truth": {k: _round(v) for k, v in (m.get("truth") or {}).items()},
+            "baseline": {k: _round(v) for k, v in m["baseline"].items()},
+            "auc_by_moment": {k: _round(v) for k, v in m["auc_by_moment"].items()},
+            "n_train": self.n_train,
+            "n_eval": self.n_eval,
+        }
+
+
+def load_labelled(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every inquiry whose label is mature (converted, closed, or past the 90-day window),
+    with its label; younger open inquiries are not here and so never become negatives."""
+    try:
+        return connection.execute(
+            f"select inquiry_id, submitted_at, {LABEL} from fct_inquiries "
+            f"where is_label_mature and {LABEL} is not null order by submitted_at, inquiry_id"
+        ).df()
+    except (duckdb.CatalogException, duckdb.BinderException) as error:
+        raise WarehouseNotReadyError(
+            f"fct_inquiries is missing or lacks a documented column ({error}); "
+            "build the marts with `leadflow transform` first"
+        ) from error
+
+
+def check_enough_labels(
+    labelled: pd.DataFrame,
+    *,
+    min_labelled: int = MIN_LABELLED,
+    min_conversions: int = MIN_CONVERSIONS,
+) -> None:
+    """Refuse (NotEnoughLabelsError, saying why) below the cold-start thresholds."""
+    conversions = int(labelled[LABEL].sum()) if len(labelled) else 0
+    if len(labelled) < min_labelled or conversions < min_conversions:
+        raise NotEnoughLabelsError(
+            f"the warehouse has {len(labelled)} labelled inquiries with {conversions} "
+            f"conversions; a model needs at least {min_labelled} labelled inquiries with "
+            f"{min_conversions} conversions (LEADFLOW_MIN_LABELLED, LEADFLOW_MIN_CONVERSIONS): "
+            f"{_MORE_DATA}"
+        )
 
 
 def train(
@@ -81,51 +123,112 @@ def train(
     registry_dir: Path,
     *,
     truth_path: Path | None = None,
-    random_state: int = 0,
+    min_labelled: int = MIN_LABELLED,
+    min_conversions: int = MIN_CONVERSIONS,
 ) -> TrainReport:
-    """Train on the earlier labelled inquiries, evaluate on the later ones, save as champion."""
-    labelled = load_inquiries(connection, rows="labelled")
-    _require_enough_labels(labelled)
-    training, evaluation = split_by_time(labelled, eval_fraction=EVAL_FRACTION)
-    _require_both_outcomes(training, "training")
-    _require_both_outcomes(evaluation, "evaluation")
+    """Train on earlier labelled inquiries, evaluate on the latest, register the model."""
+    labelled = load_labelled(connection)
+    check_enough_labels(labelled, min_labelled=min_labelled, min_conversions=min_conversions)
+    training_ids, evaluation_ids = split_by_time(labelled, eval_fraction=EVAL_FRACTION)
+    fitting_ids, validation_ids = split_by_time(training_ids, eval_fraction=VALIDATION_FRACTION)
+    for name, period in (("training", fitting_ids), ("validation", validation_ids),
+                         ("evaluation", evaluation_ids)):  # fmt: skip
+        _require_both_outcomes(period, name)
+    truth = _read_truth(truth_path) if truth_path is not None else None
 
-    # read the truth before any fit, so a wrong file fails fast
-    truth = _best_achievable(truth_path, evaluation) if truth_path is not None else {}
+    moments = training_moments(connection, labelled["inquiry_id"])
+    facts = facts_at(connection, moments)
+    facts = facts.merge(labelled[["inquiry_id", LABEL]], on="inquiry_id", how="inner")
+    features = build_features(facts)
+    labels = facts[LABEL].astype(int).to_numpy()
+    # every inquiry weighs one in total, however many moments it was open for
+    weights = 1.0 / facts.groupby("inquiry_id")["inquiry_id"].transform("size").to_numpy()
+    in_period = {
+        name: facts["inquiry_id"].isin(period["inquiry_id"]).to_numpy()
+        for name, period in (
+            ("fit", fitting_ids),
+            ("validation", validation_ids),
+            ("eval", evaluation_ids),
+        )  # fmt: skip
+    }
+    headline = (facts["moment"] == HEADLINE_MOMENT).to_numpy()
 
-    choice, selection = choose_pipeline(training, random_state=random_state)
-    pipeline = candidate_pipeline(*choice, random_state=random_state)
-    pipeline.fit(build_features(training), training[LABEL].astype(int))
+    fit, val = in_period["fit"], in_period["validation"]
+    selection = {}
+    for regularisation in REGULARISATION_GRID:
+        candidate = AdditiveModel.fit(features[fit], labels[fit], weights[fit],
+                                      regularisation=regularisation)  # fmt: skip
+        p_val = candidate.predict_proba(features[val])[:, 1]
+        selection[regularisation] = float(
+            log_loss(labels[val], p_val, sample_weight=weights[val], labels=[0, 1])
+        )
+    chosen = min(selection, key=lambda c: (selection[c], c))
+    model = AdditiveModel.fit(features[fit], labels[fit], weights[fit], regularisation=chosen)
+    model.calibrate(model.logits(features[val]), labels[val], weights[val])
 
-    y_eval = evaluation[LABEL].astype(int).to_numpy()
-    p_eval = pipeline.predict_proba(build_features(evaluation))[:, 1]
-    auc = float(roc_auc_score(y_eval, p_eval))
+    evaluation = in_period["eval"] & headline
+    y_eval = labels[evaluation]
+    p_eval = model.predict_proba(features[evaluation])[:, 1]
+    baseline = _baseline(features[fit & headline], labels[fit & headline])
+    p_baseline = baseline.predict_proba(features[evaluation][_BASELINE_COLUMNS])[:, 1]
+    scores = {"model": _scores(y_eval, p_eval), "baseline": _scores(y_eval, p_baseline)}
+    if truth is not None:
+        ids = facts.loc[evaluation, "inquiry_id"]
+        matched = ids.map(truth)
+        if matched.isna().any():
+            raise ModelError(
+                f"{truth_path} lacks {int(matched.isna().sum())} of the {len(ids)} evaluation "
+                "inquiries; is it the truth file of the simulation in this warehouse?"
+            )
+        scores["truth"] = _scores(y_eval, matched.to_numpy(dtype="float64"))
 
+    auc_by_moment = {}
+    for kind in MOMENT_KINDS:
+        chosen_rows = in_period["eval"] & (facts["moment"] == kind).to_numpy()
+        if len(set(labels[chosen_rows])) == 2:
+            p = model.predict_proba(features[chosen_rows])[:, 1]
+            auc_by_moment[kind] = float(roc_auc_score(labels[chosen_rows], p))
+
+    p_validation = model.predict_proba(features[val & headline])[:, 1]
+    truth_auc = scores.get("truth", {}).get("auc")
     metrics: dict[str, Any] = {
-        "auc": auc,
-        "best_achievable_auc": truth.get("best_achievable_auc"),
-        **truth,
+        "headline_moment": HEADLINE_MOMENT,
+        "auc": scores["model"]["auc"],
+        "best_achievable_auc": truth_auc,
+        "auc_ratio": scores["model"]["auc"] / truth_auc if truth_auc else None,
+        "baseline_auc": scores["baseline"]["auc"],
+        "ece": scores["model"]["ece"],
+        "top_decile_lift": scores["model"]["top_decile_lift"],
         "log_loss": float(log_loss(y_eval, p_eval, labels=[0, 1])),
-        "brier": float(brier_score_loss(y_eval, p_eval)),
-        "mean_probability_eval": float(p_eval.mean()),
-        "n_train": len(training),
-        "n_eval": len(evaluation),
-        "positive_rate_train": float(training[LABEL].mean()),
-        "positive_rate_eval": float(evaluation[LABEL].mean()),
+        "brier": scores["model"]["brier"],
+        **scores,
+        "auc_by_moment": auc_by_moment,
+        "n_train": int(len(fitting_ids) + len(validation_ids)),
+        "n_eval": int(len(evaluation_ids)),
+        "n_moments": int(len(facts)),
+        "positive_rate_train": float(training_ids[LABEL].mean()),
+        "positive_rate_eval": float(evaluation_ids[LABEL].mean()),
         "data_window": {
-            "train_from": _iso(training["submitted_at"].min()),
-            "train_to": _iso(training["submitted_at"].max()),
-            "eval_from": _iso(evaluation["submitted_at"].min()),
-            "eval_to": _iso(evaluation["submitted_at"].max()),
+            "train_from": _iso(fitting_ids["submitted_at"].min()),
+            "train_to": _iso(fitting_ids["submitted_at"].max()),
+            "validation_from": _iso(validation_ids["submitted_at"].min()),
+            "validation_to": _iso(validation_ids["submitted_at"].max()),
+            "eval_from": _iso(evaluation_ids["submitted_at"].min()),
+            "eval_to": _iso(evaluation_ids["submitted_at"].max()),
         },
-        "estimator": choice[0],
-        "calibration": choice[1],
-        "selection_log_loss": selection,
+        "estimator": "additive_logistic+platt",
+        "regularisation": chosen,
+        "selection_log_loss": {str(c): loss for c, loss in selection.items()},
+        "calibration": list(model.calibration),
         "calibration_bins": _calibration_bins(y_eval, p_eval),
+        "tier_thresholds": {tier: lowest for tier, lowest in TIER_THRESHOLDS},
+        "tiers_validation": _tier_table(labels[val & headline], p_validation),
         "tiers_eval": _tier_table(y_eval, p_eval),
-        "features": {"categorical": list(CATEGORICAL_FEATURES), "numeric": list(NUMERIC_FEATURES)},
+        "features": {
+            "categorical": list(CATEGORICAL_FEATURES),
+            "numeric": list(NUMERIC_FEATURES),
+        },
         "label": LABEL,
-        "random_state": random_state,
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {
             "python": platform.python_version(),
@@ -133,32 +236,31 @@ def train(
             "skops": skops.__version__,
         },
     }
-    version = register_model(registry_dir, pipeline, metrics)
-    promoted, reason = _promote_if_better(registry_dir, version, evaluation, y_eval, metrics)
+    version = register_model(registry_dir, model.state(), metrics, card=write_model_card)
+    promoted, reason = _promote_if_better(
+        registry_dir, version, features[evaluation], y_eval, metrics["log_loss"]
+    )
     return TrainReport(
         version=version,
         promoted=promoted,
         champion=alias(registry_dir) or version,
         promotion_reason=reason,
-        auc=auc,
-        best_achievable_auc=metrics["best_achievable_auc"],
-        n_train=len(training),
-        n_eval=len(evaluation),
-        estimator=f"{choice[0]}+{choice[1]}",
+        auc=metrics["auc"],
+        best_achievable_auc=truth_auc,
+        n_train=metrics["n_train"],
+        n_eval=metrics["n_eval"],
+        estimator=metrics["estimator"],
         model_path=registry_dir / version / MODEL_FILE,
+        metrics=metrics,
     )
 
 
 def _promote_if_better(
-    registry_dir: Path,
-    version: str,
-    evaluation: pd.DataFrame,
-    y_eval: np.ndarray,
-    metrics: dict[str, Any],
+    registry_dir: Path, version: str, features: pd.DataFrame, y_eval: np.ndarray, loss: float
 ) -> tuple[bool, str]:
     """Make `version` champion if it beats the current one on the same evaluation period.
 
-    Both models score the same evaluation inquiries; the lower log loss (a proper scoring
+    Both models score the same evaluation moments; the lower log loss (a proper scoring
     rule: it rewards ranking and honest probabilities alike) wins. A champion that cannot
     score them (an older feature set) or that fails verification loses.
     """
@@ -170,17 +272,17 @@ def _promote_if_better(
         return True, "identical to the champion"
     try:
         champion = load_version(registry_dir, current)
-        p_champion = champion.pipeline.predict_proba(build_features(evaluation))[:, 1]
+        p_champion = champion.model.predict_proba(features)[:, 1]
     except (ModelError, ValueError, KeyError) as error:
         reason = f"the champion {current} cannot score this evaluation period ({error})"
         promote(registry_dir, version, reason=reason)
         return True, reason
     champion_loss = float(log_loss(y_eval, p_champion, labels=[0, 1]))
     comparison = (
-        f"log loss {metrics['log_loss']:.4f} vs the champion {current}'s {champion_loss:.4f} "
+        f"log loss {loss:.4f} vs the champion {current}'s {champion_loss:.4f} "
         f"on the same {len(y_eval)} evaluation inquiries"
     )
-    if metrics["log_loss"] < champion_loss:
+    if loss < champion_loss:
         promote(registry_dir, version, reason=f"beat the champion: {comparison}")
         return True, f"beat the champion: {comparison}"
     set_challenger(registry_dir, version)
@@ -196,125 +298,55 @@ def split_by_time(
     return labelled[earlier], labelled[~earlier]
 
 
-def candidate_pipeline(estimator: str, calibration: str, *, random_state: int) -> Pipeline:
-    """One `Pipeline(ColumnTransformer -> classifier)`, the classifier optionally calibrated."""
-    classifier: ClassifierMixin
-    if estimator == "logistic_regression":
-        classifier = LogisticRegression(C=1.0, max_iter=2000)
-        numeric: StandardScaler | str = StandardScaler()
-    elif estimator == "hist_gradient_boosting":
-        classifier = HistGradientBoostingClassifier(
-            learning_rate=0.05,
-            max_iter=500,
-            max_leaf_nodes=15,
-            min_samples_leaf=40,
-            l2_regularization=1.0,
-            early_stopping=True,
-            validation_fraction=0.15,
-            n_iter_no_change=20,
-            random_state=random_state,
-        )
-        numeric = "passthrough"  # trees do not care about scale
-    else:
-        raise ValueError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
-    if calibration != "none":
-        classifier = CalibratedClassifierCV(classifier, method=calibration, cv=CALIBRATION_FOLDS)
-    other_categorical = [name for name in CATEGORICAL_FEATURES if name != COUNTRY_FEATURE]
+_BASELINE_COLUMNS = ["channel", "price_gap", "is_price_gap_missing"]
+
+
+def _baseline(features: pd.DataFrame, labels: np.ndarray) -> Pipeline:
+    """The simple baseline: logistic regression on channel and price gap."""
     columns = ColumnTransformer(
         [
-            (
-                "country",
-                # the top countries of the training data; the rest, and new ones, share a column
-                OneHotEncoder(
-                    max_categories=TOP_COUNTRIES + 1,
-                    handle_unknown="infrequent_if_exist",
-                    sparse_output=False,
-                ),
-                [COUNTRY_FEATURE],
-            ),
-            (
-                "categorical",
-                OneHotEncoder(
-                    min_frequency=MIN_CATEGORY_ROWS,
-                    handle_unknown="infrequent_if_exist",
-                    sparse_output=False,
-                ),
-                other_categorical,
-            ),
-            ("numeric", numeric, list(NUMERIC_FEATURES)),
-        ],
-        verbose_feature_names_out=False,
+            ("channel", OneHotEncoder(handle_unknown="ignore"), ["channel"]),
+            ("price", "passthrough", ["price_gap", "is_price_gap_missing"]),
+        ]
     )
-    return Pipeline([("features", columns), ("classifier", classifier)])
+    baseline = Pipeline([("columns", columns), ("classifier", LogisticRegression(max_iter=2000))])
+    return baseline.fit(features[_BASELINE_COLUMNS], labels)
 
 
-def choose_pipeline(
-    training: pd.DataFrame, *, random_state: int
-) -> tuple[tuple[str, str], dict[str, float]]:
-    """The simplest (estimator, calibration) that no more complex one clearly beats on log loss."""
-    # log loss rewards both ranking and honest probabilities; validating on the latest part of
-    # the training period leaves the evaluation period unseen. Candidates go simplest first and
-    # a later one wins only by more than SELECTION_MARGIN standard errors of the per-inquiry
-    # difference, so noise in a small validation period does not pick a fragile model.
-    fitting, validation = split_by_time(training, eval_fraction=VALIDATION_FRACTION)
-    default = (ESTIMATORS[0], CALIBRATIONS[0])
-    if fitting[LABEL].nunique() < 2 or validation[LABEL].nunique() < 2:
-        return default, {}
-    x_fit, y_fit = build_features(fitting), fitting[LABEL].astype(int)
-    x_val, y_val = build_features(validation), validation[LABEL].astype(int).to_numpy()
-    rarer_class = min(int(y_fit.sum()), len(y_fit) - int(y_fit.sum()))
-    chosen, chosen_losses = default, None
-    scores: dict[str, float] = {}
-    for estimator in ESTIMATORS:
-        for calibration in CALIBRATIONS:
-            if calibration != "none" and rarer_class < CALIBRATION_FOLDS:
-                continue
-            pipeline = candidate_pipeline(estimator, calibration, random_state=random_state)
-            pipeline.fit(x_fit, y_fit)
-            losses = _log_losses(y_val, pipeline.predict_proba(x_val)[:, 1])
-            scores[f"{estimator}+{calibration}"] = float(losses.mean())
-            if chosen_losses is None or _clearly_lower(losses, chosen_losses):
-                chosen, chosen_losses = (estimator, calibration), losses
-    return chosen, scores
+def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """AUC, PR-AUC, Brier, expected calibration error and top-decile lift."""
+    top = p >= np.quantile(p, 0.9)
+    return {
+        "auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "top_decile_lift": float(y[top].mean() / y.mean()),
+    }
 
 
-def _log_losses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-15, 1 - 1e-15)
-    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
-
-
-def _clearly_lower(candidate: np.ndarray, incumbent: np.ndarray) -> bool:
-    difference = incumbent - candidate
-    standard_error = difference.std(ddof=1) / np.sqrt(len(difference))
-    return bool(difference.mean() > SELECTION_MARGIN * standard_error)
-
-
-def _require_enough_labels(labelled: pd.DataFrame) -> None:
-    if len(labelled) < MIN_LABELLED_ROWS:
-        raise NotEnoughLabelsError(
-            f"fct_inquiries has {len(labelled)} labelled inquiries (is_label_mature); training "
-            f"needs at least {MIN_LABELLED_ROWS}: {_MORE_DATA}"
-        )
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Mean |observed rate - mean probability| over equal-width probability bins, weighted
+    by how many inquiries fall in each."""
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        chosen = which == b
+        total += chosen.sum() * abs(y[chosen].mean() - p[chosen].mean())
+    return float(total / len(y))
 
 
 def _require_both_outcomes(period: pd.DataFrame, name: str) -> None:
     positives = int(period[LABEL].sum())
-    if positives < MIN_POSITIVES_PER_PERIOD:
+    if positives < MIN_POSITIVES_PER_PERIOD or positives == len(period):
         raise NotEnoughLabelsError(
-            f"the {name} period has {positives} converted inquiries among {len(period)} labelled "
-            f"ones; training needs at least {MIN_POSITIVES_PER_PERIOD} in both the training and "
-            f"the evaluation period: {_MORE_DATA}"
-        )
-    if positives == len(period):
-        raise NotEnoughLabelsError(
-            f"every labelled inquiry of the {name} period converted, so nothing can be learned "
-            f"or measured: {_MORE_DATA}"
+            f"the {name} period has {positives} converted inquiries among {len(period)} "
+            f"labelled ones; training needs at least {MIN_POSITIVES_PER_PERIOD} conversions and "
+            f"some losses in each of the training, validation and evaluation periods: {_MORE_DATA}"
         )
 
 
-def _best_achievable(truth_path: Path, evaluation: pd.DataFrame) -> dict[str, Any]:
-    # the simulator's true probabilities on the same evaluation inquiries and labels bound what
-    # any model could reach
+def _read_truth(truth_path: Path) -> pd.Series:
     try:
         truth = pd.read_csv(
             truth_path, usecols=["inquiry_id", "true_probability"], dtype={"inquiry_id": str}
@@ -324,30 +356,15 @@ def _best_achievable(truth_path: Path, evaluation: pd.DataFrame) -> dict[str, An
             f"cannot read the truth file {truth_path} ({error}); it must be a CSV with columns "
             "inquiry_id,true_probability,converted as `leadflow simulate` writes it"
         ) from error
-    matched = evaluation[["inquiry_id", LABEL]].merge(truth, on="inquiry_id", how="inner")
-    if matched[LABEL].nunique() < 2:
-        raise ModelError(
-            f"{truth_path} covers {len(matched)} of the {len(evaluation)} evaluation inquiries, "
-            "too few to compare; is it the truth file of the simulation in this warehouse?"
-        )
-    return {
-        "best_achievable_auc": float(
-            roc_auc_score(matched[LABEL].astype(int), matched["true_probability"])
-        ),
-        "n_eval_with_truth": len(matched),
-    }
+    return truth.set_index("inquiry_id")["true_probability"]
 
 
 def _calibration_bins(y: np.ndarray, p: np.ndarray) -> list[dict[str, float]]:
     bins = pd.qcut(pd.Series(p).rank(method="first"), q=min(CALIBRATION_BINS, len(p)), labels=False)
     table = pd.DataFrame({"bin": bins, "y": y, "p": p}).groupby("bin")
     return [
-        {
-            "n": int(len(group)),
-            "mean_probability": float(group.p.mean()),
-            "rate": float(group.y.mean()),
-        }
-        for _, group in table
+        {"n": int(len(g)), "mean_probability": float(g.p.mean()), "rate": float(g.y.mean())}
+        for _, g in table
     ]
 
 
@@ -358,9 +375,14 @@ def _tier_table(y: np.ndarray, p: np.ndarray) -> dict[str, dict[str, float | Non
         chosen = tiers == tier
         table[tier] = {
             "n": int(chosen.sum()),
+            "share": float(chosen.mean()) if len(chosen) else None,
             "conversion_rate": float(y[chosen].mean()) if chosen.any() else None,
         }
     return table
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
 
 
 def _iso(moment: Any) -> str:

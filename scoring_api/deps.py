@@ -11,7 +11,7 @@ import duckdb
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from models.registry import LoadedModel
+from models.score import Scorer
 
 ROLES: frozenset[str] = frozenset({"admin", "sales", "ingest"})
 API_KEY_HEADER = APIKeyHeader(
@@ -50,15 +50,15 @@ def get_current_role(
     return role
 
 
-def get_model(request: Request) -> LoadedModel:
-    """The champion model loaded at startup; 503 when none has been trained."""
-    model: LoadedModel | None = request.app.state.model
-    if model is None:
+def get_model(request: Request) -> Scorer:
+    """What scores: the champion loaded at startup, or the cold-start scorecard."""
+    scorer: Scorer | None = request.app.state.model
+    if scorer is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="no model is loaded: run `leadflow train`, then restart the API",
+            detail="the API has not finished starting; retry in a moment",
         )
-    return model
+    return scorer
 
 
 def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -98,5 +98,5 @@ def require_roles(*allowed: str) -> Callable[[str], str]:
 
 
 CurrentRole = Annotated[str, Depends(get_current_role)]
-ModelDep = Annotated[LoadedModel, Depends(get_model)]
+ModelDep = Annotated[Scorer, Depends(get_model)]
 WarehouseDep = Annotated[duckdb.DuckDBPyConnection, Depends(get_warehouse)]

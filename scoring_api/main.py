@@ -10,8 +10,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from ingestion.contracts import Event
-from models.errors import NoChampionError
-from models.registry import LoadedModel, load_champion
+from models.score import Scorer, current_scorer
 from scoring_api.deps import ROLES, require_roles
 from scoring_api.routes import events, health, leads, score
 
@@ -45,7 +44,7 @@ def create_app(
         summary="Conversion likelihood of inquiries, and the ranked queue of open ones.",
         lifespan=lifespan,
     )
-    app.state.model = None
+    app.state.model = None  # until the lifespan has loaded it
     app.state.warehouse_path = warehouse_path
     app.state.api_keys = dict(api_keys)
     app.state.publish_events = publish_events
@@ -56,13 +55,16 @@ def create_app(
     return app
 
 
-def _load_model(registry_dir: Path) -> LoadedModel | None:
-    # no model yet is a normal state of a new install: serve health, answer 503 on scoring;
+def _load_model(registry_dir: Path) -> Scorer:
+    # no model yet is a normal state of a new install: score with the flagged scorecard;
     # a model that fails verification is not, so that error stops the startup
-    try:
-        model = load_champion(registry_dir)
-    except NoChampionError as error:
-        logger.warning("%s", error)
-        return None
-    logger.info("loaded model %s", model.version)
-    return model
+    scorer = current_scorer(registry_dir)
+    if scorer.kind == "model":
+        logger.info("loaded model %s", scorer.version)
+    else:
+        logger.warning(
+            "no model has been trained into %s: scoring with the rule-based scorecard "
+            "(every score says scorer=scorecard); run `leadflow train`",
+            registry_dir,
+        )
+    return scorer

@@ -32,6 +32,10 @@ class InquiryIn(BaseModel):
     prior_searches: int = Field(default=0, ge=0)
     customer_prior_orders: int = Field(default=0, ge=0)
     assignee_type: Literal["rep", "distributor"] | None = None
+    rep_id: str | None = None
+    distributor_id: str | None = None
+    sku: str | None = None
+    campaign: str | None = None
     submitted_at: dt.datetime | None = Field(
         default=None, validate_default=True, description="UTC when no offset; omitted means now"
     )
@@ -46,12 +50,26 @@ class InquiryIn(BaseModel):
         return value.astimezone(dt.UTC)
 
 
+class ReasonOut(BaseModel):
+    """One factor behind a score, in sales terms."""
+
+    factor: str
+    direction: Literal["raises", "lowers"]
+    points: float = Field(description="how far the 0-100 score moves if this factor were ordinary")
+    lost_reason: str | None = Field(description="the lost reason of the CRM it speaks to")
+    text: str
+
+
 class ScoreOut(BaseModel):
-    """A conversion likelihood: probability, 0-100 score, tier, and the model that gave it."""
+    """A conversion likelihood: probability, 0-100 score, tier, reasons, and what gave it."""
 
     probability: float = Field(ge=0, le=1)
     score: int = Field(ge=0, le=100, description="the probability as a whole percentage")
     tier: Tier
+    reasons: list[ReasonOut]
+    scorer: Literal["model", "scorecard"] = Field(
+        description="'scorecard': no model trained yet; the rule-based cold-start scorecard"
+    )
     model_version: str
 
 
@@ -64,8 +82,12 @@ class LeadOut(BaseModel):
     company: str | None
     product_category: str | None
     probability: float
+    score: int
     tier: Tier
+    reasons: list[ReasonOut]
+    scorer: str
     model_version: str
+    scored_at: dt.datetime
 
 
 class LeadsOut(BaseModel):
@@ -80,6 +102,8 @@ class HealthOut(BaseModel):
 
     status: Literal["ok"] = "ok"
     model_loaded: bool
+    scorer: str = Field(description="'model', or 'scorecard' while no model is trained")
+    model_version: str
 
 
 class EventErrorOut(BaseModel):

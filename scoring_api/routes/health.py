@@ -12,4 +12,9 @@ router = APIRouter(prefix="/health", tags=["health"])
 @router.get("")
 def read_health(request: Request) -> HealthOut:
     """Say the API is up and whether a model is loaded."""
-    return HealthOut(model_loaded=request.app.state.model is not None)
+    scorer = request.app.state.model
+    if scorer is None:
+        return HealthOut(model_loaded=False, scorer="none", model_version="none")
+    return HealthOut(
+        model_loaded=scorer.kind == "model", scorer=scorer.kind, model_version=scorer.version
+    )

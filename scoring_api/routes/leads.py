@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 import duckdb
+import orjson
 from fastapi import APIRouter, HTTPException, Query, status
 
 from scoring_api.deps import WarehouseDep
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
 LEADS_SQL = """
 select s.inquiry_id, i.submitted_at, i.channel, i.company, i.product_category,
-       s.probability, s.tier, s.model_version
+       s.probability, s.score, s.tier, s.reasons, s.scorer, s.model_version, s.scored_at
 from lead_scores as s
 join fct_inquiries as i on i.inquiry_id = s.inquiry_id
 where i.is_open and ($tier is null or s.tier = $tier)
@@ -47,8 +48,12 @@ def list_leads(
             company=company,
             product_category=product_category,
             probability=probability,
+            score=score,
             tier=row_tier,
+            reasons=orjson.loads(reasons),
+            scorer=scorer,
             model_version=model_version,
+            scored_at=scored_at.replace(tzinfo=dt.UTC),
         )
         for (
             inquiry_id,
@@ -57,8 +62,12 @@ def list_leads(
             company,
             product_category,
             probability,
+            score,
             row_tier,
+            reasons,
+            scorer,
             model_version,
+            scored_at,
         ) in rows
     ]
     return LeadsOut(count=len(leads), leads=leads)

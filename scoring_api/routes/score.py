@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from models.features import inquiries_from_submissions
-from models.score import score_inquiries, tier_for
+from models.features import build_features, facts_from_submissions
+from models.score import score_features
 from scoring_api.deps import ModelDep
-from scoring_api.schemas import InquiryIn, ScoreOut
+from scoring_api.schemas import InquiryIn, ReasonOut, ScoreOut
 
 router = APIRouter(prefix="/v1/score", tags=["score"])
 
 
 @router.post("")
 def score_inquiry(inquiry: InquiryIn, model: ModelDep) -> ScoreOut:
-    """Score one inquiry with the champion model, from the same features as training."""
-    inquiries = inquiries_from_submissions([inquiry.model_dump()])
-    probability = float(score_inquiries(model, inquiries)[0])
+    """Score one inquiry as submitted, with the same features as training, and say why."""
+    features = build_features(facts_from_submissions([inquiry.model_dump()]))
+    scores = score_features(model, features)
     return ScoreOut(
-        probability=probability,
-        score=round(probability * 100),
-        tier=tier_for(probability),
+        probability=float(scores.probability[0]),
+        score=int(scores.score[0]),
+        tier=scores.tier[0],
+        reasons=[ReasonOut(**reason) for reason in scores.reasons(features, 0)],
+        scorer=model.kind,
         model_version=model.version,
     )

@@ -50,7 +50,7 @@ def test_champion_loads_with_its_version_pipeline_and_model_card(trained):
 
     assert model.version == report.version
     assert model.metrics["auc"] == report.auc
-    assert hasattr(model.pipeline, "predict_proba")
+    assert model.model.predict_proba(model.model.reference_features()).shape == (1, 2)
 
 
 def test_loading_before_any_training_says_to_run_train(tmp_path: Path):
@@ -91,17 +91,14 @@ def test_a_model_holding_an_unexpected_type_is_refused_even_with_a_matching_hash
 
 
 def _prior_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make training fit a model that ignores the inquiry: it predicts the base rate."""
-    original = models.train.candidate_pipeline
+    """Make training fit a model on shuffled labels: it learns nothing about the inquiry."""
+    original = models.train.AdditiveModel.fit
 
-    def weak(estimator: str, calibration: str, *, random_state: int) -> Pipeline:
-        columns = original(estimator, calibration, random_state=random_state).steps[0][1]
-        return Pipeline([("features", columns), ("classifier", DummyClassifier())])
+    def weak(features, labels, weights, *, regularisation):  # noqa: ANN001, ANN202
+        shuffled = np.random.default_rng(0).permutation(labels)
+        return original(features, shuffled, weights, regularisation=regularisation)
 
-    monkeypatch.setattr(models.train, "candidate_pipeline", weak)
-    monkeypatch.setattr(
-        models.train, "choose_pipeline", lambda *a, **k: (("logistic_regression", "none"), {})
-    )
+    monkeypatch.setattr(models.train.AdditiveModel, "fit", weak)
 
 
 def test_a_new_model_becomes_champion_only_if_it_beats_the_champion_on_the_same_period(
@@ -112,7 +109,7 @@ def test_a_new_model_becomes_champion_only_if_it_beats_the_champion_on_the_same_
     with monkeypatch.context() as patched:
         _prior_only(patched)
         with duckdb.connect(str(warehouse), read_only=True) as connection:
-            weak = train(connection, registry, random_state=0)
+            weak = train(connection, registry)
 
     assert not weak.promoted and weak.champion == first.version
     assert "did not beat the champion" in weak.promotion_reason
@@ -130,10 +127,10 @@ def test_a_better_model_replaces_the_champion_and_rollback_restores_it(
     with monkeypatch.context() as patched:
         _prior_only(patched)
         with duckdb.connect(str(warehouse), read_only=True) as connection:
-            weak = train(connection, registry, random_state=0)
+            weak = train(connection, registry)
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        better = train(connection, registry, random_state=0)
+        better = train(connection, registry)
     listed = {v["version"]: v["aliases"] for v in list_versions(registry)}
     restored = rollback(registry)
 

@@ -1,22 +1,30 @@
-"""Scoring: fixed tiers, and a `lead_scores` row for every open inquiry."""
+"""Scoring: tiers, faithful reasons, the cold-start scorecard, batch scores and history."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
-from models.features import load_inquiries
+from models.features import FACTOR_OF, FACTORS, FEATURES, build_features
+from models.moments import facts_at
 from models.registry import load_champion
-from models.score import score_inquiries, score_open_inquiries, tier_for, tiers_for
+from models.score import (
+    ModelScorer,
+    Scorecard,
+    current_scorer,
+    score_features,
+    score_open_inquiries,
+    tier_for,
+    tiers_for,
+)
 
-CLOSE_TEN_OPEN_INQUIRIES = """
-update fct_inquiries set is_open = false
-where inquiry_id in (select inquiry_id from fct_inquiries where is_open limit 10)
-"""
+SCORED_AT = dt.datetime(2025, 6, 30, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -29,52 +37,109 @@ def test_tiers_have_fixed_thresholds(probability: float, tier: str):
     assert tiers_for(np.array([probability]))[0] == tier
 
 
-def test_scoring_writes_one_row_per_open_inquiry_with_tiers_a_to_d(
+def _open_features(warehouse: Path) -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        ids = connection.execute("select inquiry_id from fct_inquiries where is_open").df()
+        return build_features(
+            facts_at(
+                connection,
+                pd.DataFrame(
+                    {"inquiry_id": ids["inquiry_id"], "as_of": SCORED_AT.replace(tzinfo=None)}
+                ),
+            )
+        )
+
+
+@pytest.mark.parametrize("scorer_kind", ["model", "scorecard"])
+def test_neutralising_a_stated_reason_moves_the_score_the_stated_way(trained, scorer_kind):
+    warehouse, registry, _ = trained
+    champion = load_champion(registry)
+    scorer = (
+        ModelScorer(champion.version, champion.model) if scorer_kind == "model" else Scorecard()
+    )
+    features = _open_features(warehouse)
+    reference = scorer.references
+    scores = score_features(scorer, features)
+    checked = 0
+    for row in range(min(len(features), 60)):
+        for reason in scores.reasons(features, row):
+            if abs(reason["points"]) < 0.5:
+                continue
+            neutral = features.iloc[[row]].copy()
+            for name in FEATURES:
+                if FACTOR_OF[name] == reason["factor"] and name in reference:
+                    neutral[name] = reference[name]
+            moved = float(score_features(scorer, neutral).probability[0]) - scores.probability[row]
+            # the stated direction: removing a factor that raises the score lowers it
+            assert np.sign(moved) == -np.sign(reason["points"]), (row, reason)
+            if scorer_kind == "model":  # exact for the additive model
+                assert -100 * moved == pytest.approx(reason["points"], abs=0.06)
+            checked += 1
+    assert checked > 50
+
+
+def test_every_score_carries_three_reasons_in_sales_terms(trained):
+    warehouse, registry, _ = trained
+    champion = load_champion(registry)
+    features = _open_features(warehouse)
+    scores = score_features(ModelScorer(champion.version, champion.model), features)
+
+    reasons = scores.reasons(features, 0)
+
+    assert len(reasons) == 3
+    assert {r["factor"] for r in reasons} <= {f.name for f in FACTORS}
+    assert all(r["direction"] in ("raises", "lowers") and r["text"] for r in reasons)
+    assert abs(reasons[0]["points"]) >= abs(reasons[1]["points"]) >= abs(reasons[2]["points"])
+
+
+def test_batch_scoring_writes_every_open_inquiry_and_rescores_only_changed_ones(
     synthetic_warehouse: Path, trained
 ):
-    model = load_champion(trained[1])
-    scored_at = dt.datetime(2025, 1, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-
+    scorer = current_scorer(trained[1])
     with duckdb.connect(str(synthetic_warehouse)) as connection:
-        count = score_open_inquiries(connection, model, scored_at=scored_at)
-        open_ids = {
-            row[0]
-            for row in connection.sql(
-                "select inquiry_id from fct_inquiries where is_open"
-            ).fetchall()
-        }
-        rows = connection.sql(
-            "select inquiry_id, probability, tier, model_version, scored_at from lead_scores"
+        first = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        again = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        changed = connection.execute(
+            "update int_inquiry_milestones_pivoted set last_ingested_at = $t "
+            "where inquiry_id in (select inquiry_id from fct_inquiries where is_open limit 7)",
+            {"t": dt.datetime(2030, 1, 1)},
+        )
+        third = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        closed = connection.execute(
+            "update fct_inquiries set is_open = false "
+            "where inquiry_id in (select inquiry_id from fct_inquiries where is_open limit 3)"
+        )
+        fourth = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        open_count = connection.execute(
+            "select count(*) from fct_inquiries where is_open"
+        ).fetchone()[0]
+        rows = connection.execute(
+            "select count(*), count(distinct inquiry_id), min(score), max(score) from lead_scores"
+        ).fetchone()
+        history = connection.execute("select count(*) from lead_score_history").fetchone()[0]
+        reasons = json.loads(
+            connection.execute("select reasons from lead_scores limit 1").fetchone()[0]
+        )
+    del changed, closed
+
+    assert first.scored == open_count + 3 and first.scorer == "model"
+    assert again.scored == 0 and again.unchanged == first.scored
+    assert third.scored == 7
+    assert fourth.removed == 3 and fourth.scored == 0
+    assert rows[0] == rows[1] == open_count and 0 <= rows[2] <= rows[3] <= 100
+    assert history == first.scored + 7
+    assert len(reasons) == 3
+
+
+def test_without_a_model_scores_come_from_the_flagged_scorecard(
+    synthetic_warehouse: Path, tmp_path: Path
+):
+    scorer = current_scorer(tmp_path / "empty-registry")
+    with duckdb.connect(str(synthetic_warehouse)) as connection:
+        result = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        flags = connection.execute(
+            "select distinct scorer, model_version from lead_scores"
         ).fetchall()
 
-    assert count == len(open_ids) == len(rows) > 0
-    assert {row[0] for row in rows} == open_ids
-    assert all(0.0 <= row[1] <= 1.0 for row in rows)
-    assert {row[2] for row in rows} <= {"A", "B", "C", "D"}
-    assert {row[3] for row in rows} == {model.version}
-    assert {row[4] for row in rows} == {dt.datetime(2025, 1, 2, 1, 0)}  # stored as UTC
-
-
-def test_rescoring_replaces_the_previous_scores(synthetic_warehouse: Path, trained):
-    model = load_champion(trained[1])
-
-    with duckdb.connect(str(synthetic_warehouse)) as connection:
-        first = score_open_inquiries(connection, model, scored_at=dt.datetime(2025, 1, 1))
-        connection.execute(CLOSE_TEN_OPEN_INQUIRIES)
-        second = score_open_inquiries(connection, model, scored_at=dt.datetime(2025, 1, 2))
-        stored = connection.sql("select count(*), min(scored_at) from lead_scores").fetchone()
-
-    assert second == first - 10
-    assert stored == (second, dt.datetime(2025, 1, 2))
-
-
-def test_batch_scores_equal_scoring_the_same_rows_one_by_one(synthetic_warehouse: Path, trained):
-    model = load_champion(trained[1])
-
-    with duckdb.connect(str(synthetic_warehouse)) as connection:
-        score_open_inquiries(connection, model, scored_at=dt.datetime(2025, 1, 1))
-        open_inquiries = load_inquiries(connection, rows="open").head(5)
-        stored = dict(connection.sql("select inquiry_id, probability from lead_scores").fetchall())
-
-    one_by_one = [score_inquiries(model, open_inquiries.iloc[[i]])[0] for i in range(5)]
-    assert one_by_one == pytest.approx([stored[i] for i in open_inquiries["inquiry_id"]])
+    assert result.scorer == "scorecard" and result.scored > 0
+    assert flags == [("scorecard", "scorecard-v1")]

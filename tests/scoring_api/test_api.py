@@ -30,7 +30,7 @@ def test_health_answers_without_a_key_and_says_a_model_is_loaded(client: TestCli
     response = client.get("/health")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "model_loaded": True}
+    assert response.json()["model_loaded"] is True and response.json()["scorer"] == "model"
 
 
 @pytest.mark.parametrize("path", ["/v1/leads", "/v1/score"])
@@ -59,6 +59,8 @@ def test_score_returns_a_probability_a_tier_and_the_model_version(
     assert body["score"] == round(body["probability"] * 100)
     assert body["tier"] in {"A", "B", "C", "D"}
     assert body["model_version"] == load_champion(served_home[1]).version
+    assert body["scorer"] == "model"
+    assert len(body["reasons"]) == 3 and all(r["text"] for r in body["reasons"])
 
 
 def test_a_better_priced_inquiry_scores_higher(client: TestClient, sales: dict[str, str]):
@@ -102,9 +104,14 @@ def test_leads_are_open_inquiries_ranked_by_probability(
         "company",
         "product_category",
         "probability",
+        "score",
         "tier",
+        "reasons",
+        "scorer",
         "model_version",
+        "scored_at",
     }
+    assert len(leads[0]["reasons"]) == 3
 
 
 def test_leads_can_be_filtered_by_tier(client: TestClient, sales: dict[str, str]):
@@ -119,7 +126,7 @@ def test_leads_can_be_filtered_by_tier(client: TestClient, sales: dict[str, str]
     assert len(leads) == sum(lead["tier"] == tier for lead in everything)
 
 
-def test_without_a_trained_model_health_says_so_and_scoring_answers_503(
+def test_without_a_trained_model_health_says_so_and_scores_come_from_the_scorecard(
     tmp_path: Path,
     served_home: tuple[Path, Path],
     sales: dict[str, str],
@@ -132,9 +139,14 @@ def test_without_a_trained_model_health_says_so_and_scoring_answers_503(
         health = client.get("/health").json()
         scored = client.post("/v1/score", json=INQUIRY, headers=sales)
 
-    assert health == {"status": "ok", "model_loaded": False}
-    assert scored.status_code == 503
-    assert "leadflow train" in scored.json()["detail"]
+    assert health == {
+        "status": "ok",
+        "model_loaded": False,
+        "scorer": "scorecard",
+        "model_version": "scorecard-v1",
+    }
+    assert scored.status_code == 200
+    assert scored.json()["scorer"] == "scorecard" and len(scored.json()["reasons"]) == 3
 
 
 def test_leads_before_the_warehouse_exists_answer_503(

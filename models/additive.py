@@ -1,0 +1,227 @@
+"""An additive conversion model: a logistic regression over one-hot categories and
+piecewise-linear curves, kept as lookup tables so that each feature's share of the score
+is exact, and scoring a million leads is a few array lookups.
+
+logit(p) = intercept + sum over features of effect_f(x_f), then Platt-calibrated:
+p = sigmoid(slope * logit + offset). Effects are stored relative to a reference inquiry
+(the most common category, the median value), so effect_f(x_f) is exactly how much the
+feature moves the calibrated logit away from an ordinary inquiry, and putting the
+reference value back removes exactly that (the faithfulness test relies on it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from models.features import CATEGORICAL_FEATURES, CURVED_FEATURES, FACTOR_OF, FACTORS, FEATURES
+
+MIN_LEVEL_WEIGHT = 15.0
+"""A category needs this many (weighted) training rows for its own effect; rarer ones pool."""
+OTHER = "(other)"
+KNOT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+@dataclass
+class AdditiveModel:
+    """Fitted effect tables; `state()` / `from_state()` round-trip through plain arrays."""
+
+    levels: dict[str, np.ndarray]  # categorical feature -> level names (OTHER last)
+    level_effects: dict[str, np.ndarray]  # categorical feature -> effect per level
+    knots: dict[str, np.ndarray]  # numeric feature -> knots (empty: linear)
+    slopes: dict[str, np.ndarray]  # numeric feature -> [linear slope, hinge slopes...]
+    references: dict[str, Any]  # feature -> reference value
+    intercept: float  # calibrated logit of the reference inquiry
+    calibration: tuple[float, float] = (1.0, 0.0)
+    numeric_offsets: dict[str, float] = field(default_factory=dict)  # raw effect at reference
+
+    # --- fitting -------------------------------------------------------------------------
+
+    @classmethod
+    def fit(
+        cls,
+        features: pd.DataFrame,
+        labels: np.ndarray,
+        weights: np.ndarray,
+        *,
+        regularisation: float,
+    ) -> AdditiveModel:
+        """Fit on a FEATURES frame; `regularisation` is LogisticRegression's C."""
+        levels, knots, references = {}, {}, {}
+        for name in FEATURES:
+            values = features[name].to_numpy()
+            if name in CATEGORICAL_FEATURES:
+                counts = pd.Series(weights).groupby(values).sum()
+                kept = sorted(str(level) for level in counts.index[counts >= MIN_LEVEL_WEIGHT])
+                levels[name] = np.array([*kept, OTHER], dtype=object)
+                references[name] = str(counts.idxmax())
+            else:
+                values = values.astype("float64")
+                references[name] = float(_weighted_median(values, weights))
+                if name in CURVED_FEATURES:
+                    inner = np.unique(_weighted_quantiles(values, weights, KNOT_QUANTILES))
+                    knots[name] = inner[(inner > values.min()) & (inner < values.max())]
+                else:
+                    knots[name] = np.empty(0)
+        model = cls(levels, {}, knots, {}, references, 0.0)
+        design, spans = model._design(features)
+        centre = np.average(design, axis=0, weights=weights)
+        scale = np.sqrt(np.average((design - centre) ** 2, axis=0, weights=weights))
+        scale[scale == 0] = 1.0
+        regression = LogisticRegression(C=regularisation, max_iter=5000)
+        regression.fit((design - centre) / scale, labels, sample_weight=weights)
+        coefficients = regression.coef_[0] / scale
+        intercept = float(regression.intercept_[0] - coefficients @ centre)
+        for name, (start, stop) in spans.items():
+            if name in CATEGORICAL_FEATURES:
+                model.level_effects[name] = coefficients[start:stop].copy()
+            else:
+                model.slopes[name] = coefficients[start:stop].copy()
+        # re-centre every effect on the reference inquiry
+        reference = pd.DataFrame({name: [model.references[name]] for name in FEATURES})
+        at_reference = model._raw_effects(reference)[0]
+        for index, name in enumerate(FEATURES):
+            if name in CATEGORICAL_FEATURES:
+                model.level_effects[name] = model.level_effects[name] - at_reference[index]
+        model.intercept = intercept + float(at_reference.sum())
+        model.numeric_offsets = {
+            name: at_reference[index]
+            for index, name in enumerate(FEATURES)
+            if name not in CATEGORICAL_FEATURES
+        }
+        return model
+
+    def calibrate(self, logits: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
+        """Platt scaling on held-out logits: p = sigmoid(slope * logit + offset)."""
+        platt = LogisticRegression(C=1e6, max_iter=1000)
+        platt.fit(logits.reshape(-1, 1), labels, sample_weight=weights)
+        self.calibration = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def effects(self, features: pd.DataFrame) -> np.ndarray:
+        """n x len(FEATURES): each feature's calibrated-logit effect vs the reference."""
+        slope, _ = self.calibration
+        return slope * self._raw_effects(features, centred=True)
+
+    def logits(self, features: pd.DataFrame) -> np.ndarray:
+        """Calibrated logits."""
+        slope, offset = self.calibration
+        return self.effects(features).sum(axis=1) + slope * self.intercept + offset
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """n x 2, like scikit-learn's classifiers."""
+        probability = _sigmoid(self.logits(features))
+        return np.column_stack([1.0 - probability, probability])
+
+    def factor_effects(self, effects: np.ndarray) -> np.ndarray:
+        """n x len(FACTORS): feature effects summed by factor."""
+        columns = {name: index for index, name in enumerate(FEATURES)}
+        return np.column_stack(
+            [
+                effects[:, [columns[f] for f in FEATURES if FACTOR_OF[f] == factor.name]].sum(1)
+                for factor in FACTORS
+            ]
+        )
+
+    def reference_features(self) -> pd.DataFrame:
+        """One row: the reference (ordinary) inquiry every effect is measured from."""
+        return pd.DataFrame({name: [self.references[name]] for name in FEATURES})
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Plain lists, numbers and strings (no classes) for the model file."""
+        return {
+            "kind": "additive_logistic",
+            "levels": {name: [str(v) for v in values] for name, values in self.levels.items()},
+            "level_effects": {k: v.tolist() for k, v in self.level_effects.items()},
+            "knots": {k: v.tolist() for k, v in self.knots.items()},
+            "slopes": {k: v.tolist() for k, v in self.slopes.items()},
+            "numeric_offsets": {k: float(v) for k, v in self.numeric_offsets.items()},
+            "references": {k: v for k, v in self.references.items()},
+            "intercept": self.intercept,
+            "calibration": list(self.calibration),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> AdditiveModel:
+        """The model `state()` described; raises KeyError/ValueError on a malformed one."""
+        if state.get("kind") != "additive_logistic":
+            raise ValueError(f"not an additive model state: kind={state.get('kind')!r}")
+        missing = [name for name in FEATURES if name not in state["references"]]
+        if missing:
+            raise ValueError(f"the model lacks features {missing}: it predates this leadflow")
+        model = cls(
+            levels={k: np.array(v, dtype=object) for k, v in state["levels"].items()},
+            level_effects={
+                k: np.array(v, dtype="float64") for k, v in state["level_effects"].items()
+            },
+            knots={k: np.array(v, dtype="float64") for k, v in state["knots"].items()},
+            slopes={k: np.array(v, dtype="float64") for k, v in state["slopes"].items()},
+            references=dict(state["references"]),
+            intercept=float(state["intercept"]),
+            calibration=(float(state["calibration"][0]), float(state["calibration"][1])),
+        )
+        model.numeric_offsets = {k: float(v) for k, v in state["numeric_offsets"].items()}
+        return model
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _codes(self, name: str, values: np.ndarray) -> np.ndarray:
+        levels = self.levels[name]
+        codes = pd.Index(levels[:-1]).get_indexer(values).astype("int64")
+        codes[codes < 0] = len(levels) - 1  # unseen and rare values share OTHER
+        return codes
+
+    def _basis(self, name: str, values: np.ndarray) -> np.ndarray:
+        values = values.astype("float64")
+        knots = self.knots[name]
+        return np.column_stack([values, *(np.maximum(values - knot, 0.0) for knot in knots)])
+
+    def _design(self, features: pd.DataFrame) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+        blocks, spans, start = [], {}, 0
+        for name in FEATURES:
+            values = features[name].to_numpy()
+            if name in CATEGORICAL_FEATURES:
+                block = np.eye(len(self.levels[name]))[self._codes(name, values)]
+            else:
+                block = self._basis(name, values)
+            blocks.append(block)
+            spans[name] = (start, start + block.shape[1])
+            start += block.shape[1]
+        return np.hstack(blocks), spans
+
+    def _raw_effects(self, features: pd.DataFrame, *, centred: bool = False) -> np.ndarray:
+        columns = []
+        for name in FEATURES:
+            values = features[name].to_numpy()
+            if name in CATEGORICAL_FEATURES:
+                columns.append(self.level_effects[name][self._codes(name, values)])
+            else:
+                effect = self._basis(name, values) @ self.slopes[name]
+                if centred:
+                    effect = effect - self.numeric_offsets[name]
+                columns.append(effect)
+        return np.column_stack(columns)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _weighted_quantiles(
+    values: np.ndarray, weights: np.ndarray, q: tuple[float, ...]
+) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    positions = np.searchsorted(cumulative, np.asarray(q) * cumulative[-1])
+    return values[order][np.minimum(positions, len(values) - 1)]
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    return float(_weighted_quantiles(values, weights, (0.5,))[0])
