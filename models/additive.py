@@ -82,8 +82,7 @@ class AdditiveModel:
             else:
                 model.slopes[name] = coefficients[start:stop].copy()
         # re-centre every effect on the reference inquiry
-        reference = pd.DataFrame({name: [model.references[name]] for name in FEATURES})
-        at_reference = model._raw_effects(reference)[0]
+        at_reference = model._raw_effects(model.reference_features())[0]
         for index, name in enumerate(FEATURES):
             if name in CATEGORICAL_FEATURES:
                 model.level_effects[name] = model.level_effects[name] - at_reference[index]

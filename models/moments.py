@@ -14,7 +14,8 @@ two identities) and would leak it into the past.
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+from collections.abc import Iterator
 
 import duckdb
 import pandas as pd
@@ -90,7 +91,25 @@ _REQUIRED_TABLES = (
     "stg_logistics__returns",
 )
 
-FACTS_SQL = """
+
+def _buyer_keys(source: str, columns: str, kinds: tuple[str, ...]) -> str:
+    """The union of one row per (row of `source`, identifier) it names the buyer by:
+    key_type 'email' (trimmed, lower case), 'phone' (digits, at least 7) or 'account'."""
+    phone_digits = "regexp_replace(phone, '[^0-9]', '', 'g')"
+    selects = {
+        "email": f"select {columns}, 'email' as key_type, lower(trim(email)) as key_value "
+        f"from {source} where nullif(trim(email), '') is not null",
+        "phone": f"select {columns}, 'phone' as key_type, {phone_digits} as key_value "
+        f"from {source} where length({phone_digits}) >= 7",
+        "account": f"select {columns}, 'account' as key_type, account_id as key_value "
+        f"from {source} where account_id is not null",
+    }
+    return "\n    union\n    ".join(selects[kind] for kind in kinds)
+
+
+_EVERY_KEY = ("email", "phone", "account")
+
+FACTS_SQL = f"""
 with
 
 moments as (
@@ -130,33 +149,15 @@ web as (
 
 -- the buyer, as the inquiry names them: its email, phone digits and account
 inquiry_keys as (
-    select inquiry_id, as_of, submitted_at, 'email' as key_type, lower(trim(email)) as key_value
-    from inquiries where nullif(trim(email), '') is not null
-    union
-    select inquiry_id, as_of, submitted_at, 'phone', regexp_replace(phone, '[^0-9]', '', 'g')
-    from inquiries where length(regexp_replace(phone, '[^0-9]', '', 'g')) >= 7
-    union
-    select inquiry_id, as_of, submitted_at, 'account', account_id
-    from inquiries where account_id is not null
+    {_buyer_keys("inquiries", "inquiry_id, as_of, submitted_at", _EVERY_KEY)}
 ),
 
 order_keys as (
-    select order_id, placed_at, amount, 'email' as key_type, lower(trim(email)) as key_value
-    from stg_sales__orders where nullif(trim(email), '') is not null
-    union
-    select order_id, placed_at, amount, 'phone', regexp_replace(phone, '[^0-9]', '', 'g')
-    from stg_sales__orders where length(regexp_replace(phone, '[^0-9]', '', 'g')) >= 7
-    union
-    select order_id, placed_at, amount, 'account', account_id
-    from stg_sales__orders where account_id is not null
+    {_buyer_keys("stg_sales__orders", "order_id, placed_at, amount", _EVERY_KEY)}
 ),
 
 earlier_inquiry_keys as (
-    select inquiry_id, submitted_at, 'email' as key_type, lower(trim(email)) as key_value
-    from stg_web__inquiries where nullif(trim(email), '') is not null
-    union
-    select inquiry_id, submitted_at, 'phone', regexp_replace(phone, '[^0-9]', '', 'g')
-    from stg_web__inquiries where length(regexp_replace(phone, '[^0-9]', '', 'g')) >= 7
+    {_buyer_keys("stg_web__inquiries", "inquiry_id, submitted_at", ("email", "phone"))}
 ),
 
 buyer_orders as (
@@ -366,7 +367,7 @@ def training_moments(
     open: the steps of MOMENT_KINDS that happened before the outcome was known."""
     _require_tables(connection)
     labelled = pd.DataFrame({"inquiry_id": labelled_ids.astype(str).to_numpy()})
-    with _registered(connection, "labelled_inquiries", labelled):
+    with registered(connection, "labelled_inquiries", labelled):
         moments = connection.execute(TRAINING_MOMENTS_SQL).df()
     # an assignment routed within the second of the submission is still one moment each
     return moments.drop_duplicates(["inquiry_id", "moment"]).reset_index(drop=True)
@@ -385,7 +386,7 @@ def facts_at(connection: duckdb.DuckDBPyConnection, moments: pd.DataFrame) -> pd
             "as_of": pd.to_datetime(moments["as_of"]).to_numpy(dtype="datetime64[us]"),
         }
     )
-    with _registered(connection, "scoring_moments", keys):
+    with registered(connection, "scoring_moments", keys):
         facts = connection.execute(FACTS_SQL).df()
     extra = [name for name in moments.columns if name not in ("inquiry_id", "as_of")]
     if extra:
@@ -393,22 +394,6 @@ def facts_at(connection: duckdb.DuckDBPyConnection, moments: pd.DataFrame) -> pd
         labels["as_of"] = pd.to_datetime(labels["as_of"]).astype("datetime64[us]")
         facts = facts.merge(labels, on=["inquiry_id", "as_of"], how="left")
     return facts
-
-
-def open_inquiry_moments(
-    connection: duckdb.DuckDBPyConnection, as_of: dt.datetime, inquiry_ids: pd.Series | None
-) -> pd.DataFrame:
-    """One moment, `as_of`, for each given inquiry (default: every open one in fct_inquiries)."""
-    if inquiry_ids is None:
-        try:
-            inquiry_ids = connection.execute(
-                "select inquiry_id from fct_inquiries where is_open order by inquiry_id"
-            ).df()["inquiry_id"]
-        except duckdb.CatalogException as error:
-            raise WarehouseNotReadyError(
-                f"fct_inquiries is missing ({error}); build the marts with `leadflow transform`"
-            ) from error
-    return pd.DataFrame({"inquiry_id": inquiry_ids.astype(str).to_numpy(), "as_of": as_of})
 
 
 def _require_tables(connection: duckdb.DuckDBPyConnection) -> None:
@@ -426,14 +411,13 @@ def _require_tables(connection: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-class _registered:
-    """Register a DataFrame as a DuckDB view for the duration of a `with` block."""
-
-    def __init__(self, connection: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame):
-        self.connection, self.name, self.frame = connection, name, frame
-
-    def __enter__(self) -> None:
-        self.connection.register(self.name, self.frame)
-
-    def __exit__(self, *exc: object) -> None:
-        self.connection.unregister(self.name)
+@contextlib.contextmanager
+def registered(
+    connection: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame
+) -> Iterator[None]:
+    """`frame` readable as the view `name` on `connection` for the duration of a `with`."""
+    connection.register(name, frame)
+    try:
+        yield
+    finally:
+        connection.unregister(name)

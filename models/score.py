@@ -16,7 +16,7 @@ import pandas as pd
 
 from models.errors import NoChampionError
 from models.features import FACTORS, as_warehouse_time, build_features
-from models.moments import facts_at
+from models.moments import facts_at, registered
 from models.registry import load_champion
 
 Tier = Literal["A", "B", "C", "D"]
@@ -362,8 +362,7 @@ def score_open_inquiries(
             "(select inquiry_id from fct_inquiries where is_open)"
         ).fetchone()
         if not rows.empty:
-            connection.register("new_lead_scores", rows)
-            try:
+            with registered(connection, "new_lead_scores", rows):
                 connection.execute(
                     "delete from lead_scores where inquiry_id in "
                     "(select inquiry_id from new_lead_scores)"
@@ -372,8 +371,6 @@ def score_open_inquiries(
                 connection.execute(
                     "insert into lead_score_history by name select * from new_lead_scores"
                 )
-            finally:
-                connection.unregister("new_lead_scores")
         connection.execute("commit")
     except BaseException:
         connection.execute("rollback")

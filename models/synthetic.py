@@ -9,6 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from models.moments import registered
+
 START = dt.datetime(2024, 1, 1)
 CHANNELS = ("own_site", "alibaba", "made_in_china", "1688", "wechat", "phone", "trade_show")
 CHANNEL_EFFECT = np.array([0.4, -0.4, -0.5, -0.2, 0.2, 0.6, 0.9])
@@ -186,11 +188,8 @@ def write_tables(
         ),
     }
     for name, frame in tables.items():
-        connection.register("synthetic_frame", frame)
-        try:
+        with registered(connection, "synthetic_frame", frame):
             connection.execute(f"create or replace table {name} as select * from synthetic_frame")
-        finally:
-            connection.unregister("synthetic_frame")
     return pd.DataFrame(
         {"inquiry_id": ids, "true_probability": probability, "converted": converted.astype(int)}
     )

@@ -154,7 +154,7 @@ def train(
     headline = (facts["moment"] == HEADLINE_MOMENT).to_numpy()
 
     fit, val = in_period["fit"], in_period["validation"]
-    selection = {}
+    selection, candidates = {}, {}
     for regularisation in REGULARISATION_GRID:
         candidate = AdditiveModel.fit(features[fit], labels[fit], weights[fit],
                                       regularisation=regularisation)  # fmt: skip
@@ -162,8 +162,9 @@ def train(
         selection[regularisation] = float(
             log_loss(labels[val], p_val, sample_weight=weights[val], labels=[0, 1])
         )
+        candidates[regularisation] = candidate
     chosen = min(selection, key=lambda c: (selection[c], c))
-    model = AdditiveModel.fit(features[fit], labels[fit], weights[fit], regularisation=chosen)
+    model = candidates[chosen]  # fitted on the fitting period only; now calibrate it
     model.calibrate(model.logits(features[val]), labels[val], weights[val])
 
     evaluation = in_period["eval"] & headline
