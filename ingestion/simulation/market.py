@@ -16,8 +16,14 @@ from ingestion.simulation.buyers import (
 )
 from ingestion.simulation.clock import DAY, HOUR, day_start, moment_in
 from ingestion.simulation.company import Company
-from ingestion.simulation.conversion import InquiryFacts, decide
-from ingestion.simulation.messages import inquiry_message
+from ingestion.simulation.conversion import (
+    PRICE_RATIO_BOUNDS,
+    PRICE_RATIO_SD,
+    TARGET_ANCHOR,
+    InquiryFacts,
+    decide,
+)
+from ingestion.simulation.messages import inquiry_intent, inquiry_message
 from ingestion.simulation.randomness import Weighted
 from ingestion.simulation.sales import Inquiry, reorder, work_inquiry
 from ingestion.simulation.web import browse, wander
@@ -162,11 +168,12 @@ class Market:
         needs_customization = draws.chance(
             category.customization_rate * (1.3 if profile.channel == "trade_show" else 1.0)
         )
-        ratio = min(max(draws.normal(profile.price_ratio + 0.08 * repeat, 0.14), 0.25), 1.25)
+        typical_ratio = profile.price_ratio + 0.08 * repeat
+        low, high = PRICE_RATIO_BOUNDS
+        ratio = min(max(draws.normal(typical_ratio, PRICE_RATIO_SD), low), high)
         target = None
         if not draws.chance(profile.target_missing):
-            # Buyers anchor a little below what they would actually accept.
-            target = round(product.list_price * ratio * draws.uniform(0.9, 1.0))
+            target = round(product.list_price * ratio * TARGET_ANCHOR)
         handler = self._handler(customer)
         email = customer.email if draws.chance(profile.email_share) else None
         phone = phone_as_written(customer, draws) if draws.chance(profile.phone_share) else None
@@ -182,11 +189,14 @@ class Market:
                 day, customer, product, campaign, submitted
             )
         inquiry_id = f"INQ{company.number('inquiry'):08d}"
+        intent = inquiry_intent(draws, customer.seriousness)
         facts = InquiryFacts(
             profile=profile,
             campaign=campaign,
             product=product,
             price_ratio=ratio,
+            price_ratio_stated=target is not None,
+            typical_price_ratio=typical_ratio,
             needs_customization=needs_customization,
             has_company=shown_company is not None,
             is_free_mail=email is not None and customer.has_free_mail,
@@ -194,7 +204,7 @@ class Market:
             prior_orders=customer.orders_before(submitted),
             handler=handler,
             season=season_lift(day),
-            seriousness=customer.seriousness,
+            intent=intent,
         )
         verdict = decide(facts, draws)
         message = inquiry_message(
@@ -202,7 +212,7 @@ class Market:
             product,
             quantity,
             english=not customer.is_domestic or draws.chance(0.1),
-            seriousness=customer.seriousness,
+            intent=intent,
             needs_customization=needs_customization,
             city=customer.city,
             channel=profile.channel,

@@ -14,8 +14,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from ingestion.contracts import ContractViolation, Event, decode_event, encode_event
+from ingestion.simulation.conversion import (
+    PRICE_RATIO_BOUNDS,
+    PRICE_RATIO_SD,
+    InquiryFacts,
+    decide,
+)
 from ingestion.simulation.faults import FAULT_KINDS, malformed_line
 from ingestion.simulation.randomness import Draws
+from ingestion.simulation.world import CHANNEL_BY_NAME, build_world
 from ingestion.simulator import SimulationReport, estimate_events, roc_auc, simulate
 
 
@@ -310,3 +317,51 @@ def test_roc_auc_uses_mean_ranks_for_ties() -> None:
 def test_a_scale_of_nothing_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="positive"):
         _simulate(tmp_path, 1, Scale(years=0.0, inquiries_per_year=100))
+
+
+@pytest.mark.parametrize("states_a_target", [True, False], ids=["target", "no_target"])
+def test_the_true_probability_is_the_conversion_rate_of_inquiries_that_look_the_same(
+    states_a_target: bool,
+):
+    # The truth is the best any model of the event log can do: inquiries identical in every
+    # recorded fact convert at exactly that rate, whatever the unrecorded noise and (without
+    # a target price) whatever price the buyer would accept.
+    world = build_world()
+    profile = CHANNEL_BY_NAME["alibaba"]
+    handler = world.reps[0]
+    draws = Draws(np.random.default_rng(1))
+    typical = profile.price_ratio
+
+    def facts(price_ratio: float) -> InquiryFacts:
+        return InquiryFacts(
+            profile=profile,
+            campaign="alibaba_p4p",
+            product=world.products[0],
+            price_ratio=price_ratio,
+            price_ratio_stated=states_a_target,
+            typical_price_ratio=typical,
+            needs_customization=False,
+            has_company=True,
+            is_free_mail=False,
+            product_views=0,
+            prior_orders=0,
+            handler=handler,
+            season=0.1,
+            intent=2,
+        )
+
+    n = 60_000
+    low, high = PRICE_RATIO_BOUNDS
+    outcomes, probabilities = [], set()
+    for _ in range(n):
+        ratio = (
+            0.9 if states_a_target else min(max(draws.normal(typical, PRICE_RATIO_SD), low), high)
+        )
+        verdict = decide(facts(ratio), draws)
+        outcomes.append(verdict.converted)
+        probabilities.add(round(verdict.probability, 12))
+
+    assert len(probabilities) == 1, "look-alike inquiries share one true probability"
+    probability = probabilities.pop()
+    assert 0.05 < probability < 0.95
+    assert abs(np.mean(outcomes) - probability) < 4 * np.sqrt(probability * (1 - probability) / n)
