@@ -394,9 +394,11 @@ def bench_score(console: Console, *, leads: int = 1_000_000, seed: int = 5) -> d
     """Batch scoring throughput at `leads` open inquiries, against scikit-learn's own
     one-hot + logistic regression pipeline on the same features in the same run.
 
-    leads_per_s covers probability, 0-100 score, tier and the top three reasons (factor and
-    points) of every lead; the time to build the features from the event tables, to phrase
-    the reasons as text and to write lead_scores are reported beside it.
+    leads_per_s covers what `leadflow score` computes for every lead: probability, 0-100
+    score, tier and the top three reasons with their points and their sentence for sales, as
+    the JSON lead_scores stores (reason_text_s of it is the phrasing). The time to build the
+    features from the event tables is reported beside it. The baseline computes only the
+    probability, so the ratio understates the model's own speed.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -427,13 +429,12 @@ def bench_score(console: Console, *, leads: int = 1_000_000, seed: int = 5) -> d
             facts = facts_at(connection, ids.assign(as_of=as_of))
             features = build_features(facts)
             feature_s = time.perf_counter() - started
-        console.log("scoring")
+        console.log("scoring, with the reasons phrased as lead_scores stores them")
         started = time.perf_counter()
         scores = score_features(scorer, features)
+        numbers_s = time.perf_counter() - started
+        reasons_json(scores, features)
         scoring_s = time.perf_counter() - started
-        started = time.perf_counter()
-        reasons_json(scores, features.iloc[:100_000])
-        phrase_s = (time.perf_counter() - started) * len(features) / 100_000
 
         console.log("baseline: scikit-learn one-hot + logistic regression on the same features")
         sample = features.iloc[:50_000]
@@ -466,5 +467,5 @@ def bench_score(console: Console, *, leads: int = 1_000_000, seed: int = 5) -> d
         "ratio": round(baseline_s / scoring_s, 2),
         "feature_s": round(feature_s, 2),
         "scoring_s": round(scoring_s, 3),
-        "reason_text_s": round(phrase_s, 2),
+        "reason_text_s": round(scoring_s - numbers_s, 3),
     }

@@ -554,6 +554,55 @@ def model_rollback() -> None:
     emit({"champion": restored})
 
 
+@model_app.command("drift")
+def model_drift(
+    days: Annotated[
+        int,
+        typer.Option(min=1, help="recent = inquiries submitted in the last DAYS days of the log"),
+    ] = 30,
+    version: Annotated[
+        str | None, typer.Option(help="compare with this version's training population")
+    ] = None,
+    fail_on_drift: Annotated[
+        bool, typer.Option(help="exit 1 when a PSI exceeds the threshold (for schedulers)")
+    ] = False,
+) -> None:
+    """Population stability index (PSI) of recent inquiries, scored by the champion, against
+    its training population, per feature and for the score; flags PSI above 0.2."""
+    from rich.table import Table
+
+    from leadflow.pipeline import open_warehouse
+    from models.drift import NOT_COMPARED, measure_drift
+
+    config = settings()
+    with product_errors(), contextlib.closing(open_warehouse(config, read_only=True)) as db:
+        report, compared = measure_drift(db, config.registry_dir, days=days, version=version)
+    table = Table(title=f"drift of {report.recent_n} recent inquiries vs {report.training_n} "
+                        f"in training (model {compared['version']})")  # fmt: skip
+    table.add_column("feature")
+    table.add_column("PSI", justify="right")
+    table.add_column("")
+    for name, value in sorted(report.psi.items(), key=lambda item: -item[1]):
+        flag = "[bold red]drifted[/]" if name in report.drifted else ""
+        table.add_row(name, f"{value:.3f}", flag)
+    err.print(table)
+    emit(
+        {
+            **compared,
+            "training_n": report.training_n,
+            "recent_n": report.recent_n,
+            "threshold": report.threshold,
+            "is_drifted": report.is_drifted,
+            "drifted": report.drifted,
+            "score_psi": report.psi["score"],
+            "psi": report.psi,
+            "not_compared": NOT_COMPARED,
+        }
+    )
+    if fail_on_drift and report.is_drifted:
+        raise typer.Exit(1)
+
+
 identity_app = typer.Typer(help="Train and measure identity resolution (who is one customer).")
 app.add_typer(identity_app, name="identity")
 

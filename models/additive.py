@@ -11,6 +11,7 @@ reference value back removes exactly that (the faithfulness test relies on it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,13 @@ class AdditiveModel:
         centre = np.average(design, axis=0, weights=weights)
         scale = np.sqrt(np.average((design - centre) ** 2, axis=0, weights=weights))
         scale[scale == 0] = 1.0
+        # Category levels stay unscaled, so the penalty shrinks each level's effect towards
+        # the others the less evidence it has (like a random effect). Standardising a rare
+        # level's dummy would multiply its coefficient up and its penalty away: the model
+        # fitted noise in 20 countries and 60 SKUs (AUC 0.79 -> 0.80 on the demo data).
+        for name, (start, stop) in spans.items():
+            if name in CATEGORICAL_FEATURES:
+                scale[start:stop] = 1.0
         regression = LogisticRegression(C=regularisation, max_iter=5000)
         regression.fit((design - centre) / scale, labels, sample_weight=weights)
         coefficients = regression.coef_[0] / scale
@@ -117,15 +125,16 @@ class AdditiveModel:
         probability = _sigmoid(self.logits(features))
         return np.column_stack([1.0 - probability, probability])
 
-    def factor_effects(self, effects: np.ndarray) -> np.ndarray:
-        """n x len(FACTORS): feature effects summed by factor."""
-        columns = {name: index for index, name in enumerate(FEATURES)}
-        return np.column_stack(
-            [
-                effects[:, [columns[f] for f in FEATURES if FACTOR_OF[f] == factor.name]].sum(1)
-                for factor in FACTORS
-            ]
-        )
+    def factor_effects(self, features: pd.DataFrame) -> np.ndarray:
+        """n x len(FACTORS): the calibrated-logit effects of each factor's features, summed
+        (accumulated feature by feature: a batch never holds n x len(FEATURES) numbers)."""
+        slope, _ = self.calibration
+        factor_index = {factor.name: index for index, factor in enumerate(FACTORS)}
+        summed = np.zeros((len(features), len(FACTORS)))
+        for name, effect in zip(FEATURES, self._raw_effect_columns(features, centred=True),
+                                strict=True):  # fmt: skip
+            summed[:, factor_index[FACTOR_OF[name]]] += effect
+        return slope * summed
 
     def reference_features(self) -> pd.DataFrame:
         """One row: the reference (ordinary) inquiry every effect is measured from."""
@@ -171,11 +180,16 @@ class AdditiveModel:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _codes(self, name: str, values: np.ndarray) -> np.ndarray:
+    def _codes(self, name: str, values: Any) -> np.ndarray:
         levels = self.levels[name]
-        codes = pd.Index(levels[:-1]).get_indexer(values).astype("int64")
-        codes[codes < 0] = len(levels) - 1  # unseen and rare values share OTHER
-        return codes
+        # factorise first (in C, also for Arrow text), then look up the few distinct values
+        codes, distinct = pd.factorize(values)
+        position = {level: index for index, level in enumerate(levels[:-1].tolist())}
+        other = len(levels) - 1  # unseen and rare values share OTHER
+        lookup = np.array(
+            [position.get(str(value), other) for value in distinct] + [other], dtype="int64"
+        )
+        return lookup[codes]  # a missing value (code -1) takes the last entry: OTHER
 
     def _basis(self, name: str, values: np.ndarray) -> np.ndarray:
         values = values.astype("float64")
@@ -196,17 +210,19 @@ class AdditiveModel:
         return np.hstack(blocks), spans
 
     def _raw_effects(self, features: pd.DataFrame, *, centred: bool = False) -> np.ndarray:
-        columns = []
+        return np.column_stack(list(self._raw_effect_columns(features, centred=centred)))
+
+    def _raw_effect_columns(
+        self, features: pd.DataFrame, *, centred: bool = False
+    ) -> Iterator[np.ndarray]:
         for name in FEATURES:
-            values = features[name].to_numpy()
             if name in CATEGORICAL_FEATURES:
-                columns.append(self.level_effects[name][self._codes(name, values)])
+                yield self.level_effects[name][self._codes(name, features[name].array)]
             else:
-                effect = self._basis(name, values) @ self.slopes[name]
+                effect = self._basis(name, features[name].to_numpy()) @ self.slopes[name]
                 if centred:
                     effect = effect - self.numeric_offsets[name]
-                columns.append(effect)
-        return np.column_stack(columns)
+                yield effect
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

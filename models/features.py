@@ -48,6 +48,8 @@ CATEGORICAL_FEATURES: dict[str, str] = {
     "assignee_type": "handler",
     "handler_id": "handler",
     "customization_answer": "customization",
+    # the factory accepts custom work far more often for some product lines than others
+    "customization_category": "customization",
     "message_detail": "buyer_intent",
     "submitted_month": "season",
 }
@@ -170,6 +172,9 @@ def build_features(facts: pd.DataFrame) -> pd.DataFrame:
         "assignee_type": assignee_type,
         "handler_id": _category(facts["handler_id"], missing=UNASSIGNED),
         "customization_answer": answer,
+        "customization_category": np.where(
+            needs_customization > 0, _category(facts["product_category"]), "not_needed"
+        ).astype(object),
         "message_detail": message_detail(facts["message"]),
         "submitted_month": np.where(np.isnat(submitted_at), 0, month).astype(str).astype(object),
         "price_gap": np.where(gap_missing, 1.0, np.clip(gap, 0.0, MAX_PRICE_GAP)),
@@ -218,7 +223,9 @@ def _detail_of(message: str) -> str:
         return "0"
     if any(word in text for word in _PROJECT_WORDS):
         return "3"
-    if any(word in text for word in _SPECIFIC_WORDS) or any(ch.isdigit() for ch in text):
+    # digits alone do not count: a technical spec ("380V", "DN80") says what is needed,
+    # not how ready the buyer is to order
+    if any(word in text for word in _SPECIFIC_WORDS):
         return "2"
     return "1"
 

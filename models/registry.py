@@ -64,9 +64,10 @@ def register_model(
     metrics: dict[str, Any],
     *,
     card: CardWriter | None = None,
+    extras: dict[str, bytes] | None = None,
 ) -> str:
-    """Store a model's state, its metrics and its model card as a version (no alias
-    changes); return the version."""
+    """Store a model's state, its metrics, its model card and any `extras` (file name ->
+    content) as a version (no alias changes); return the version."""
     model_bytes = skops.io.dumps(state)
     version = version_of(model_bytes)
     registry_dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +85,8 @@ def register_model(
             )
             if card is not None:
                 _write_synced(staging / CARD_FILE, card(version, metrics).encode())
+            for name, content in (extras or {}).items():
+                _write_synced(staging / name, content)
             os.replace(staging, version_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -181,6 +181,8 @@ def write_tables(
                 "is_converted": converted & ~open_,
                 "is_label_mature": ~open_,
                 "is_open": open_,
+                # the log's newest event: the end of the simulated period
+                "label_as_of": np.datetime64(START, "s") + np.timedelta64(days, "D"),
             }
         ),
         "int_inquiry_milestones_pivoted": pd.DataFrame(

@@ -22,9 +22,16 @@ from sklearn.preprocessing import OneHotEncoder
 
 from models.additive import AdditiveModel
 from models.card import write_model_card
+from models.drift import population_file, population_profile
 from models.errors import ModelError, NotEnoughLabelsError, WarehouseNotReadyError
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_features
-from models.moments import HEADLINE_MOMENT, MOMENT_KINDS, facts_at, training_moments
+from models.moments import (
+    HEADLINE_MOMENT,
+    LABEL_WINDOW_DAYS,
+    MOMENT_KINDS,
+    facts_at,
+    training_moments,
+)
 from models.registry import MODEL_FILE, alias, load_version, promote, register_model, set_challenger
 from models.score import TIER_THRESHOLDS, TIERS, tiers_for
 
@@ -36,7 +43,7 @@ VALIDATION_FRACTION = 0.2
 MIN_LABELLED = 300
 MIN_CONVERSIONS = 30
 MIN_POSITIVES_PER_PERIOD = 5
-REGULARISATION_GRID = (0.03, 0.1, 0.3, 1.0)
+REGULARISATION_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 CALIBRATION_BINS = 10
 _MORE_DATA = (
     "ingest more history (or simulate a longer period), rebuild the marts with "
@@ -83,16 +90,20 @@ class TrainReport:
             "auc_by_moment": {k: _round(v) for k, v in m["auc_by_moment"].items()},
             "n_train": self.n_train,
             "n_eval": self.n_eval,
+            "n_set_aside": m["n_set_aside"],
         }
 
 
 def load_labelled(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every inquiry whose label is mature (converted, closed, or past the 90-day window),
-    with its label; younger open inquiries are not here and so never become negatives."""
+    with its label and whether its window is over; younger open inquiries are not here and
+    so never become negatives."""
     try:
         return connection.execute(
-            f"select inquiry_id, submitted_at, {LABEL} from fct_inquiries "
-            f"where is_label_mature and {LABEL} is not null order by submitted_at, inquiry_id"
+            f"select inquiry_id, submitted_at, {LABEL}, "
+            f"submitted_at < label_as_of - interval {LABEL_WINDOW_DAYS} day as is_window_over "
+            f"from fct_inquiries where is_label_mature and {LABEL} is not null "
+            "order by submitted_at, inquiry_id"
         ).df()
     except (duckdb.CatalogException, duckdb.BinderException) as error:
         raise WarehouseNotReadyError(
@@ -129,16 +140,22 @@ def train(
     """Train on earlier labelled inquiries, evaluate on the latest, register the model."""
     labelled = load_labelled(connection)
     check_enough_labels(labelled, min_labelled=min_labelled, min_conversions=min_conversions)
-    training_ids, evaluation_ids = split_by_time(labelled, eval_fraction=EVAL_FRACTION)
+    # Inquiries younger than the window are labelled only if they resolved early, and
+    # resolving early is itself a sign of the outcome (quick wins): among them conversions
+    # are over-represented. Only whole cohorts, whose window is over, are trained and
+    # evaluated on; the early-resolved rest is set aside and counted.
+    settled = labelled[labelled["is_window_over"]]
+    set_aside = len(labelled) - len(settled)
+    training_ids, evaluation_ids = split_by_time(settled, eval_fraction=EVAL_FRACTION)
     fitting_ids, validation_ids = split_by_time(training_ids, eval_fraction=VALIDATION_FRACTION)
     for name, period in (("training", fitting_ids), ("validation", validation_ids),
                          ("evaluation", evaluation_ids)):  # fmt: skip
         _require_both_outcomes(period, name)
     truth = _read_truth(truth_path) if truth_path is not None else None
 
-    moments = training_moments(connection, labelled["inquiry_id"])
+    moments = training_moments(connection, settled["inquiry_id"])
     facts = facts_at(connection, moments)
-    facts = facts.merge(labelled[["inquiry_id", LABEL]], on="inquiry_id", how="inner")
+    facts = facts.merge(settled[["inquiry_id", LABEL]], on="inquiry_id", how="inner")
     features = build_features(facts)
     labels = facts[LABEL].astype(int).to_numpy()
     # every inquiry weighs one in total, however many moments it was open for
@@ -164,8 +181,15 @@ def train(
         )
         candidates[regularisation] = candidate
     chosen = min(selection, key=lambda c: (selection[c], c))
-    model = candidates[chosen]  # fitted on the fitting period only; now calibrate it
-    model.calibrate(model.logits(features[val]), labels[val], weights[val])
+    held_out = candidates[chosen]  # fitted on the fitting period only
+    held_out.calibrate(held_out.logits(features[val]), labels[val], weights[val])
+    # The final model learns from the whole training period (fitting + validation) with the
+    # chosen regularisation, and keeps the calibration measured on the validation period
+    # by the model that did not see it; the evaluation period checks both.
+    before_eval = fit | val
+    model = AdditiveModel.fit(features[before_eval], labels[before_eval], weights[before_eval],
+                              regularisation=chosen)  # fmt: skip
+    model.calibration = held_out.calibration
 
     evaluation = in_period["eval"] & headline
     y_eval = labels[evaluation]
@@ -190,7 +214,8 @@ def train(
             p = model.predict_proba(features[chosen_rows])[:, 1]
             auc_by_moment[kind] = float(roc_auc_score(labels[chosen_rows], p))
 
-    p_validation = model.predict_proba(features[val & headline])[:, 1]
+    # the validation period as the held-out model saw it (the final model has learnt from it)
+    p_validation = held_out.predict_proba(features[val & headline])[:, 1]
     truth_auc = scores.get("truth", {}).get("auc")
     metrics: dict[str, Any] = {
         "headline_moment": HEADLINE_MOMENT,
@@ -206,6 +231,7 @@ def train(
         "auc_by_moment": auc_by_moment,
         "n_train": int(len(fitting_ids) + len(validation_ids)),
         "n_eval": int(len(evaluation_ids)),
+        "n_set_aside": int(set_aside),
         "n_moments": int(len(facts)),
         "positive_rate_train": float(training_ids[LABEL].mean()),
         "positive_rate_eval": float(evaluation_ids[LABEL].mean()),
@@ -237,7 +263,12 @@ def train(
             "skops": skops.__version__,
         },
     }
-    version = register_model(registry_dir, model.state(), metrics, card=write_model_card)
+    training_rows = before_eval & headline
+    population = population_profile(
+        features[training_rows], np.rint(100 * model.predict_proba(features[training_rows])[:, 1])
+    )
+    version = register_model(registry_dir, model.state(), metrics, card=write_model_card,
+                             extras=population_file(population))  # fmt: skip
     promoted, reason = _promote_if_better(
         registry_dir, version, features[evaluation], y_eval, metrics["log_loss"]
     )

@@ -35,6 +35,21 @@ def test_feature_frame_has_the_documented_columns_and_no_missing_values(syntheti
     assert features[list(NUMERIC_FEATURES)].dtypes.map(lambda d: d.kind == "f").all()
 
 
+def test_a_customisation_request_is_told_apart_by_product_line(synthetic_warehouse):
+    # the factory accepts custom gear reducers far less often than custom valves
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as connection:
+        ids = connection.execute("select inquiry_id from fct_inquiries limit 2000").df()
+        facts = facts_at(connection, ids.assign(as_of=pd.Timestamp("2026-01-01")))
+    features = build_features(facts)
+    custom = features["needs_customization"] > 0
+
+    assert custom.any() and (~custom).any()
+    assert (features.loc[~custom, "customization_category"] == "not_needed").all()
+    assert (
+        features.loc[custom, "customization_category"] == features.loc[custom, "product_category"]
+    ).all()
+
+
 def test_a_submission_gets_the_same_features_as_its_warehouse_row_on_submission(
     synthetic_warehouse,
 ):
@@ -70,6 +85,15 @@ def test_message_detail_reads_how_much_the_buyer_wrote():
         ["", "price?", "请报SP40-100 5台的价格，含税含运费", "项目需要，本月下单", None]
     )
     assert list(message_detail(messages)) == ["0", "1", "2", "3", "0"]
+
+
+def test_a_technical_spec_is_not_a_sign_of_readiness_to_order():
+    # digits in "380V" or "DN80" say what is needed, not that the buyer is ready to buy
+    messages = pd.Series(
+        ["price? Need 380V 50Hz explosion-proof version.", "多少钱叶轮要求316不锈钢。"]
+    )
+
+    assert list(message_detail(messages)) == ["1", "1"]
 
 
 def test_free_mail_is_recognised_by_domain_whatever_the_case():

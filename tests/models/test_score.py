@@ -18,6 +18,9 @@ from models.score import (
     ModelScorer,
     Scorecard,
     current_scorer,
+    explain,
+    factor_texts,
+    reasons_json,
     score_features,
     score_open_inquiries,
     tier_for,
@@ -90,6 +93,33 @@ def test_every_score_carries_three_reasons_in_sales_terms(trained):
     assert {r["factor"] for r in reasons} <= {f.name for f in FACTORS}
     assert all(r["direction"] in ("raises", "lowers") and r["text"] for r in reasons)
     assert abs(reasons[0]["points"]) >= abs(reasons[1]["points"]) >= abs(reasons[2]["points"])
+
+
+@pytest.mark.parametrize("scorer_kind", ["model", "scorecard"])
+def test_the_batch_writes_the_same_reasons_the_api_gives(trained, scorer_kind):
+    warehouse, registry, _ = trained
+    champion = load_champion(registry)
+    scorer = (
+        ModelScorer(champion.version, champion.model) if scorer_kind == "model" else Scorecard()
+    )
+    features = _open_features(warehouse)
+    scores = score_features(scorer, features)
+
+    batch = [json.loads(text) for text in reasons_json(scores, features)]
+
+    assert len(batch) == len(features) > 50
+    assert batch == [scores.reasons(features, row) for row in range(len(features))]
+    assert len({reason["factor"] for reasons in batch for reason in reasons}) >= 4
+
+
+def test_every_factor_is_phrased_for_sales_the_same_one_by_one_and_in_bulk(trained):
+    warehouse, _, _ = trained
+    features = _open_features(warehouse).iloc[:40]
+
+    for factor in FACTORS:
+        bulk = factor_texts(factor.name, features)
+        assert bulk == [explain(factor.name, features.iloc[row]) for row in range(len(features))]
+        assert all(text and "nan" not in text for text in bulk), factor.name
 
 
 def test_batch_scoring_writes_every_open_inquiry_and_rescores_only_changed_ones(

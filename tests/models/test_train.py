@@ -78,7 +78,19 @@ def test_young_open_inquiries_are_never_used_as_negatives(trained):
         }
 
     assert young_open and not (young_open & labelled)
-    assert report.n_train + report.n_eval == len(labelled)
+    assert report.n_train + report.n_eval + report.metrics["n_set_aside"] == len(labelled)
+
+
+def test_inquiries_that_resolved_before_their_window_ended_are_set_aside(trained):
+    # among inquiries younger than the window only the early-resolved ones have a label, and
+    # they convert more often than their cohort: evaluating on them would flatter nobody
+    warehouse, _, report = trained
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        labelled = load_labelled(connection)
+    young = labelled[~labelled["is_window_over"]]
+
+    assert len(young) == report.metrics["n_set_aside"] > 0
+    assert report.metrics["data_window"]["eval_to"] < young["submitted_at"].min().isoformat()
 
 
 def test_cold_start_refuses_to_train_and_says_why(warehouse_of, tmp_path: Path):
