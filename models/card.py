@@ -90,8 +90,9 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
         row("probability error (Brier, lower is better)", "brier", ".4f"),
         row("calibration error (ECE, lower is better)", "ece", ".3f"),
         "",
-        "\\* *best possible* is the simulator's true probability of each inquiry: no model "
-        "can rank better than it (only available on simulated data).",
+        "\\* *best possible* is the simulator's true probability of each inquiry given "
+        "everything its events record: no model of these events can rank better than it "
+        "(only available on simulated data).",
         "",
         "Ranking at each step of the sales process (AUC):",
         "",
@@ -120,8 +121,10 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
         "lowering the score says inquiries routed there converted less often.",
         "- A buyer's history is matched on the email, phone and CRM account given with the "
         "inquiry; a buyer who writes from a new address looks new.",
-        "- Inquiries younger than 90 days with no outcome are not used for training, so "
-        "the most recent weeks teach it nothing yet.",
+        "- Inquiries younger than 90 days are not used for training or testing, even those "
+        "already won or lost: the ones that resolve early are not typical (more of them "
+        f"are quick wins). {metrics.get('n_set_aside', 0)} such inquiries were set aside "
+        "this time; the most recent weeks teach the model nothing yet.",
         "",
     ]
     return "\n".join(lines)
