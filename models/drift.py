@@ -34,9 +34,8 @@ RECENT_DAYS = 30
 POPULATION_FILE = "population.json"
 NUMERIC_BINS = 10
 MAX_CATEGORY_BINS = NUMERIC_BINS
-"""A categorical feature keeps its most common levels, the rest share one bin (OTHER): with
+"""A categorical feature keeps its most common levels, the rest share one last bin: with
 60 SKUs in 60 bins, 300 recent inquiries would show a PSI near 0.2 from chance alone."""
-OTHER = "(other)"
 PRIOR_COUNT = 0.5
 """Every bin starts with half an inquiry (Jeffreys' prior): an empty bin gets a small share
 that reflects the sample's size, so a category missing from 300 recent inquiries counts
@@ -148,7 +147,7 @@ def _numeric_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
 
 def _category_shares(values: np.ndarray, levels: list[str]) -> np.ndarray:
     codes = pd.Index(levels).get_indexer(values.astype(str))
-    codes[codes < 0] = len(levels)  # OTHER: rare in training, or never seen there
+    codes[codes < 0] = len(levels)  # the last bin: rare in training, or never seen there
     return _smoothed(np.bincount(codes, minlength=len(levels) + 1))
 
 
