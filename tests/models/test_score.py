@@ -53,14 +53,18 @@ def _open_features(warehouse: Path) -> pd.DataFrame:
         )
 
 
+def _scorer(trained, kind: str) -> ModelScorer | Scorecard:  # noqa: ANN001
+    """The trained champion, or the cold-start scorecard."""
+    if kind == "scorecard":
+        return Scorecard()
+    champion = load_champion(trained[1])
+    return ModelScorer(champion.version, champion.model)
+
+
 @pytest.mark.parametrize("scorer_kind", ["model", "scorecard"])
 def test_neutralising_a_stated_reason_moves_the_score_the_stated_way(trained, scorer_kind):
-    warehouse, registry, _ = trained
-    champion = load_champion(registry)
-    scorer = (
-        ModelScorer(champion.version, champion.model) if scorer_kind == "model" else Scorecard()
-    )
-    features = _open_features(warehouse)
+    scorer = _scorer(trained, scorer_kind)
+    features = _open_features(trained[0])
     reference = scorer.references
     scores = score_features(scorer, features)
     checked = 0
@@ -97,12 +101,8 @@ def test_every_score_carries_three_reasons_in_sales_terms(trained):
 
 @pytest.mark.parametrize("scorer_kind", ["model", "scorecard"])
 def test_the_batch_writes_the_same_reasons_the_api_gives(trained, scorer_kind):
-    warehouse, registry, _ = trained
-    champion = load_champion(registry)
-    scorer = (
-        ModelScorer(champion.version, champion.model) if scorer_kind == "model" else Scorecard()
-    )
-    features = _open_features(warehouse)
+    scorer = _scorer(trained, scorer_kind)
+    features = _open_features(trained[0])
     scores = score_features(scorer, features)
 
     batch = [json.loads(text) for text in reasons_json(scores, features)]
