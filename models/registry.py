@@ -55,6 +55,12 @@ def version_of(model_bytes: bytes) -> str:
     return hashlib.sha256(model_bytes).hexdigest()[:VERSION_LENGTH]
 
 
+def state_hash(state: dict[str, Any]) -> str:
+    """The sha256 of a model state in canonical JSON (sorted keys): equal states, equal hash."""
+    canonical = orjson.dumps(state, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return hashlib.sha256(canonical).hexdigest()
+
+
 CardWriter = Callable[[str, dict[str, Any]], str]
 
 

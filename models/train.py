@@ -32,7 +32,15 @@ from models.moments import (
     facts_at,
     training_moments,
 )
-from models.registry import MODEL_FILE, alias, load_version, promote, register_model, set_challenger
+from models.registry import (
+    MODEL_FILE,
+    alias,
+    load_version,
+    promote,
+    register_model,
+    set_challenger,
+    state_hash,
+)
 from models.score import TIER_THRESHOLDS, TIERS, tiers_for
 
 LABEL = "is_converted"
@@ -267,8 +275,11 @@ def train(
     population = population_profile(
         features[training_rows], np.rint(100 * model.predict_proba(features[training_rows])[:, 1])
     )
-    version = register_model(registry_dir, model.state(), metrics, card=write_model_card,
-                             extras=population_file(population))  # fmt: skip
+    state = model.state()
+    metrics["state_sha256"] = state_hash(state)
+    version = _champion_if_identical(registry_dir, metrics["state_sha256"]) or register_model(
+        registry_dir, state, metrics, card=write_model_card, extras=population_file(population)
+    )
     promoted, reason = _promote_if_better(
         registry_dir, version, features[evaluation], y_eval, metrics["log_loss"]
     )
@@ -285,6 +296,19 @@ def train(
         model_path=registry_dir / version / MODEL_FILE,
         metrics=metrics,
     )
+
+
+def _champion_if_identical(registry_dir: Path, state_sha256: str) -> str | None:
+    """The champion's version when it holds exactly this model state (the same data gave
+    the same model: a model file's bytes differ from one save to the next, its state not)."""
+    current = alias(registry_dir)
+    if current is None:
+        return None
+    try:
+        champion = load_version(registry_dir, current)
+    except ModelError:
+        return None
+    return current if champion.metrics.get("state_sha256") == state_sha256 else None
 
 
 def _promote_if_better(

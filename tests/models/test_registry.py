@@ -143,6 +143,19 @@ def test_a_better_model_replaces_the_champion_and_rollback_restores_it(
         rollback(registry)
 
 
+def test_retraining_on_the_same_data_gives_the_champion_back_not_a_new_version(
+    trained, registry: Path
+):
+    warehouse, _, first = trained
+
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        again = train(connection, registry)
+
+    assert again.version == first.version and again.promoted
+    assert again.promotion_reason == "identical to the champion"
+    assert [v["version"] for v in list_versions(registry)] == [first.version]
+
+
 def test_model_cli_lists_shows_promotes_and_rolls_back(trained, tmp_path: Path):
     _, trained_registry, first = trained
     home = tmp_path / "home"
