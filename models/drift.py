@@ -73,18 +73,12 @@ def population_profile(features: pd.DataFrame, scores: np.ndarray) -> dict[str, 
         if name in CATEGORICAL_FEATURES:
             counts = pd.Series(values.astype(str)).value_counts().sort_index()
             counts = counts.sort_values(ascending=False, kind="stable")  # ties: by name
-            kept = sorted(counts.index[: MAX_CATEGORY_BINS - 1])
-            bins: dict[str, Any] = {"levels": kept}
-            bins["shares"] = _category_shares(values, kept).tolist()
+            bins: dict[str, Any] = {"levels": sorted(counts.index[: MAX_CATEGORY_BINS - 1])}
         else:
             bins = {"edges": _edges(values.astype("float64"))}
-            bins["shares"] = _numeric_shares(values.astype("float64"), bins["edges"]).tolist()
-        profile["features"][name] = bins
-    score_edges = _edges(np.asarray(scores, dtype="float64"))
-    profile[SCORE] = {
-        "edges": score_edges,
-        "shares": _numeric_shares(np.asarray(scores, dtype="float64"), score_edges).tolist(),
-    }
+        profile["features"][name] = {**bins, "shares": _shares(bins, values).tolist()}
+    score_bins = {"edges": _edges(np.asarray(scores, dtype="float64"))}
+    profile[SCORE] = {**score_bins, "shares": _shares(score_bins, scores).tolist()}
     return profile
 
 
@@ -98,19 +92,14 @@ def drift_of(
     """Compare recent inquiries (their features and scores) with a training profile."""
     if len(features) == 0:
         raise ValueError("no recent inquiries to compare with the training population")
-    psi: dict[str, float] = {}
-    score_bins = profile[SCORE]
-    recent = _numeric_shares(np.asarray(scores, dtype="float64"), score_bins["edges"])
-    psi[SCORE] = population_stability_index(np.asarray(score_bins["shares"]), recent)
-    for name, bins in profile["features"].items():
-        if name not in features.columns:
-            continue
-        values = features[name].to_numpy()
-        if "levels" in bins:
-            recent = _category_shares(values, bins["levels"])
-        else:
-            recent = _numeric_shares(values.astype("float64"), bins["edges"])
-        psi[name] = population_stability_index(np.asarray(bins["shares"]), recent)
+    recent = {SCORE: np.asarray(scores)} | {
+        name: features[name].to_numpy() for name in profile["features"] if name in features
+    }
+    psi = {
+        name: population_stability_index(np.asarray(bins["shares"]), _shares(bins, recent[name]))
+        for name, bins in [(SCORE, profile[SCORE]), *profile["features"].items()]
+        if name in recent
+    }
     drifted = sorted((name for name, value in psi.items() if value > threshold),
                      key=lambda name: -psi[name])  # fmt: skip
     return DriftReport(
@@ -136,6 +125,13 @@ def _edges(values: np.ndarray) -> list[float]:
         return []
     quantiles = np.quantile(finite, np.linspace(0, 1, NUMERIC_BINS + 1)[1:-1])
     return [float(edge) for edge in np.unique(quantiles)]
+
+
+def _shares(bins: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    """The smoothed share of `values` in each bin of a profile entry (levels or edges)."""
+    if "levels" in bins:
+        return _category_shares(values, bins["levels"])
+    return _numeric_shares(np.asarray(values, dtype="float64"), bins["edges"])
 
 
 def _numeric_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:

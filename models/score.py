@@ -182,6 +182,11 @@ def current_scorer(registry_dir: Path) -> Scorer:
     return ModelScorer(champion.version, champion.model)
 
 
+def score_of(probability: np.ndarray) -> np.ndarray:
+    """The 0-100 score of each probability: the probability in per cent, rounded."""
+    return np.rint(probability * 100).astype("int64")
+
+
 def score_features(scorer: Scorer, features: pd.DataFrame) -> Scores:
     """Probability, score, tier and the REASONS_PER_SCORE factors that move it most.
 
@@ -201,16 +206,11 @@ def score_features(scorer: Scorer, features: pd.DataFrame) -> Scores:
     top = np.take_along_axis(top, order, axis=1)
     return Scores(
         probability=probability,
-        score=np.rint(probability * 100).astype("int64"),
+        score=score_of(probability),
         tier=tiers_for(probability),
         reason_factors=top,
         reason_points=np.take_along_axis(points, top, axis=1),
     )
-
-
-def explain(factor: str, f: pd.Series) -> str:
-    """One sentence, in sales terms, about a factor of one inquiry (a row of features)."""
-    return factor_texts(factor, f.to_frame().T)[0]
 
 
 def factor_texts(factor: str, features: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:

@@ -41,7 +41,7 @@ from models.registry import (
     set_challenger,
     state_hash,
 )
-from models.score import TIER_THRESHOLDS, TIERS, tiers_for
+from models.score import TIER_THRESHOLDS, TIERS, score_of, tiers_for
 
 LABEL = "is_converted"
 EVAL_FRACTION = 0.25
@@ -273,7 +273,7 @@ def train(
     }
     training_rows = before_eval & headline
     population = population_profile(
-        features[training_rows], np.rint(100 * model.predict_proba(features[training_rows])[:, 1])
+        features[training_rows], score_of(model.predict_proba(features[training_rows])[:, 1])
     )
     state = model.state()
     metrics["state_sha256"] = state_hash(state)

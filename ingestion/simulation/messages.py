@@ -24,7 +24,6 @@ _CUSTOM_ZH = (
 # How ready to buy an inquiry is, as its message shows it: 0 asks for a price, 1 a specific
 # request (quantity, delivery), 2 a project with a timeline. The message states the level
 # plainly, so the intent that decides conversion is in the event, not hidden in the buyer.
-INTENT_LEVELS = 3
 _DETAIL_NOISE = 0.6
 _TERSE_BELOW = -0.5
 _PROJECT_FROM = 0.6
