@@ -18,7 +18,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.errors import KafkaError, OffsetOutOfRangeError, UnsupportedCodecError
 from kafka.structs import OffsetAndMetadata
 
-from ingestion.contracts import TOPIC_BY_SOURCE
+from ingestion.contracts import DEFAULT_RULES, TOPIC_BY_SOURCE, ContractRules
 from ingestion.sink import LandingCounts, LandingSink, Message, PreparedBatch, stored_offsets
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class IngestOptions:
     join_timeout_s: float = 60.0
     archive_dir: Path | None = None
     session_timeout_ms: int = 10_000
+    rules: ContractRules = DEFAULT_RULES
 
 
 class _ResumeFromWarehouse(ConsumerRebalanceListener):
@@ -159,7 +160,11 @@ class _IngestWorker:
             bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5
         )
         self.sink = LandingSink(
-            connection, options.group_id, self.dead_letters, archive_dir=options.archive_dir
+            connection,
+            options.group_id,
+            self.dead_letters,
+            archive_dir=options.archive_dir,
+            rules=options.rules,
         )
         self.writer = _PipelinedWriter(self.sink, name=f"land-{id(self):x}")
         self.totals = LandingCounts()
@@ -372,11 +377,13 @@ def ingest(
     join_timeout_s: float = 60.0,
     archive_dir: Path | None = None,
     session_timeout_ms: int = 10_000,
+    rules: ContractRules = DEFAULT_RULES,
 ) -> IngestReport:
     """Consume the source topics with `consumers` group members and land every message.
 
     With `until_idle`, each member stops once it has been idle `idle_seconds` and has read
-    its partitions to their end. Each member lands through its own DuckDB cursor.
+    its partitions to their end. Each member lands through its own DuckDB cursor. `rules`
+    are the contract's deployment settings (the window of plausible event times).
     """
     options = IngestOptions(
         group_id=group_id,
@@ -386,6 +393,7 @@ def ingest(
         join_timeout_s=join_timeout_s,
         archive_dir=archive_dir,
         session_timeout_ms=session_timeout_ms,
+        rules=rules,
     )
     stop = stop or threading.Event()
     # Read once before any member joins: the first parameterised DuckDB query of a process

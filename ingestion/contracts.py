@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
-    field_validator,
+    ValidationInfo,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 TOPIC_BY_SOURCE: dict[str, str] = {
     "web": "leadflow.web",
@@ -68,8 +73,201 @@ class ShipmentExceptionType(StrEnum):
     ADDRESS_ISSUE = "address_issue"
 
 
-Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY, USD")
-Money = float
+# --- field rules: exactly what every later stage can hold ---------------------------------
+# The collector, `leadflow import`, the consumer and `/v1/score` all validate with these, so
+# whatever passes any door lands, builds in dbt (DECIMAL(28,6) money, INTEGER quantities,
+# dates) and scores (numpy datetime64[ns], float64) without an overflow, a cast error or a
+# serialisation error further down.
+
+EARLIEST_EVENT_AT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""Default earliest plausible event time (LEADFLOW_EARLIEST_EVENT_AT)."""
+MAX_EVENT_AHEAD = dt.timedelta(days=1)
+"""Default of how far past now an event may be stamped before its clock counts as wrong."""
+MAX_PLANNED_AHEAD = dt.timedelta(days=3653)
+"""How far ahead a planned date (quote validity, promised delivery, deadline) may lie."""
+MAX_EVENT_BYTES = 256 * 1024
+"""Largest encoded event; every field below is capped so that a valid event stays under it."""
+MAX_AMOUNT = 1e12
+"""Largest amount or unit price in any currency: DECIMAL(28,6) holds 1e22, and sums over
+millions of rows (and unit price x quantity) must still fit."""
+MAX_QUANTITY = 1_000_000_000
+"""Largest quantity or count: the warehouse's INTEGER holds 2,147,483,647."""
+MAX_ORDER_LINES = 500
+MAX_LEAD_TIME_DAYS = 3650
+MAX_CONTACT_NUMBER = 1000
+
+# Text may hold tab, newline and carriage return; no other control character (NUL breaks
+# PostgreSQL and most tools downstream). A pattern also makes pydantic-core refuse a string
+# that is not valid Unicode (a lone UTF-16 surrogate), which no later stage could encode.
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# name@domain.tld: no space, control character or second @; a dot-separated domain
+EMAIL_PATTERN = r"^[^@ \x00-\x1f\x7f]+@[^@ .\x00-\x1f\x7f]+(\.[^@ .\x00-\x1f\x7f]+)+$"
+# 5 to 20 digits, optionally after +, separated by spaces, dots, dashes, slashes, brackets
+PHONE_PATTERN = r"^\+?[ (]*[0-9]([ ()./-]*[0-9]){4,19}[ )]*$"
+COUNTRY_PATTERN = r"^[A-Za-z]{2}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+PATTERN_HINTS: dict[str, str] = {
+    TEXT_PATTERN: "contains a control character (only tab, newline and carriage return may appear)",
+    LINE_PATTERN: "contains a control character or a line break",
+    EMAIL_PATTERN: "email must contain '@' and a domain with a dot, like name@example.com",
+    PHONE_PATTERN: "a phone number has 5 to 20 digits, optionally after +, "
+    "separated by spaces, dots, dashes or brackets",
+    COUNTRY_PATTERN: "a country is its ISO 3166-1 alpha-2 code, e.g. CN, DE, US",
+    CURRENCY_PATTERN: "a currency is its ISO 4217 code in capitals, e.g. CNY, USD",
+}
+"""What each pattern means, said to whoever sent a value that does not match it."""
+
+
+def _text(max_length: int, *, min_length: int = 0, pattern: str = LINE_PATTERN) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=pattern)
+
+
+Identifier = Annotated[str, _text(128, min_length=1)]
+"""An id from a source system: inquiry, order, shipment, account, visitor, rep, SKU…"""
+Code = Annotated[str, _text(64, min_length=1)]
+"""A short code or vocabulary value: product category, producer, campaign…"""
+Name = Annotated[str, _text(200)]
+"""A person's or company's name, a place, a warehouse, a carrier."""
+Text = Annotated[str, _text(2000, pattern=TEXT_PATTERN)]
+"""A note or detail, several lines at most."""
+Message = Annotated[str, _text(10_000, pattern=TEXT_PATTERN)]
+"""A buyer's free-text message."""
+Url = Annotated[str, _text(2048, min_length=1)]
+Email = Annotated[
+    str, Field(max_length=254, pattern=EMAIL_PATTERN), AfterValidator(lambda value: value.lower())
+]
+Phone = Annotated[str, Field(max_length=40, pattern=PHONE_PATTERN)]
+Country = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166-1 alpha-2")]
+Currency = Annotated[
+    str, Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code, e.g. CNY, USD")
+]
+# Numbers are strict: a bool or a numeric string is not a number, and money is finite.
+Amount = Annotated[float, Strict(), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+PositiveAmount = Annotated[float, Strict(), Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+Flag = Annotated[bool, Strict()]
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The moments an event may carry, fixed at one `now`: [earliest, latest]."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+    latest_planned: dt.date
+
+    def check(self, field: str, moment: dt.datetime) -> None:
+        """Raise PydanticCustomError (`implausible_timestamp` / `future_timestamp`) unless
+        `moment` (aware) lies within the window."""
+        # in UTC first: comparing across time zones asks the offset twice, 4x slower
+        try:
+            utc = moment.astimezone(dt.UTC)
+        except OverflowError:  # within a day of year 1 or 9999
+            utc = dt.datetime.min if moment.year < 5000 else dt.datetime.max
+            utc = utc.replace(tzinfo=dt.UTC)
+        if utc < self.earliest:
+            raise PydanticCustomError(
+                "implausible_timestamp",
+                "{field} {moment} is before {earliest}, the earliest time the contract accepts "
+                "(LEADFLOW_EARLIEST_EVENT_AT)",
+                {"field": field, "moment": _iso(moment), "earliest": _iso(self.earliest)},
+            )
+        if utc > self.latest:
+            raise PydanticCustomError(
+                "future_timestamp",
+                "{field} {moment} is after {latest}, later than the contract allows "
+                "(LEADFLOW_MAX_EVENT_AHEAD_HOURS past now): is the producer's clock wrong?",
+                {"field": field, "moment": _iso(moment), "latest": _iso(self.latest)},
+            )
+
+
+@dataclass(frozen=True)
+class ContractRules:
+    """The deployment's settings of the contract: the plausible window of event times.
+
+    Parameters: `earliest` (no event before it), `max_ahead` (how far past now an event may
+    be stamped: producers' clocks drift, a day absorbs any time zone mistake).
+    """
+
+    earliest: dt.datetime = EARLIEST_EVENT_AT
+    max_ahead: dt.timedelta = MAX_EVENT_AHEAD
+
+    def window(self, now: dt.datetime | None = None) -> TimeWindow:
+        """The window as of `now` (default: the current time)."""
+        now = now or dt.datetime.now(dt.UTC)
+        return TimeWindow(
+            earliest=self.earliest.astimezone(dt.UTC),
+            latest=(now + self.max_ahead).astimezone(dt.UTC),
+            latest_planned=(now + MAX_PLANNED_AHEAD).date(),
+        )
+
+
+DEFAULT_RULES = ContractRules()
+
+
+def _iso(moment: dt.datetime | dt.date) -> str:
+    if isinstance(moment, dt.datetime):
+        return moment.isoformat(timespec="seconds")
+    return moment.isoformat()
+
+
+def _timestamp_text(value: Any) -> Any:
+    # RFC 3339 text (or a datetime, from Python code): pydantic alone would also take a
+    # number as Unix time, which no producer of the contract means
+    if isinstance(value, str | dt.datetime):
+        return value
+    raise PydanticCustomError("datetime_type", "expected an RFC 3339 timestamp string")
+
+
+def _date_text(value: Any) -> Any:
+    if isinstance(value, str | dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise PydanticCustomError("date_type", "expected a date string, YYYY-MM-DD")
+
+
+def _window(info: ValidationInfo) -> TimeWindow:
+    context = info.context
+    return context if isinstance(context, TimeWindow) else DEFAULT_RULES.window()
+
+
+def _past_date(value: dt.date, info: ValidationInfo) -> dt.date:
+    window = _window(info)
+    if not window.earliest.date() <= value <= window.latest.date():
+        raise PydanticCustomError(
+            "date_out_of_window",
+            "{value} is not between {earliest} and {latest}",
+            {
+                "value": _iso(value),
+                "earliest": _iso(window.earliest.date()),
+                "latest": _iso(window.latest.date()),
+            },
+        )
+    return value
+
+
+def _planned_date(value: dt.date, info: ValidationInfo) -> dt.date:
+    window = _window(info)
+    if not window.earliest.date() <= value <= window.latest_planned:
+        raise PydanticCustomError(
+            "date_out_of_window",
+            "{value} is not between {earliest} and {latest} (ten years ahead)",
+            {
+                "value": _iso(value),
+                "earliest": _iso(window.earliest.date()),
+                "latest": _iso(window.latest_planned),
+            },
+        )
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_text)]
+"""An RFC 3339 timestamp with its offset; parse_event checks it against the TimeWindow."""
+PastDate = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_past_date)]
+"""A day something happened on: within the event window."""
+PlannedDate = Annotated[dt.date, BeforeValidator(_date_text), AfterValidator(_planned_date)]
+"""A day something is planned for: from the earliest event time to ten years ahead."""
 
 
 class Payload(BaseModel):
@@ -82,41 +280,41 @@ class Payload(BaseModel):
 
 
 class PageViewedPayload(Payload):
-    url: str = Field(min_length=1)
+    url: Url
     page_type: Literal["home", "category", "product", "blog", "contact", "other"] = "other"
-    referrer: str | None = None
-    utm_source: str | None = None
-    utm_campaign: str | None = None
+    referrer: Annotated[str, _text(2048)] | None = None
+    utm_source: Name | None = None
+    utm_campaign: Name | None = None
     device: Literal["desktop", "mobile", "tablet"] | None = None
 
 
 class ProductViewedPayload(Payload):
-    sku: str = Field(min_length=1)
-    product_category: str = Field(min_length=1)
-    url: str | None = None
+    sku: Identifier
+    product_category: Code
+    url: Annotated[str, _text(2048)] | None = None
 
 
 class SearchPerformedPayload(Payload):
-    query: str = Field(min_length=1)
-    results_count: int = Field(ge=0)
+    query: Annotated[str, _text(500, min_length=1)]
+    results_count: Count
 
 
 class InquirySubmittedPayload(Payload):
     channel: Channel
-    contact_name: str = Field(min_length=1)
-    country: str = Field(min_length=2, description="ISO 3166-1 alpha-2")
-    province: str | None = None
-    sku: str = Field(min_length=1)
-    product_category: str = Field(min_length=1)
-    quantity: int = Field(gt=0)
-    target_unit_price: Money | None = Field(default=None, ge=0)
-    currency: str = Currency
-    list_unit_price: Money | None = Field(
-        default=None, gt=0, description="catalogue list price of the SKU, attached by the shop"
+    contact_name: Annotated[str, _text(200, min_length=1)]
+    country: Country
+    province: Name | None = None
+    sku: Identifier
+    product_category: Code
+    quantity: Quantity
+    target_unit_price: Amount | None = None
+    currency: Currency
+    list_unit_price: PositiveAmount | None = Field(
+        default=None, description="catalogue list price of the SKU, attached by the shop"
     )
-    needs_customization: bool = False
-    message: str = ""
-    campaign: str | None = Field(default=None, description="ad campaign the buyer came from")
+    needs_customization: Flag = False
+    message: Message = ""
+    campaign: Name | None = Field(default=None, description="ad campaign the buyer came from")
 
 
 class InquirySubmittedPayloadV2(InquirySubmittedPayload):
@@ -128,17 +326,17 @@ class InquirySubmittedPayloadV2(InquirySubmittedPayload):
     incoterm: Literal["EXW", "FOB", "CIF", "DAP", "DDP"] = Field(
         description="Incoterms 2020 rule the buyer asks the price for"
     )
-    delivery_deadline: dt.date | None = Field(
+    delivery_deadline: PlannedDate | None = Field(
         default=None, description="date by which the buyer needs the goods, when stated"
     )
 
 
 class AdSpendRecordedPayload(Payload):
     channel: Channel
-    campaign: str = Field(min_length=1)
-    day: dt.date
-    amount: Money = Field(ge=0)
-    currency: str = Currency
+    campaign: Annotated[str, _text(200, min_length=1)]
+    day: PastDate
+    amount: Amount
+    currency: Currency
 
 
 # --- sales -----------------------------------------------------------------------------
@@ -150,39 +348,41 @@ class LeadAssignedPayload(Payload):
 
 class LeadContactedPayload(Payload):
     medium: Literal["phone", "email", "wechat", "visit", "other"]
-    contact_number: int = Field(ge=1, description="1 for the first contact, 2 for the next, …")
+    contact_number: Annotated[int, Strict(), Field(ge=1, le=MAX_CONTACT_NUMBER)] = Field(
+        description="1 for the first contact, 2 for the next, …"
+    )
 
 
 class QuoteSentPayload(Payload):
-    quote_id: str = Field(min_length=1)
-    unit_price: Money = Field(gt=0)
-    list_price: Money = Field(gt=0)
-    quantity: int = Field(gt=0)
-    currency: str = Currency
-    valid_until: dt.date
+    quote_id: Identifier
+    unit_price: PositiveAmount
+    list_price: PositiveAmount
+    quantity: Quantity
+    currency: Currency
+    valid_until: PlannedDate
 
 
 class CustomizationAssessedPayload(Payload):
-    feasible: bool
-    lead_time_days: int | None = Field(default=None, ge=0)
+    feasible: Flag
+    lead_time_days: Annotated[int, Strict(), Field(ge=0, le=MAX_LEAD_TIME_DAYS)] | None = None
 
 
 class OrderLine(Payload):
-    sku: str = Field(min_length=1)
-    quantity: int = Field(gt=0)
-    unit_price: Money = Field(ge=0)
+    sku: Identifier
+    quantity: Quantity
+    unit_price: Amount
 
 
 class OrderPlacedPayload(Payload):
-    lines: list[OrderLine] = Field(min_length=1)
-    amount: Money = Field(ge=0)
-    currency: str = Currency
+    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_ORDER_LINES)
+    amount: Amount
+    currency: Currency
 
 
 class InquiryClosedPayload(Payload):
     outcome: Literal["won", "lost"]
     lost_reason: LostReason | None = None
-    note: str | None = None
+    note: Text | None = None
 
     @model_validator(mode="after")
     def _lost_reason_only_when_lost(self) -> InquiryClosedPayload:
@@ -194,8 +394,8 @@ class InquiryClosedPayload(Payload):
 
 
 class PaymentReceivedPayload(Payload):
-    amount: Money = Field(gt=0)
-    currency: str = Currency
+    amount: PositiveAmount
+    currency: Currency
     method: Literal["bank_transfer", "card", "alipay", "wechat_pay", "letter_of_credit"] | None = (
         None
     )
@@ -205,27 +405,27 @@ class PaymentReceivedPayload(Payload):
 
 
 class ShipmentCreatedPayload(Payload):
-    warehouse: str = Field(min_length=1)
-    carrier: str = Field(min_length=1)
-    promised_date: dt.date
+    warehouse: Annotated[str, _text(200, min_length=1)]
+    carrier: Annotated[str, _text(200, min_length=1)]
+    promised_date: PlannedDate
 
 
 class ShipmentDispatchedPayload(Payload):
-    tracking_number: str | None = None
+    tracking_number: Identifier | None = None
 
 
 class ShipmentDeliveredPayload(Payload):
-    received_by: str | None = None
+    received_by: Name | None = None
 
 
 class ShipmentExceptionPayload(Payload):
     exception_type: ShipmentExceptionType
-    detail: str | None = None
+    detail: Text | None = None
 
 
 class ReturnReceivedPayload(Payload):
-    quantity: int = Field(gt=0)
-    reason: str | None = None
+    quantity: Quantity
+    reason: Text | None = None
 
 
 # --- the envelope ----------------------------------------------------------------------
@@ -243,27 +443,20 @@ class Event(BaseModel):
     partition_keys: ClassVar[tuple[str, ...]] = ()
 
     event_id: str = Field(min_length=8, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
-    schema_version: int = Field(ge=1)
-    occurred_at: AwareDatetime
-    producer: str = Field(min_length=1)
-    anonymous_id: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    company: str | None = None
-    account_id: str | None = None
-    inquiry_id: str | None = None
-    order_id: str | None = None
-    shipment_id: str | None = None
-    rep_id: str | None = None
-    distributor_id: str | None = None
+    schema_version: Annotated[int, Strict(), Field(ge=1)]
+    occurred_at: Timestamp
+    producer: Code
+    anonymous_id: Identifier | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    company: Name | None = None
+    account_id: Identifier | None = None
+    inquiry_id: Identifier | None = None
+    order_id: Identifier | None = None
+    shipment_id: Identifier | None = None
+    rep_id: Identifier | None = None
+    distributor_id: Identifier | None = None
     payload: Payload
-
-    @field_validator("email")
-    @classmethod
-    def _email_has_at(cls, value: str | None) -> str | None:
-        if value is not None and "@" not in value:
-            raise ValueError("email must contain '@'")
-        return value.lower() if value is not None else None
 
     @property
     def topic(self) -> str:
@@ -303,8 +496,7 @@ def _event(
         (Event,),
         {
             # required identity keys become required fields: checked in pydantic-core, not Python
-            "__annotations__": {"payload": payload, **dict.fromkeys(required, str)},
-            **{key: Field(min_length=1) for key in required},
+            "__annotations__": {"payload": payload, **dict.fromkeys(required, Identifier)},
             "__module__": __name__,
             "__doc__": f"`{event_type}` v{version} from the {source} source.",
             "event_type": event_type,
@@ -397,38 +589,76 @@ class ContractViolation(ValueError):
         super().__init__(reason if not self.details else f"{reason}: {'; '.join(self.details)}")
 
 
-def _describe(error: Mapping[str, Any], model: type[Event]) -> str:
+def describe_error(error: Mapping[str, Any]) -> str:
+    """One pydantic error as a sentence a producer can act on, without echoing big inputs."""
     location = ".".join(str(part) for part in error["loc"]) or "event"
+    kind = error["type"]
     message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in {"missing", "extra_forbidden"}:
+        return f"{location}: {message.lower()}"
+    if kind == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern")
+        message = PATTERN_HINTS.get(pattern, message)
+    elif kind == "string_unicode":
+        message = "is not valid Unicode text (a lone UTF-16 surrogate?)"
+    if kind in {"implausible_timestamp", "future_timestamp"}:
+        return message
+    return f"{location}: {message} (got {shown(error.get('input'))})"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A short, safe rendering of any decoded JSON value for an error message."""
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+        return text if len(value) <= limit else f"{text[:limit]}… ({len(value):,} characters)"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return f"an object ({_count(len(value), 'key')})"
+    if isinstance(value, list | tuple):
+        return f"a list ({_count(len(value), 'item')})"
+    return type(value).__name__
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _describe(error: Mapping[str, Any], model: type[Event]) -> str:
+    location = ".".join(str(part) for part in error["loc"])
     if error["type"] == "missing" and location in model.required_keys:
         return f"{location}: field required: {model.event_type} needs identity key {location}"
-    if error["type"] in {"missing", "extra_forbidden"}:
-        return f"{location}: {message.lower()}"
-    return f"{location}: {message} (got {error.get('input')!r:.60})"
+    return describe_error(error)
 
 
-def parse_event(data: Mapping[str, Any]) -> Event:
-    """Validate one decoded event against its contract, or raise ContractViolation."""
-    if not isinstance(data, Mapping):
-        raise ContractViolation(
-            "not_an_object", [f"expected a JSON object, got {type(data).__name__}"]
-        )
+def parse_event(data: Mapping[str, Any], window: TimeWindow | None = None) -> Event:
+    """Validate one decoded event against its contract, or raise ContractViolation.
+
+    `window` bounds every timestamp and date of the event (default: DEFAULT_RULES now).
+    """
+    if not isinstance(data, dict | Mapping):  # dict first: the common case, tested fast
+        raise ContractViolation("not_an_object", [f"expected a JSON object, got {shown(data)}"])
     event_type = data.get("event_type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise ContractViolation(
             "unknown_event_type",
-            [f"event_type {event_type!r} is not one of: {', '.join(sorted(EVENT_TYPES))}"],
+            [f"event_type {shown(event_type)} is not one of: {', '.join(sorted(EVENT_TYPES))}"],
         )
     source = data.get("source")
     if source != EVENT_TYPES[event_type]:
         raise ContractViolation(
             "wrong_source",
-            [f"{event_type} comes from source {EVENT_TYPES[event_type]!r}, got {source!r}"],
+            [f"{event_type} comes from source {EVENT_TYPES[event_type]!r}, got {shown(source)}"],
         )
     version = data.get("schema_version")
     if type(version) is not int:
         raise ContractViolation(
-            "invalid_schema_version", [f"schema_version must be an integer ≥ 1, got {version!r}"]
+            "invalid_schema_version",
+            [f"schema_version must be an integer ≥ 1, got {shown(version)}"],
         )
     model = CATALOGUE.get((event_type, version))
     if model is None:
@@ -439,16 +669,26 @@ def parse_event(data: Mapping[str, Any]) -> Event:
         )
     fields = dict(data)  # a copy without the two keys the model fixes as class constants
     del fields["event_type"], fields["source"]
+    window = window or DEFAULT_RULES.window()
     try:
-        return model.model_validate(fields)
+        event = model.model_validate(fields, context=window)
+        window.check("occurred_at", event.occurred_at)
     except ValidationError as error:
-        raise ContractViolation(
-            "invalid_fields", [_describe(e, model) for e in error.errors(include_url=False)]
-        ) from None
+        errors = error.errors(include_url=False)
+        raise ContractViolation("invalid_fields", [_describe(e, model) for e in errors]) from None
+    except PydanticCustomError as error:
+        raise ContractViolation(error.type, [error.message()]) from None
+    return event
 
 
-def decode_record(raw: bytes) -> tuple[Event, dict[str, Any]]:
+def decode_record(
+    raw: bytes | None, window: TimeWindow | None = None
+) -> tuple[Event, dict[str, Any]]:
     """Decode and validate one Kafka message: the event and the JSON object it came as."""
+    if raw is None:
+        raise ContractViolation(
+            "no_value", ["the message has no value (a tombstone): there is no event in it"]
+        )
     try:
         data = orjson.loads(raw)  # checks UTF-8 itself: no decoded copy on the hot path
     except orjson.JSONDecodeError as error:
@@ -457,12 +697,12 @@ def decode_record(raw: bytes) -> tuple[Event, dict[str, Any]]:
         except UnicodeDecodeError as not_utf8:
             raise ContractViolation("invalid_utf8", [str(not_utf8)]) from None
         raise ContractViolation("malformed_json", [str(error)]) from None
-    return parse_event(data), data
+    return parse_event(data, window), data
 
 
-def decode_event(raw: bytes) -> Event:
+def decode_event(raw: bytes, window: TimeWindow | None = None) -> Event:
     """Decode and validate the bytes of one Kafka message, or raise ContractViolation."""
-    return decode_record(raw)[0]
+    return decode_record(raw, window)[0]
 
 
 def encode_event(event: Event) -> bytes:

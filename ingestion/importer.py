@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
+import types
+import typing
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +21,16 @@ from typing import Any
 import orjson
 import yaml
 
-from ingestion.contracts import EVENT_TYPES, ContractViolation, Event, parse_event
+from ingestion.contracts import (
+    CATALOGUE,
+    DEFAULT_RULES,
+    EVENT_TYPES,
+    ContractRules,
+    ContractViolation,
+    Event,
+    TimeWindow,
+    parse_event,
+)
 
 SOURCE_BY_SYSTEM = {"crm": "sales", "wms": "logistics", "web": "web"}
 _NAMESPACE = uuid.UUID("6f1c2a0e-5b1e-4c55-9a57-1eadf1a0b001")  # leadflow imports
@@ -90,7 +102,13 @@ class FieldRule:
                 raise KeyError(f"{self.column}={key!r} is not in the mapping's map")
             return self.value_map[key]
         if self.date_format is not None:
-            moment = dt.datetime.strptime(str(raw).strip(), self.date_format)
+            try:
+                moment = dt.datetime.strptime(str(raw).strip(), self.date_format)
+            except ValueError:
+                raise ValueError(
+                    f"{self.column}={str(raw).strip()!r} does not match the date format "
+                    f"{self.date_format!r}"
+                ) from None
             if moment.tzinfo is None and self.timezone is not None:
                 moment = moment.replace(tzinfo=_zone(self.timezone))
             return moment.isoformat()
@@ -164,27 +182,36 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, row
 
 
-def map_rows(path: Path, mapping: Mapping, system: str) -> ImportResult:
-    """Turn every row of the export into a validated event, or a rejection with its line."""
+def map_rows(
+    path: Path, mapping: Mapping, system: str, rules: ContractRules = DEFAULT_RULES
+) -> ImportResult:
+    """Turn every row of the export into a validated event, or a rejection with its line.
+
+    Rows are held to the same contract as every other door (`rules`: the deployment's
+    window of event times); whatever is wrong with one row rejects that row only.
+    """
     if system not in SOURCE_BY_SYSTEM:
         raise MappingError(f"--source must be one of {sorted(SOURCE_BY_SYSTEM)}, got {system!r}")
     source = SOURCE_BY_SYSTEM[system]
+    window = rules.window()
     result = ImportResult()
     for line, row in read_rows(path):
         result.rows += 1
         try:
             if "__error__" in row:
                 raise ValueError(row["__error__"])
-            event = _event_from_row(row, mapping, source)
-        except (KeyError, ValueError, TypeError) as error:
-            reason = error.args[0] if isinstance(error, KeyError) else str(error)
+            event = _event_from_row(row, mapping, source, window)
+        except Exception as error:  # a row's fault, whatever it is, rejects that row only
+            reason = error.args[0] if isinstance(error, KeyError) and error.args else error
             result.rejected.append(Rejected(line, str(reason)))
             continue
         result.events.append(event)
     return result
 
 
-def _event_from_row(row: dict[str, Any], mapping: Mapping, source: str) -> Event:
+def _event_from_row(
+    row: dict[str, Any], mapping: Mapping, source: str, window: TimeWindow
+) -> Event:
     event_type = mapping.event_type.value(row)
     if EVENT_TYPES.get(event_type) != source:
         raise ValueError(f"event_type {event_type!r} is not a {source} event")
@@ -204,9 +231,60 @@ def _event_from_row(row: dict[str, Any], mapping: Mapping, source: str) -> Event
         value = rule.value(row)
         if value is not None:
             record[name] = str(value)
-    payload = {name: rule.value(row) for name, rule in mapping.payload.items()}
+    payload_model = _payload_model(event_type, mapping.schema_version)
+    payload = {
+        name: _typed(rule.value(row), _scalar_type(payload_model, name), rule.column)
+        for name, rule in mapping.payload.items()
+    }
     record["payload"] = {k: v for k, v in payload.items() if v is not None}
     try:
-        return parse_event(record)
+        return parse_event(record, window)
     except ContractViolation as violation:
         raise ValueError("; ".join(violation.details) or violation.reason) from None
+
+
+def _payload_model(event_type: str, version: int) -> type[Any] | None:
+    model = CATALOGUE.get((event_type, version))
+    return None if model is None else model.model_fields["payload"].annotation
+
+
+def _scalar_type(payload_model: type[Any] | None, name: str) -> type | None:
+    """int, float or bool when the payload field `name` holds that type (or None of it)."""
+    fields = getattr(payload_model, "model_fields", {})
+    if name not in fields:
+        return None
+    annotation = fields[name].annotation
+    candidates = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    for candidate in candidates:
+        base = typing.get_args(candidate)[0] if hasattr(candidate, "__metadata__") else candidate
+        if base in (bool, int, float):
+            return base  # type: ignore[no-any-return]
+    return None
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _typed(value: Any, kind: type | None, column: str | None) -> Any:
+    """An export's text as the number or flag the contract wants; a column naming error when
+    it is not one. Values that are not text (JSON lines) go to the contract as they are."""
+    if kind is None or not isinstance(value, str):
+        return value
+    text = value.strip()
+    if kind is bool:
+        if text.lower() in _BOOLEANS:
+            return _BOOLEANS[text.lower()]
+        raise ValueError(f"{column}={value!r} is not a yes/no value (true/false, yes/no, 1/0)")
+    if kind is int:
+        if _WHOLE.fullmatch(text) and len(text) <= 20:
+            return int(text)
+        raise ValueError(f"{column}={value!r} is not a whole number")
+    if _DECIMAL.fullmatch(text) and len(text) <= 40:
+        return float(text)
+    raise ValueError(f"{column}={value!r} is not a number")

@@ -18,9 +18,13 @@ from kafka import KafkaProducer
 
 from ingestion.contracts import (
     DEAD_LETTER_TOPIC,
+    DEFAULT_RULES,
     IDENTITY_KEYS,
+    MAX_EVENT_BYTES,
+    ContractRules,
     ContractViolation,
     Event,
+    TimeWindow,
     decode_record,
 )
 
@@ -66,7 +70,7 @@ class Message(NamedTuple):
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, which holds no event
 
 
 @dataclass
@@ -87,9 +91,9 @@ def _utc_naive(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _peek_identity(raw: bytes) -> tuple[str | None, str | None]:
+def _peek_identity(raw: bytes | None) -> tuple[str | None, str | None]:
     """event_id and event_type of a rejected message when they can still be read."""
-    if len(raw) > 1024 * 1024:
+    if raw is None or len(raw) > 1024 * 1024:
         return None, None
     try:
         data = orjson.loads(raw)
@@ -110,9 +114,9 @@ class LandingSink:
     Parameters: `connection` (the DuckDB warehouse, landing tables created), `group_id`
     (whose offsets are stored), `dead_letters` (producer for the dead-letter topic; None
     keeps rejected messages in the quarantine table only), `max_message_bytes` (larger
-    messages are quarantined unread), `max_future` (how far past the landing time an
-    `occurred_at` may lie before it counts as a broken clock), `archive_dir` (Parquet
-    archive of every landed batch, partitioned by source and landing day; None for none).
+    messages are quarantined unread), `rules` (the contract's time window, as of each
+    batch's validation), `archive_dir` (Parquet archive of every landed batch, partitioned
+    by source and landing day; None for none).
     """
 
     def __init__(
@@ -121,15 +125,15 @@ class LandingSink:
         group_id: str,
         dead_letters: KafkaProducer | None = None,
         *,
-        max_message_bytes: int = 1024 * 1024,
-        max_future: dt.timedelta = dt.timedelta(hours=24),
+        max_message_bytes: int = MAX_EVENT_BYTES,
+        rules: ContractRules = DEFAULT_RULES,
         archive_dir: Path | None = None,
     ) -> None:
         self.connection = connection
         self.group_id = group_id
         self.dead_letters = dead_letters
         self.max_message_bytes = max_message_bytes
-        self.max_future = max_future
+        self.rules = rules
         self.archive_dir = archive_dir
         if archive_dir is not None:
             archive_dir.mkdir(parents=True, exist_ok=True)
@@ -198,43 +202,42 @@ class LandingSink:
     def _validate(self) -> PreparedBatch:
         batch = PreparedBatch()
         now = dt.datetime.now(dt.UTC)
-        latest_allowed = now + self.max_future
-        accepted: list[tuple[Message, Event, dict[str, Any]]] = []
+        window = self.rules.window(now)
+        rows: list[tuple[Any, ...]] = []
         for messages in self._buffer.values():
             for message in messages:
                 try:
-                    event, record = self._accept(message, latest_allowed)
+                    event, row = self._accept(message, window)
                 except ContractViolation as violation:
+                    batch.quarantine.append((message, violation, *_peek_identity(message.value)))
+                    continue
+                except Exception as error:  # whatever it is, no single record stops ingestion
+                    log.exception("quarantining %s", _origin(message))
+                    violation = ContractViolation(
+                        "unprocessable",
+                        [f"{type(error).__name__}: {error}"[:2000] + " (a bug: please report it)"],
+                    )
                     batch.quarantine.append((message, violation, *_peek_identity(message.value)))
                     continue
                 if event.event_id in batch.seen:
                     batch.duplicates += 1
                     continue
                 batch.seen.add(event.event_id)
-                accepted.append((message, event, record))
-        batch.rows = _event_columns(accepted, _utc_naive(now))
+                rows.append(row)
+        batch.rows = _event_columns(rows, _utc_naive(now))
         return batch
 
-    def _accept(
-        self, message: Message, latest_allowed: dt.datetime
-    ) -> tuple[Event, dict[str, Any]]:
-        """The message's event if it may land, else ContractViolation saying why not."""
-        size = len(message.value)
+    def _accept(self, message: Message, window: TimeWindow) -> tuple[Event, tuple[Any, ...]]:
+        """The message's event and its raw_events row if it may land, else
+        ContractViolation saying why not."""
+        size = len(message.value) if message.value is not None else 0
         if size > self.max_message_bytes:
             raise ContractViolation(
                 "oversized",
                 [f"message has {size:,} bytes; the limit is {self.max_message_bytes:,}"],
             )
-        event, record = decode_record(message.value)
-        if event.occurred_at > latest_allowed:
-            raise ContractViolation(
-                "future_timestamp",
-                [
-                    f"occurred_at {event.occurred_at.isoformat()} is more than "
-                    f"{self.max_future} after landing time: is the producer's clock wrong?"
-                ],
-            )
-        return event, record
+        event, record = decode_record(message.value, window)
+        return event, _event_row(message, event, record)
 
     def _publish_dead_letters(self, batch: PreparedBatch) -> None:
         if self.dead_letters is None or not batch.quarantine:
@@ -250,7 +253,7 @@ class LandingSink:
                 ),
             ]
             value = message.value
-            if len(value) > DEAD_LETTER_MAX_BYTES:
+            if value is not None and len(value) > DEAD_LETTER_MAX_BYTES:
                 headers.append(("leadflow.truncated_from_bytes", str(len(value)).encode()))
                 value = value[:DEAD_LETTER_MAX_BYTES]
             futures.append(
@@ -342,45 +345,47 @@ class LandingSink:
         )
 
 
-def _event_columns(
-    accepted: list[tuple[Message, Event, dict[str, Any]]], ingested_at: dt.datetime
-) -> dict[str, list[Any]]:
-    """Column lists of raw_events for the accepted events (the hot path: one pass per event,
-    then a transpose in C)."""
-    envelope = operator.attrgetter(*_ENVELOPE_COLUMNS)
-    rows = [
-        (
-            *envelope(event),
-            event.event_type,
-            event.source,
-            _utc_naive(event.occurred_at),
-            # the payload exactly as the producer sent it, now known to follow the contract
-            orjson.dumps(record["payload"]).decode(),
-            message.topic,
-            message.partition,
-            message.offset,
-        )
-        for message, event, record in accepted
-    ]
-    names = (
-        *_ENVELOPE_COLUMNS,
-        "event_type",
-        "source",
-        "occurred_at",
-        "payload",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
+def _event_row(message: Message, event: Event, record: dict[str, Any]) -> tuple[Any, ...]:
+    """The raw_events values of one accepted event, in _ROW_COLUMNS order (the hot path)."""
+    return (
+        *_envelope(event),
+        event.event_type,
+        event.source,
+        _utc_naive(event.occurred_at),
+        # the payload exactly as the producer sent it, now known to follow the contract
+        orjson.dumps(record["payload"]).decode(),
+        message.topic,
+        message.partition,
+        message.offset,
     )
-    transposed = zip(*rows, strict=True) if rows else ([] for _ in names)
+
+
+def _event_columns(rows: list[tuple[Any, ...]], ingested_at: dt.datetime) -> dict[str, list[Any]]:
+    """Column lists of raw_events for the accepted rows (a transpose, in C)."""
+    transposed = zip(*rows, strict=True) if rows else ([] for _ in _ROW_COLUMNS)
     columns: dict[str, list[Any]] = {
-        name: list(values) for name, values in zip(names, transposed, strict=True)
+        name: list(values) for name, values in zip(_ROW_COLUMNS, transposed, strict=True)
     }
-    columns["ingested_at"] = [ingested_at] * len(accepted)
+    columns["ingested_at"] = [ingested_at] * len(rows)
     return columns
 
 
+def _origin(message: Message) -> str:
+    return f"{message.topic}:{message.partition}:{message.offset}"
+
+
 _ENVELOPE_COLUMNS = ("event_id", "schema_version", "producer", *IDENTITY_KEYS)
+_envelope = operator.attrgetter(*_ENVELOPE_COLUMNS)
+_ROW_COLUMNS = (
+    *_ENVELOPE_COLUMNS,
+    "event_type",
+    "source",
+    "occurred_at",
+    "payload",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+)
 _ARCHIVE_DAY = {"events": "ingested_at", "quarantine": "quarantined_at"}
 
 
@@ -389,12 +394,13 @@ def _quarantine_table(
 ) -> pa.Table:
     return pa.table(
         {
-            "quarantine_id": [f"{m.topic}:{m.partition}:{m.offset}" for m, *_ in rejected],
+            "quarantine_id": [_origin(m) for m, *_ in rejected],
             "kafka_topic": [m.topic for m, *_ in rejected],
             "kafka_partition": pa.array([m.partition for m, *_ in rejected], pa.int32()),
             "kafka_offset": pa.array([m.offset for m, *_ in rejected], pa.int64()),
             "raw_key": pa.array([m.key for m, *_ in rejected], pa.binary()),
-            "raw_value": pa.array([m.value for m, *_ in rejected], pa.binary()),
+            # a tombstone (no value) is kept as no bytes; its reason says which it was
+            "raw_value": pa.array([m.value or b"" for m, *_ in rejected], pa.binary()),
             "reason": [v.reason for _, v, _, _ in rejected],
             "details": ["; ".join(v.details) for _, v, _, _ in rejected],
             "event_id": pa.array([e for _, _, e, _ in rejected], pa.string()),

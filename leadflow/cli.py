@@ -214,6 +214,7 @@ def ingest_command(
             archive_dir=config.archive_dir,
             consumers=consumers,
             session_timeout_ms=config.kafka_session_timeout_ms,
+            rules=config.contract_rules,
         )
         details.update(dataclasses.asdict(report))
     emit(dataclasses.asdict(report))
@@ -233,7 +234,7 @@ def import_command(
 
     config = settings()
     with product_errors():
-        result = map_rows(file, Mapping.load(mapping), source)
+        result = map_rows(file, Mapping.load(mapping), source, config.contract_rules)
         published = 0
         if result.events and not dry_run:
             _warn_if_ephemeral(config)
@@ -291,7 +292,21 @@ def check(
 
     with product_errors():
         results = run_check(settings(), tuple(tables or GATED_TABLES))
-    emit({"checked": [getattr(r, "table", str(r)) for r in results], "success": True})
+    warned = [result for result in results if result.warnings]
+    for result in warned:
+        err.print(result.describe(), style="yellow", markup=False, highlight=False)
+    emit(
+        {
+            "checked": [result.table for result in results],
+            "success": True,
+            # rows behind each warning, e.g. events left out of staging for a value that
+            # does not cast
+            "warnings": {
+                result.table: sum(w.unexpected_count or 1 for w in result.warnings)
+                for result in warned
+            },
+        }
+    )
 
 
 @app.command("freshness")
@@ -695,7 +710,7 @@ def _api_keys(config: Settings) -> dict[str, str]:
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
 
-    from scoring_api.main import create_app
+    from scoring_api.main import RequestLimits, create_app
 
     keys = _api_keys(config)
     producer = None
@@ -713,6 +728,11 @@ def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None
         registry_dir=config.registry_dir,
         api_keys=keys,
         publish_events=publish,
+        limits=RequestLimits(
+            rules=config.contract_rules,
+            events_body_bytes=config.max_events_body_bytes,
+            body_bytes=config.max_score_body_bytes,
+        ),
     )
     announce(keys)
     try:

@@ -34,7 +34,7 @@ from leadflow.runs import carry_runs_over, carry_tables_over, recorded_run
 from leadflow.settings import Settings
 
 TRANSFORMS_DIR = Path(transforms.__file__).parent
-GATED_TABLES = ("raw_events", "fct_inquiries")
+GATED_TABLES = ("raw_events", "stg_leadflow__rejected_values", "fct_inquiries")
 
 
 class TransformError(RuntimeError):
@@ -377,6 +377,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
                 until_idle=True,
                 progress=lambda n: progress.advance(task, n),
                 archive_dir=settings.archive_dir,
+                rules=settings.contract_rules,
             )
             details.update(dataclasses.asdict(ingested))
 

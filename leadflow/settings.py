@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingestion.contracts import EARLIEST_EVENT_AT, ContractRules
 
 
 class Settings(BaseSettings):
@@ -34,6 +37,34 @@ class Settings(BaseSettings):
     min_conversions: int = Field(
         default=30, description="conversions among them needed to train a model"
     )
+    earliest_event_at: dt.datetime = Field(
+        default=EARLIEST_EVENT_AT,
+        description="no event may have happened before this (ISO 8601; UTC without an offset)",
+    )
+    max_event_ahead_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="how far past now an event may be stamped before its clock counts as wrong",
+    )
+    max_events_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="largest request body POST /v1/events reads"
+    )
+    max_score_body_bytes: int = Field(
+        default=16 * 1024, gt=0, description="largest request body of every other API call"
+    )
+
+    @field_validator("earliest_event_at")
+    @classmethod
+    def _utc_when_naive(cls, value: dt.datetime) -> dt.datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+    @property
+    def contract_rules(self) -> ContractRules:
+        """The event contract's deployment settings: the window of plausible event times."""
+        return ContractRules(
+            earliest=self.earliest_event_at,
+            max_ahead=dt.timedelta(hours=self.max_event_ahead_hours),
+        )
 
     @property
     def warehouse_path(self) -> Path:

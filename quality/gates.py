@@ -30,7 +30,7 @@ from great_expectations.expectations.row_conditions import (
 )
 
 from quality.errors import QualityGateFailed
-from quality.suites import fct_inquiries, raw_events
+from quality.suites import fct_inquiries, raw_events, stg_leadflow__rejected_values
 
 __all__ = ["GateResult", "QualityGateFailed", "check_tables", "raise_on_failure", "run_gate"]
 
@@ -70,6 +70,9 @@ class TableSuite:
 SUITES: dict[str, TableSuite] = {
     raw_events.TABLE: TableSuite(raw_events.build_suite, raw_events.KEY_COLUMN),
     fct_inquiries.TABLE: TableSuite(fct_inquiries.build_suite, fct_inquiries.KEY_COLUMN),
+    stg_leadflow__rejected_values.TABLE: TableSuite(
+        stg_leadflow__rejected_values.build_suite, stg_leadflow__rejected_values.KEY_COLUMN
+    ),
 }
 
 
@@ -124,21 +127,26 @@ class GateResult:
     """The outcome of one table's gate.
 
     table: the table gated.
-    success: every expectation of its suite held.
+    success: every critical expectation of its suite held.
     rows_checked: rows read from the table and validated.
-    failures: the expectations that did not hold, in suite order.
+    failures: the critical expectations that did not hold, in suite order.
+    warnings: the expectations of severity `warning` that did not hold: reported, and
+      what depends on the table still runs.
     """
 
     table: str
     success: bool
     rows_checked: int
     failures: tuple[FailedExpectation, ...] = ()
+    warnings: tuple[FailedExpectation, ...] = ()
 
     def describe(self) -> str:
-        """A line per failed expectation, or one line saying the gate passed."""
-        if self.success:
+        """A line per failed expectation and warning, or one line saying the gate passed."""
+        lines = [failure.describe(self.table) for failure in self.failures]
+        lines += [f"warning: {warning.describe(self.table)}" for warning in self.warnings]
+        if self.success and not self.warnings:
             return f"{self.table}: passed on {self.rows_checked} rows"
-        return "\n".join(failure.describe(self.table) for failure in self.failures)
+        return "\n".join(lines)
 
 
 def run_gate(connection: duckdb.DuckDBPyConnection, table: str) -> GateResult:
@@ -158,18 +166,34 @@ def run_gate(connection: duckdb.DuckDBPyConnection, table: str) -> GateResult:
     frame = _read_table(connection, table, sorted(needed))
     checkpoint = _checkpoint(table, suite, key_column=table_suite.key_column)
     checkpoint_result = checkpoint.run(batch_parameters={"dataframe": frame})
-    failures = tuple(
-        _failed_expectation(result, key_column=table_suite.key_column)
+    failed = [
+        result
         for validation in checkpoint_result.run_results.values()
         for result in validation.results
         if not result.success
+    ]
+    failures = tuple(
+        _failed_expectation(result, key_column=table_suite.key_column)
+        for result in failed
+        if not _is_warning(result)
+    )
+    warnings = tuple(
+        _failed_expectation(result, key_column=table_suite.key_column)
+        for result in failed
+        if _is_warning(result)
     )
     return GateResult(
         table,
-        success=bool(checkpoint_result.success),
+        success=not failures,
         rows_checked=len(frame),
         failures=failures,
+        warnings=warnings,
     )
+
+
+def _is_warning(result: ExpectationValidationResult) -> bool:
+    config = result.expectation_config
+    return config is not None and str(getattr(config, "severity", "")).lower().endswith("warning")
 
 
 def check_tables(connection: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> list[GateResult]:

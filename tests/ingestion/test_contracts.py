@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from ingestion.contracts import (
     CATALOGUE,
     EVENT_TYPES,
     TOPIC_BY_SOURCE,
+    ContractRules,
     ContractViolation,
     decode_event,
     encode_event,
@@ -143,3 +145,105 @@ def test_events_are_immutable() -> None:
 
     with pytest.raises(ValueError, match="frozen"):
         event.producer = "someone-else"  # type: ignore[misc]
+
+
+# Values a hostile or careless client sent, each of which once passed a door and then broke
+# a later stage (an overflow in the sink, a cast error in dbt, a 500 in the API) or was
+# accepted as nonsense. Each must be refused at the door, naming the field.
+REFUSED: list[tuple[str, Any, str]] = [
+    ("occurred_at", "0001-01-01T00:00:00+01:00", "before 2000-01-01"),
+    ("occurred_at", "9999-12-31T23:59:59-01:00", "clock"),
+    ("occurred_at", 1_700_000_000, "occurred_at: expected an RFC 3339 timestamp"),
+    ("payload.quantity", True, "payload.quantity"),
+    ("payload.quantity", 10**4000, "about 4,000 digits"),
+    ("payload.quantity", 2**63, "payload.quantity"),
+    ("payload.quantity", 20.5, "payload.quantity"),
+    ("payload.quantity", "20", "payload.quantity"),
+    ("payload.target_unit_price", float("nan"), "finite"),
+    ("payload.target_unit_price", float("inf"), "finite"),
+    ("payload.target_unit_price", 1e30, "less than or equal to 1000000000000"),
+    ("payload.needs_customization", "yes", "payload.needs_customization"),
+    ("company", "\ud800x", "company: is not valid Unicode"),
+    ("company", "Ningbo\x00Pump", "company: contains a control character"),
+    ("payload.contact_name", "x" * 201, "at most 200 characters"),
+    ("email", "not-an-email", "email: email must contain '@' and a domain"),
+    ("email", "zhang@localhost", "email: email must contain '@' and a domain"),
+    ("phone", "call me", "phone: a phone number has 5 to 20 digits"),
+    ("payload.country", "C" * 5000, "5,000 characters"),
+    ("payload.country", "China", "ISO 3166-1 alpha-2"),
+    ("payload.message", "x" * 10_001, "at most 10000 characters"),
+    ("inquiry_id", "INQ\n1", "inquiry_id: contains a control character"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "detail"), REFUSED)
+def test_a_value_no_later_stage_could_hold_is_refused_naming_the_field(
+    path: str, value: Any, detail: str
+) -> None:
+    with pytest.raises(ContractViolation) as caught:
+        parse_event(_with(path, value))
+
+    assert detail in str(caught.value)
+    assert len(str(caught.value)) < 1000  # a huge value is described, never echoed
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (["page_viewed"], "unknown_event_type"),
+        ({"a": 1}, "unknown_event_type"),
+        (None, "unknown_event_type"),
+        (42, "unknown_event_type"),
+    ],
+)
+def test_an_event_type_that_is_not_text_is_an_unknown_type_not_a_crash(
+    value: Any, reason: str
+) -> None:
+    with pytest.raises(ContractViolation) as caught:
+        parse_event(_with("event_type", value))
+
+    assert caught.value.reason == reason
+
+
+def test_the_time_window_is_the_deployments_to_set() -> None:
+    old = _with("occurred_at", "1998-06-01T08:00:00+08:00")
+    archive_rules = ContractRules(earliest=dt.datetime(1990, 1, 1, tzinfo=dt.UTC))
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)
+    early = _with("occurred_at", tomorrow.isoformat())
+
+    assert parse_event(old, archive_rules.window()).occurred_at.year == 1998
+    with pytest.raises(ContractViolation, match="implausible_timestamp"):
+        parse_event(old)
+    assert parse_event(early).occurred_at == tomorrow
+    with pytest.raises(ContractViolation, match="future_timestamp"):
+        parse_event(early, ContractRules(max_ahead=dt.timedelta(hours=1)).window())
+
+
+def test_payload_dates_are_held_to_the_window_too() -> None:
+    spend = {
+        "event_id": "spend-0001",
+        "event_type": "ad_spend_recorded",
+        "source": "web",
+        "schema_version": 1,
+        "occurred_at": "2025-06-01T09:00:00Z",
+        "producer": "google_ads",
+        "payload": {
+            "channel": "own_site",
+            "campaign": "pumps-cn",
+            "day": "2025-05-31",
+            "amount": 1200.5,
+            "currency": "CNY",
+        },
+    }
+
+    assert parse_event(spend).payload.amount == 1200.5
+    for day in ("0001-01-01", "9999-12-31", "2025-02-30", 20250531):
+        with pytest.raises(ContractViolation, match="payload.day"):
+            parse_event({**spend, "payload": {**spend["payload"], "day": day}})
+
+
+def test_a_tombstone_is_a_violation_not_a_crash() -> None:
+    with pytest.raises(ContractViolation) as caught:
+        decode_event(None)  # type: ignore[arg-type]
+
+    assert caught.value.reason == "no_value"

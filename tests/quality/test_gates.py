@@ -352,11 +352,46 @@ def test_a_non_boolean_is_converted_fails_the_type_expectation(tmp_path: Path) -
     }
 
 
+# --- stg_leadflow__rejected_values ------------------------------------------------------
+
+
+def test_values_staging_left_out_are_a_warning_that_counts_them_and_stops_nothing(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    warehouse.execute(
+        "create table stg_leadflow__rejected_values as select * from (values "
+        "('evt-1', 'payload.amount = 1e30 is not a valid numeric'), "
+        "('evt-2', 'payload.quantity = lots is not a valid int')) as t(event_id, reason)"
+    )
+
+    result = run_gate(warehouse, "stg_leadflow__rejected_values")
+
+    assert result.success and result.failures == ()
+    [warning] = result.warnings
+    assert warning.unexpected_count == 2
+    assert warning.unexpected_rows == ({"event_id": "evt-1"}, {"event_id": "evt-2"})
+    assert "payload.amount = 1e30" in result.describe()
+    assert result.describe().startswith("warning: stg_leadflow__rejected_values")
+    raise_on_failure([result])  # a warning stops nothing
+
+
+def test_no_value_left_out_of_staging_passes_without_a_warning(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    warehouse.execute(
+        "create table stg_leadflow__rejected_values (event_id varchar, reason varchar)"
+    )
+
+    result = run_gate(warehouse, "stg_leadflow__rejected_values")
+
+    assert (result.success, result.warnings) == (True, ())
+
+
 # --- the gate machinery ----------------------------------------------------------------
 
 
 def test_every_suite_is_named_after_its_table() -> None:
-    assert sorted(SUITES) == ["fct_inquiries", "raw_events"]
+    assert sorted(SUITES) == ["fct_inquiries", "raw_events", "stg_leadflow__rejected_values"]
     for table, table_suite in SUITES.items():
         assert table_suite.build_suite().name == table
 

@@ -211,6 +211,7 @@ def buyer_stories() -> list[Event]:
       only, and inquires a second time from another device giving only her phone, typed
       differently. All of it is one customer.
     - Bob and Carol never met: both typed test@test.com (and a junk phone) into the form.
+      (Carol's phone was "n/a" until the contract required a phone to look like one.)
     - Dave inquires and is closed lost on price.
     - Erin inquires through the shop's new checkout (inquiry_submitted v2, with delivery
       terms); everyone else's inquiry is v1.
@@ -280,7 +281,7 @@ def buyer_stories() -> list[Event]:
     )
     story.at(hours=2).browse("anon-carol")
     story.at(minutes=3).inquire(
-        "inq-carol", anonymous_id="anon-carol", email="test@test.com", phone="n/a"
+        "inq-carol", anonymous_id="anon-carol", email="test@test.com", phone="123456"
     )
 
     story.at(days=1).inquire("inq-dave", anonymous_id="anon-dave", email="dave@gmail.com")

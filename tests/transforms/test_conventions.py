@@ -3,13 +3,19 @@ documents it and its columns, and names fit every warehouse the project builds o
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import pytest
 import yaml
+
+from ingestion.contracts import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[2]
 TRANSFORMS_DIR = REPO / "transforms"
@@ -97,3 +103,37 @@ def test_sqlfluff_passes_on_every_model(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+def _typed_fields_in_staging() -> dict[str, dict[str, str]]:
+    """typed_payload_fields() of macros/payload_fields.sql, rendered with plain Jinja."""
+    returned: dict[str, Any] = {}
+
+    def give_back(value: Any) -> str:
+        returned["value"] = value
+        return ""
+
+    source = (TRANSFORMS_DIR / "macros" / "payload_fields.sql").read_text(encoding="utf-8")
+    jinja2.Environment().from_string(source + "{{ typed_payload_fields() }}").render(
+        **{"return": give_back}
+    )
+    return returned["value"]  # type: ignore[no-any-return]
+
+
+def _typed_fields_in_the_contract() -> dict[str, dict[str, str]]:
+    """Every payload field of ingestion/contracts.py that is a number, a flag or a date."""
+    kinds = {int: "int", float: "numeric", bool: "boolean", dt.date: "date"}
+    typed: dict[str, dict[str, str]] = {}
+    for (event_type, _), model in CATALOGUE.items():
+        payload = model.model_fields["payload"].annotation
+        for name, field in payload.model_fields.items():  # type: ignore[union-attr]
+            members = typing.get_args(field.annotation) or (field.annotation,)
+            for member in members:
+                base = typing.get_args(member)[0] if hasattr(member, "__metadata__") else member
+                if base in kinds:
+                    typed.setdefault(event_type, {})[name] = kinds[base]
+    return typed
+
+
+def test_staging_casts_exactly_the_typed_payload_fields_of_the_contract() -> None:
+    assert _typed_fields_in_staging() == _typed_fields_in_the_contract()

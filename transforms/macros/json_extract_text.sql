@@ -17,8 +17,3 @@
 {% macro postgres__json_extract_text(json_column, key) -%}
     ({{ json_column }} ->> '{{ key }}')
 {%- endmacro %}
-
-{#- The value at `key` of a JSON object column, cast to `sql_type` (e.g. dbt.type_int()). -#}
-{% macro json_extract_cast(json_column, key, sql_type) -%}
-    cast({{ json_extract_text(json_column, key) }} as {{ sql_type }})
-{%- endmacro %}

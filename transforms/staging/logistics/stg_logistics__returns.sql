@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'return_received'
+        and {{ payload_casts('return_received') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -28,7 +29,7 @@ renamed as (
         shipment_id,
         occurred_at as received_at,
         producer,
-        {{ json_extract_cast('payload', 'quantity', dbt.type_int()) }} as quantity,
+        {{ payload_field('return_received', 'quantity') }} as quantity,
         {{ json_extract_text('payload', 'reason') }} as return_reason,
         ingested_at
     from ranked

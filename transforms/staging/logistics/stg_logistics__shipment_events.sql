@@ -12,6 +12,7 @@ source as (
             'shipment_delivered',
             'shipment_exception'
         )
+        and (event_type != 'shipment_created' or {{ payload_casts('shipment_created') }})
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -40,7 +41,7 @@ renamed as (
         producer,
         {{ json_extract_text('payload', 'warehouse') }} as warehouse,
         {{ json_extract_text('payload', 'carrier') }} as carrier,
-        cast({{ json_extract_text('payload', 'promised_date') }} as date) as promised_date,
+        {{ payload_field('shipment_created', 'promised_date') }} as promised_date,
         {{ json_extract_text('payload', 'tracking_number') }} as tracking_number,
         {{ json_extract_text('payload', 'received_by') }} as received_by,
         {{ json_extract_text('payload', 'exception_type') }} as exception_type,

@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'customization_assessed'
+        and {{ payload_casts('customization_assessed') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -27,8 +28,8 @@ renamed as (
         inquiry_id,
         occurred_at as assessed_at,
         producer,
-        {{ json_extract_cast('payload', 'feasible', dbt.type_boolean()) }} as is_feasible,
-        {{ json_extract_cast('payload', 'lead_time_days', dbt.type_int()) }} as lead_time_days,
+        {{ payload_field('customization_assessed', 'feasible') }} as is_feasible,
+        {{ payload_field('customization_assessed', 'lead_time_days') }} as lead_time_days,
         ingested_at
     from ranked
     where dedup_rank = 1

@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'lead_contacted'
+        and {{ payload_casts('lead_contacted') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -30,7 +31,7 @@ renamed as (
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
         {{ json_extract_text('payload', 'medium') }} as medium,
-        {{ json_extract_cast('payload', 'contact_number', dbt.type_int()) }} as contact_number,
+        {{ payload_field('lead_contacted', 'contact_number') }} as contact_number,
         ingested_at
     from ranked
     where dedup_rank = 1

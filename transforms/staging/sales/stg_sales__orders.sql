@@ -5,7 +5,7 @@ with
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'order_placed'
+    where event_type = 'order_placed' and {{ payload_casts('order_placed') }}
 
 ),
 
@@ -48,7 +48,7 @@ renamed as (
         producer,
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
-        {{ json_extract_cast('payload', 'amount', dbt.type_numeric()) }} as amount,
+        {{ payload_field('order_placed', 'amount') }} as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
         {{ json_array_length('payload', 'lines') }} as line_count,
         ingested_at

@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'payment_received'
+        and {{ payload_casts('payment_received') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -28,7 +29,7 @@ renamed as (
         {{ normalize_text('account_id') }} as account_id,
         occurred_at as received_at,
         producer,
-        {{ json_extract_cast('payload', 'amount', dbt.type_numeric()) }} as amount,
+        {{ payload_field('payment_received', 'amount') }} as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
         {{ json_extract_text('payload', 'method') }} as payment_method,
         ingested_at

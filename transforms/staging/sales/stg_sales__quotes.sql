@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'quote_sent'
+        and {{ payload_casts('quote_sent') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -30,11 +31,11 @@ renamed as (
         producer,
         {{ normalize_text('rep_id') }} as rep_id,
         {{ normalize_text('distributor_id') }} as distributor_id,
-        {{ json_extract_cast('payload', 'unit_price', dbt.type_numeric()) }} as unit_price,
-        {{ json_extract_cast('payload', 'list_price', dbt.type_numeric()) }} as list_price,
-        {{ json_extract_cast('payload', 'quantity', dbt.type_int()) }} as quantity,
+        {{ payload_field('quote_sent', 'unit_price') }} as unit_price,
+        {{ payload_field('quote_sent', 'list_price') }} as list_price,
+        {{ payload_field('quote_sent', 'quantity') }} as quantity,
         {{ json_extract_text('payload', 'currency') }} as currency,
-        cast({{ json_extract_text('payload', 'valid_until') }} as date) as valid_until,
+        {{ payload_field('quote_sent', 'valid_until') }} as valid_until,
         ingested_at
     from ranked
     where dedup_rank = 1

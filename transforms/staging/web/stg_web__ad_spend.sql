@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'ad_spend_recorded'
+        and {{ payload_casts('ad_spend_recorded') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -28,8 +29,8 @@ renamed as (
         producer,
         {{ json_extract_text('payload', 'channel') }} as channel,
         {{ json_extract_text('payload', 'campaign') }} as campaign,
-        cast({{ json_extract_text('payload', 'day') }} as date) as spend_date,
-        {{ json_extract_cast('payload', 'amount', dbt.type_numeric()) }} as amount,
+        {{ payload_field('ad_spend_recorded', 'day') }} as spend_date,
+        {{ payload_field('ad_spend_recorded', 'amount') }} as amount,
         {{ json_extract_text('payload', 'currency') }} as currency,
         ingested_at
     from ranked

@@ -5,7 +5,7 @@ with
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'inquiry_submitted'
+    where event_type = 'inquiry_submitted' and {{ payload_casts('inquiry_submitted') }}
 
 ),
 
@@ -53,14 +53,14 @@ renamed as (
         {{ normalize_text(json_extract_text('payload', 'province')) }} as province,
         {{ json_extract_text('payload', 'sku') }} as sku,
         {{ json_extract_text('payload', 'product_category') }} as product_category,
-        {{ json_extract_cast('payload', 'quantity', dbt.type_int()) }} as quantity,
-        {{ json_extract_cast('payload', 'target_unit_price', dbt.type_numeric()) }}
+        {{ payload_field('inquiry_submitted', 'quantity') }} as quantity,
+        {{ payload_field('inquiry_submitted', 'target_unit_price') }}
             as target_unit_price,
-        {{ json_extract_cast('payload', 'list_unit_price', dbt.type_numeric()) }}
+        {{ payload_field('inquiry_submitted', 'list_unit_price') }}
             as list_unit_price,
         {{ json_extract_text('payload', 'currency') }} as currency,
         coalesce(
-            {{ json_extract_cast('payload', 'needs_customization', dbt.type_boolean()) }},
+            {{ payload_field('inquiry_submitted', 'needs_customization') }},
             false
         ) as needs_customization,
         coalesce({{ json_extract_text('payload', 'message') }}, '') as message,
@@ -71,7 +71,7 @@ renamed as (
         end as incoterm,
         case
             when schema_version >= 2
-                then cast({{ json_extract_text('payload', 'delivery_deadline') }} as date)
+                then {{ payload_field('inquiry_submitted', 'delivery_deadline') }}
         end as delivery_deadline,
         schema_version as source_schema_version,
         ingested_at

@@ -7,6 +7,7 @@ source as (
     select * from {{ source('leadflow', 'raw_events') }}
     where
         event_type = 'search_performed'
+        and {{ payload_casts('search_performed') }}
         and {{ landed_since(incremental_lower_bound()) }}
 
 ),
@@ -31,7 +32,7 @@ renamed as (
         occurred_at as searched_at,
         producer,
         {{ json_extract_text('payload', 'query') }} as search_query,
-        {{ json_extract_cast('payload', 'results_count', dbt.type_int()) }} as results_count,
+        {{ payload_field('search_performed', 'results_count') }} as results_count,
         ingested_at
     from ranked
     where dedup_rank = 1
