@@ -5,16 +5,33 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
-from ingestion.contracts import Event
+from ingestion.contracts import DEFAULT_RULES, ContractRules, Event
 from models.score import Scorer, current_scorer
-from scoring_api.deps import ROLES, require_roles
+from scoring_api.deps import ROLES, require_roles, role_for_key
+from scoring_api.errors import install_error_handlers
+from scoring_api.guard import RequestGuard
 from scoring_api.routes import events, health, leads, score
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What the API accepts: the contract's time window and the largest bodies it reads.
+
+    Parameters: `rules` (the event contract's deployment settings), `events_body_bytes`
+    (largest body of POST /v1/events), `body_bytes` (largest body of any other request).
+    """
+
+    rules: ContractRules = field(default=DEFAULT_RULES)
+    events_body_bytes: int = 1024 * 1024
+    body_bytes: int = 16 * 1024
 
 
 def create_app(
@@ -23,10 +40,12 @@ def create_app(
     registry_dir: Path,
     api_keys: Mapping[str, str],
     publish_events: Callable[[Sequence[Event]], None] | None = None,
+    limits: RequestLimits = RequestLimits(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> FastAPI:
     """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
 
     `publish_events` sends collected events to Kafka; without it `/v1/events` answers 503.
+    `limits`: the contract's window and body sizes every request is held to.
     """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
@@ -39,7 +58,8 @@ def create_app(
         app.state.model = _load_model(registry_dir)
         yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the assets in fastapi-offline's wheel: /docs works offline
+    app = FastAPIOffline(
         title="leadflow scoring API",
         summary="Conversion likelihood of inquiries, and the ranked queue of open ones.",
         lifespan=lifespan,
@@ -48,10 +68,18 @@ def create_app(
     app.state.warehouse_path = warehouse_path
     app.state.api_keys = dict(api_keys)
     app.state.publish_events = publish_events
+    app.state.limits = limits
     app.include_router(health.router)
     for router in (score.router, leads.router):
         app.include_router(router, dependencies=[Depends(require_roles("sales"))])
     app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        role_of=lambda key: role_for_key(app.state.api_keys, key),
+        body_limits={events.router.prefix: limits.events_body_bytes},
+        default_body_limit=limits.body_bytes,
+    )
     return app
 
 

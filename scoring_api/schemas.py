@@ -3,51 +3,78 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator
 
+from ingestion.contracts import (
+    Amount,
+    Channel,
+    Code,
+    Country,
+    Email,
+    Flag,
+    Identifier,
+    Message,
+    Name,
+    PositiveAmount,
+    Quantity,
+)
 from models.score import Tier
 
-Channel = Literal["own_site", "alibaba", "made_in_china", "1688", "wechat", "phone", "trade_show"]
+MAX_PRIOR_ACTIVITY = 100_000
+"""Most page views, product views, searches or earlier orders an inquiry may report."""
+PriorCount = Annotated[int, Strict(), Field(ge=0, le=MAX_PRIOR_ACTIVITY)]
+
+
+def _timestamp_text(value: Any) -> Any:
+    if value is None or isinstance(value, str | dt.datetime):
+        return value
+    raise ValueError("expected an ISO 8601 timestamp string")
 
 
 class InquiryIn(BaseModel):
-    """An inquiry as submitted: only what is known when it arrives."""
+    """An inquiry as submitted: only what is known when it arrives (the event contract's
+    rules: strict types, finite bounded numbers, capped text)."""
 
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    product_category: str = Field(min_length=1)
-    country: str = Field(min_length=2, description="ISO 3166-1 alpha-2")
-    quantity: int = Field(gt=0)
-    target_unit_price: float | None = Field(default=None, ge=0)
-    list_unit_price: float | None = Field(default=None, gt=0)
-    needs_customization: bool = False
-    company: str | None = None
-    email: str | None = None
-    message: str = ""
-    prior_page_views: int = Field(default=0, ge=0)
-    prior_product_views: int = Field(default=0, ge=0)
-    prior_searches: int = Field(default=0, ge=0)
-    customer_prior_orders: int = Field(default=0, ge=0)
+    product_category: Code
+    country: Country
+    quantity: Quantity
+    target_unit_price: Amount | None = None
+    list_unit_price: PositiveAmount | None = None
+    needs_customization: Flag = False
+    company: Name | None = None
+    email: Email | None = None
+    message: Message = ""
+    prior_page_views: PriorCount = 0
+    prior_product_views: PriorCount = 0
+    prior_searches: PriorCount = 0
+    customer_prior_orders: PriorCount = 0
     assignee_type: Literal["rep", "distributor"] | None = None
-    rep_id: str | None = None
-    distributor_id: str | None = None
-    sku: str | None = None
-    campaign: str | None = None
-    submitted_at: dt.datetime | None = Field(
-        default=None, validate_default=True, description="UTC when no offset; omitted means now"
+    rep_id: Identifier | None = None
+    distributor_id: Identifier | None = None
+    sku: Identifier | None = None
+    campaign: Name | None = None
+    submitted_at: Annotated[dt.datetime | None, BeforeValidator(_timestamp_text)] = Field(
+        default=None,
+        validate_default=True,
+        description="UTC when no offset; omitted means now. Like every event time, from "
+        "2000-01-01 (LEADFLOW_EARLIEST_EVENT_AT) to a day from now",
     )
 
     @field_validator("submitted_at")
     @classmethod
     def _utc_or_now(cls, value: dt.datetime | None) -> dt.datetime:
+        # no conversion here: a moment near year 1 or 9999 would overflow it; the route
+        # checks the window first
         if value is None:
             return dt.datetime.now(dt.UTC)
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        return value
 
 
 class ReasonOut(BaseModel):

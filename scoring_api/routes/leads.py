@@ -10,9 +10,16 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, status
 
 from scoring_api.deps import WarehouseDep
+from scoring_api.errors import refusals
+from scoring_api.routing import ContractRoute
 from scoring_api.schemas import LeadOut, LeadsOut, Tier
 
-router = APIRouter(prefix="/v1/leads", tags=["leads"])
+router = APIRouter(
+    prefix="/v1/leads",
+    tags=["leads"],
+    route_class=ContractRoute,
+    responses=refusals(401, 403, 422, 503),
+)
 
 LEADS_SQL = """
 select s.inquiry_id, i.submitted_at, i.channel, i.company, i.product_category,

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic_core import PydanticCustomError
 
 from models.features import build_features, facts_from_submissions
 from models.score import score_features
 from scoring_api.deps import ModelDep
+from scoring_api.errors import refusals
+from scoring_api.routing import ContractRoute
 from scoring_api.schemas import InquiryIn, ReasonOut, ScoreOut
 
-router = APIRouter(prefix="/v1/score", tags=["score"])
+router = APIRouter(
+    prefix="/v1/score",
+    tags=["score"],
+    route_class=ContractRoute,
+    responses=refusals(401, 403, 413, 422, 503),
+)
 
 
 @router.post("")
-def score_inquiry(inquiry: InquiryIn, model: ModelDep) -> ScoreOut:
+def score_inquiry(request: Request, inquiry: InquiryIn, model: ModelDep) -> ScoreOut:
     """Score one inquiry as submitted, with the same features as training, and say why."""
+    _check_submitted_at(request, inquiry)
     features = build_features(facts_from_submissions([inquiry.model_dump()]))
     scores = score_features(model, features)
     return ScoreOut(
@@ -25,3 +35,21 @@ def score_inquiry(inquiry: InquiryIn, model: ModelDep) -> ScoreOut:
         scorer=model.kind,
         model_version=model.version,
     )
+
+
+def _check_submitted_at(request: Request, inquiry: InquiryIn) -> None:
+    """422 unless submitted_at lies in the contract's window, as an event's time must."""
+    window = request.app.state.limits.rules.window()
+    try:
+        window.check("submitted_at", inquiry.submitted_at)
+    except PydanticCustomError as error:
+        raise RequestValidationError(
+            [
+                {
+                    "type": error.type,
+                    "loc": ("body", "submitted_at"),
+                    "msg": error.message(),
+                    "input": None,
+                }
+            ]
+        ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -191,3 +193,98 @@ def test_the_api_does_not_start_with_a_changed_model_file(
 
     with pytest.raises(ModelIntegrityError), TestClient(app):
         pass
+
+
+def _raw(**replaced: str) -> bytes:
+    """INQUIRY as JSON text with some values replaced by raw JSON (NaN, huge numbers, …),
+    as a client that does not use a JSON library would send it."""
+    fields = {key: json.dumps(value) for key, value in INQUIRY.items()}
+    fields.update(replaced)
+    return ("{" + ", ".join(f'"{key}": {value}' for key, value in fields.items()) + "}").encode()
+
+
+# Bodies that once made /v1/score answer 500; each must be a 422 naming what is wrong.
+ONCE_SERVER_ERRORS = {
+    "a quantity of 4,001 digits": (_raw(quantity="1" + "0" * 4000), "quantity"),
+    "a NaN target price": (_raw(target_unit_price="NaN"), "not valid JSON"),
+    "a NaN list price": (_raw(list_unit_price="NaN"), "not valid JSON"),
+    "a lone surrogate in the company": (_raw(company='"\\ud800x"'), "not valid JSON"),
+    "submitted in year 1": (_raw(submitted_at='"0001-01-01T00:00:00+01:00"'), "submitted_at"),
+    "submitted in year 9999": (_raw(submitted_at='"9999-12-31T23:59:59-01:00"'), "submitted_at"),
+}
+# Bodies that were scored as if they made sense; each must be a 422 naming the field.
+ONCE_SCORED_NONSENSE = {
+    "a quantity of true": (_raw(quantity="true"), "quantity"),
+    "an infinite target price": (_raw(target_unit_price="Infinity"), "not valid JSON"),
+    "1e20 page views": (_raw(prior_page_views="1e20"), "prior_page_views"),
+    "2**63 earlier orders": (_raw(customer_prior_orders=str(2**63)), "customer_prior_orders"),
+    "an email without an at": (_raw(email='"not-an-email"'), "email"),
+    "a 5 KB country": (_raw(country=json.dumps("C" * 5000)), "country"),
+    "a 12,000-character message": (_raw(message=json.dumps("x" * 12_000)), "message"),
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    list({**ONCE_SERVER_ERRORS, **ONCE_SCORED_NONSENSE}.values()),
+    ids=list({**ONCE_SERVER_ERRORS, **ONCE_SCORED_NONSENSE}),
+)
+def test_a_body_no_inquiry_could_have_gets_422_naming_the_field(
+    client: TestClient, sales: dict[str, str], body: bytes, named: str
+):
+    response = client.post(
+        "/v1/score", content=body, headers={**sales, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert any(named in " ".join(map(str, e["loc"])) + e["msg"] for e in errors), errors
+    assert len(response.content) < 2000  # the offending value is described, never echoed
+
+
+def test_a_20_mb_message_is_refused_unread_with_413(client: TestClient, sales: dict[str, str]):
+    body = _raw(message=json.dumps("x" * 20_000_000))
+
+    response = client.post(
+        "/v1/score", content=body, headers={**sales, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert "16,384 bytes" in response.json()["detail"]
+
+
+def test_the_score_of_a_plausible_inquiry_is_unchanged_by_the_stricter_contract(
+    client: TestClient, sales: dict[str, str]
+):
+    as_text = client.post(
+        "/v1/score", content=_raw(), headers={**sales, "Content-Type": "application/json"}
+    )
+    as_json = client.post("/v1/score", json=INQUIRY, headers=sales)
+
+    assert as_text.status_code == as_json.status_code == 200
+    assert as_text.json()["probability"] == as_json.json()["probability"]
+
+
+def test_swagger_ui_loads_its_assets_from_the_api_itself(client: TestClient):
+    page = client.get("/docs")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+
+    assert page.status_code == 200
+    assert assets and all(asset.startswith("/") for asset in assets), assets
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+
+
+def test_every_refusal_the_api_can_give_is_in_its_openapi_document(client: TestClient):
+    paths = client.get("/openapi.json").json()["paths"]
+
+    documented = {
+        (path, method): set(operation["responses"])
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+
+    assert documented[("/v1/score", "post")] >= {"200", "401", "403", "413", "422", "503"}
+    assert documented[("/v1/events", "post")] >= {"202", "401", "403", "413", "422", "503"}
+    assert documented[("/v1/leads", "get")] >= {"200", "401", "403", "422", "503"}

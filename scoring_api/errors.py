@@ -1,0 +1,102 @@
+"""How the API answers what it refuses: one JSON shape per kind of error, each documented."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ingestion.contracts import describe_error
+
+
+class ErrorOut(BaseModel):
+    """Why a request was refused, in one sentence."""
+
+    detail: str
+
+
+class FieldErrorOut(BaseModel):
+    """One field of a request that does not follow the contract."""
+
+    loc: list[str | int] = Field(description="where: e.g. ['body', 'quantity']")
+    msg: str = Field(description="what is wrong, and what would be right")
+    type: str = Field(description="short code, e.g. int_type, less_than_equal")
+
+
+class ValidationErrorOut(BaseModel):
+    """Every field of a request that does not follow the contract."""
+
+    detail: list[FieldErrorOut]
+
+
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` entries of the given refusal status codes."""
+    return {code: _REFUSALS[code] for code in codes}
+
+
+_REFUSALS: dict[int, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {
+        "model": ErrorOut,
+        "description": "no X-API-Key header, or a key that is not known",
+    },
+    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "the key's role may not do this"},
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": ErrorOut,
+        "description": "the body, or one event in it, is larger than the limit it names",
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "model": ValidationErrorOut,
+        "description": "the request does not follow the contract; each field says why",
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": ErrorOut,
+        "description": "a component the request needs is not ready yet; retry",
+    },
+}
+
+
+def field_errors(errors: list[dict[str, Any]], body: Any = None) -> ValidationErrorOut:
+    """The 422 body of pydantic errors: location, sentence and code, never the input
+    (which may be megabytes, or a value JSON cannot even carry back). `body`: the request's
+    text when it was not valid JSON, to name the field the fault is in."""
+    detail = []
+    for error in errors:
+        loc = [part if isinstance(part, int) else str(part) for part in error["loc"]]
+        if error["type"] == "json_invalid":
+            position = loc[-1] if isinstance(loc[-1], int) else 0
+            key = _key_before(body, position)
+            reason = (error.get("ctx") or {}).get("error", "")
+            where = f' (in the value of "{key}")' if key else ""
+            message = f"the body is not valid JSON at character {position}{where}: {reason}"
+            loc = ["body", key] if key else loc
+        else:
+            message = describe_error({**error, "loc": error["loc"][1:]})  # no 'body'/'query'
+        detail.append(FieldErrorOut(loc=loc, msg=message, type=str(error["type"])))
+    return ValidationErrorOut(detail=detail)
+
+
+# the last `"key":` before a position of a JSON text
+_KEY = re.compile(r'"((?:[^"\\\x00-\x1f]|\\.){1,100})"\s*:')
+
+
+def _key_before(text: Any, position: int) -> str | None:
+    if not isinstance(text, str):
+        return None
+    keys = [match.group(1) for match in _KEY.finditer(text[max(0, position - 10_000) : position])]
+    return keys[-1] if keys else None
+
+
+
+async def _validation_failed(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    body = field_errors(list(error.errors()), error.body)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer refused requests in the documented shapes."""
+    app.add_exception_handler(RequestValidationError, _validation_failed)
