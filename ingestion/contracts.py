@@ -90,6 +90,7 @@ MAX_EVENT_BYTES = 256 * 1024
 MAX_AMOUNT = 1e12
 """Largest amount or unit price in any currency: DECIMAL(28,6) holds 1e22, and sums over
 millions of rows (and unit price x quantity) must still fit."""
+MIN_POSITIVE_AMOUNT = 0.000001
 MAX_QUANTITY = 1_000_000_000
 """Largest quantity or count: the warehouse's INTEGER holds 2,147,483,647."""
 MAX_ORDER_LINES = 500
@@ -142,11 +143,24 @@ Country = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166-1 
 Currency = Annotated[
     str, Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code, e.g. CNY, USD")
 ]
-# Numbers are strict: a bool or a numeric string is not a number, and money is finite.
+
+
+def integral(value: Any) -> Any:
+    """A float with no fraction as the integer it is: JSON has one kind of number, and
+    20.0 is the integer 20 (JSON Schema agrees); 20.5, "20" and true stay refused."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# Numbers are strict: a bool or a numeric string is not a number, and money is finite. A
+# positive amount is at least the warehouse's smallest, DECIMAL(28,6)'s 0.000001.
 Amount = Annotated[float, Strict(), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-PositiveAmount = Annotated[float, Strict(), Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY)]
-Count = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY)]
+PositiveAmount = Annotated[
+    float, Strict(), Field(ge=MIN_POSITIVE_AMOUNT, le=MAX_AMOUNT, allow_inf_nan=False)
+]
+Quantity = Annotated[int, Strict(), Field(gt=0, le=MAX_QUANTITY), BeforeValidator(integral)]
+Count = Annotated[int, Strict(), Field(ge=0, le=MAX_QUANTITY), BeforeValidator(integral)]
 Flag = Annotated[bool, Strict()]
 
 
@@ -348,9 +362,9 @@ class LeadAssignedPayload(Payload):
 
 class LeadContactedPayload(Payload):
     medium: Literal["phone", "email", "wechat", "visit", "other"]
-    contact_number: Annotated[int, Strict(), Field(ge=1, le=MAX_CONTACT_NUMBER)] = Field(
-        description="1 for the first contact, 2 for the next, …"
-    )
+    contact_number: Annotated[
+        int, Strict(), Field(ge=1, le=MAX_CONTACT_NUMBER), BeforeValidator(integral)
+    ] = Field(description="1 for the first contact, 2 for the next, …")
 
 
 class QuoteSentPayload(Payload):
@@ -364,7 +378,10 @@ class QuoteSentPayload(Payload):
 
 class CustomizationAssessedPayload(Payload):
     feasible: Flag
-    lead_time_days: Annotated[int, Strict(), Field(ge=0, le=MAX_LEAD_TIME_DAYS)] | None = None
+    lead_time_days: (
+        Annotated[int, Strict(), Field(ge=0, le=MAX_LEAD_TIME_DAYS), BeforeValidator(integral)]
+        | None
+    ) = None
 
 
 class OrderLine(Payload):

@@ -139,7 +139,7 @@ def build_features(facts: pd.DataFrame) -> pd.DataFrame:
     target = _numbers(facts["target_unit_price"])
     list_price = _numbers(facts["list_unit_price"])
     quote = _numbers(facts["latest_quote_unit_price"])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         gap = np.where((target > 0) & (list_price > 0), target / list_price, np.nan)
         quote_vs_target = np.where((quote > 0) & (target > 0), quote / target, np.nan)
         quote_vs_list = np.where((quote > 0) & (list_price > 0), quote / list_price, np.nan)

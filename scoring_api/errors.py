@@ -90,7 +90,6 @@ def _key_before(text: Any, position: int) -> str | None:
     return keys[-1] if keys else None
 
 
-
 async def _validation_failed(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     body = field_errors(list(error.errors()), error.body)

@@ -19,12 +19,13 @@ from ingestion.contracts import (
     Name,
     PositiveAmount,
     Quantity,
+    integral,
 )
 from models.score import Tier
 
 MAX_PRIOR_ACTIVITY = 100_000
 """Most page views, product views, searches or earlier orders an inquiry may report."""
-PriorCount = Annotated[int, Strict(), Field(ge=0, le=MAX_PRIOR_ACTIVITY)]
+PriorCount = Annotated[int, Strict(), Field(ge=0, le=MAX_PRIOR_ACTIVITY), BeforeValidator(integral)]
 
 
 def _timestamp_text(value: Any) -> Any:

@@ -93,7 +93,12 @@
     returns {{ sql_type_of(kind) }}
     language plpgsql immutable as $$
     begin
+        {%- if kind == 'int' %}
+        -- through numeric, as DuckDB's cast reads them: 20.0 (JSON's integer 20) and 1e3
+        return cast(cast(value as numeric) as {{ sql_type_of(kind) }});
+        {%- else %}
         return cast(value as {{ sql_type_of(kind) }});
+        {%- endif %}
     exception when others then
         return null;
     end;

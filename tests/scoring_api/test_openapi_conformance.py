@@ -1,0 +1,136 @@
+"""Schemathesis against the real server: whatever a client sends, the API answers with a
+status and a body its OpenAPI document declares, never a 5xx, and it refuses what the
+document forbids. Every check is on (status codes, response schemas, content types and
+headers, positive and negative data, auth, methods)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
+from ingestion.producer import make_producer, publish_events
+from scoring_api.main import create_app
+
+pytestmark = pytest.mark.integration
+
+ADMIN = "admin-key-0123456789"
+KEYS = {ADMIN: "admin"}
+# cases per operation: bounded and the same on every run (a fixed seed) in `make test`; many
+# more, drawn afresh, in `make test-all` (LEADFLOW_TEST_EXAMPLES)
+EXAMPLES = int(os.environ.get("LEADFLOW_TEST_EXAMPLES", "150"))
+EXPLORE = "LEADFLOW_TEST_EXAMPLES" in os.environ
+
+
+@pytest.fixture(scope="module")
+def server(
+    served_home: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The API on a real uvicorn server over a scored warehouse, publishing to a real broker."""
+    warehouse, registry = served_home
+    work = tmp_path_factory.mktemp("conformance")
+    with EmbeddedBroker(log_path=work / "broker.log") as broker:
+        ensure_topics(broker.bootstrap)
+        producer = make_producer(broker.bootstrap)
+        app = create_app(
+            warehouse_path=warehouse,
+            registry_dir=registry,
+            api_keys=KEYS,
+            publish_events=lambda batch: publish_events(producer, batch),
+        )
+        port = free_port()
+        uvicorn_server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=uvicorn_server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not uvicorn_server.started:
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+        uvicorn_server.should_exit = True
+        thread.join(timeout=30)
+        producer.close()
+
+
+def test_no_request_gets_a_server_error_or_an_undocumented_answer(
+    server: str, tmp_path: Path
+) -> None:
+    har = tmp_path / "schemathesis.har"
+    seed = [] if EXPLORE else ["--seed", "13"]
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{server}/openapi.json",
+            "--checks",
+            "all",
+            "--mode",
+            "all",
+            "--max-examples",
+            str(EXAMPLES),
+            "--header",
+            f"X-API-Key: {ADMIN}",
+            "--workers",
+            "1",
+            "--report",
+            "har",
+            "--report-har-path",
+            str(har),
+            "--no-color",
+            *seed,
+        ],
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("schemathesis_hooks.py")),
+        },
+        cwd=tmp_path,  # schemathesis keeps a cache in its working directory
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+
+    assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
+    tally = _requests_by_operation_and_status(har)
+    print("schemathesis requests by operation and status:", json.dumps(tally, sort_keys=True))
+    assert not [status for statuses in tally.values() for status in statuses if status >= 500]
+    assert set(tally) >= {"GET /health", "GET /v1/leads", "POST /v1/score", "POST /v1/events"}
+
+
+def _requests_by_operation_and_status(har: Path) -> dict[str, dict[int, int]]:
+    """How many requests schemathesis sent to each operation, by the status answered."""
+    tally: dict[str, Counter[int]] = {}
+    for entry in json.loads(har.read_text(encoding="utf-8"))["log"]["entries"]:
+        path = urllib.parse.urlsplit(entry["request"]["url"]).path
+        operation = f"{entry['request']['method']} {path}"
+        tally.setdefault(operation, Counter())[entry["response"]["status"]] += 1
+    return {operation: dict(statuses) for operation, statuses in tally.items()}
+
+
+def test_the_real_server_checks_the_key_before_the_body_and_caps_the_body(server: str) -> None:
+    big = b'[{"payload": "' + b"x" * 21_000_000 + b'"}]'
+    json_type = {"Content-Type": "application/json"}
+
+    anonymous_big = httpx.post(f"{server}/v1/events", content=big, headers=json_type, timeout=60)
+    anonymous_broken = httpx.post(f"{server}/v1/events", content=b"{not json", headers=json_type)
+    keyed_big = httpx.post(
+        f"{server}/v1/events", content=big, headers={**json_type, "X-API-Key": ADMIN}, timeout=60
+    )
+
+    assert anonymous_big.status_code == anonymous_broken.status_code == 401
+    assert keyed_big.status_code == 413
+    assert "1,048,576 bytes" in keyed_big.json()["detail"]
