@@ -30,6 +30,7 @@ from ingestion.contracts import (
     Event,
     TimeWindow,
     parse_event,
+    shown,
 )
 
 SOURCE_BY_SYSTEM = {"crm": "sales", "wms": "logistics", "web": "web"}
@@ -213,8 +214,8 @@ def _event_from_row(
     row: dict[str, Any], mapping: Mapping, source: str, window: TimeWindow
 ) -> Event:
     event_type = mapping.event_type.value(row)
-    if EVENT_TYPES.get(event_type) != source:
-        raise ValueError(f"event_type {event_type!r} is not a {source} event")
+    if not isinstance(event_type, str) or EVENT_TYPES.get(event_type) != source:
+        raise ValueError(f"event_type {shown(event_type)} is not a {source} event")
     missing = [c for c in mapping.key_columns if row.get(c) in (None, "")]
     if missing:
         raise ValueError(f"source key column(s) {missing} are empty")

@@ -31,10 +31,12 @@ def route(raw: bytes) -> tuple[str, bytes | None, bool]:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return FALLBACK_TOPIC, None, False
-    if not isinstance(record, dict) or record.get("source") not in TOPIC_BY_SOURCE:
+    source = record.get("source") if isinstance(record, dict) else None
+    if not isinstance(source, str) or source not in TOPIC_BY_SOURCE:
         return FALLBACK_TOPIC, None, False
-    topic = TOPIC_BY_SOURCE[record["source"]]
-    for key in _PARTITION_KEYS.get(record.get("event_type"), ()):
+    topic = TOPIC_BY_SOURCE[source]
+    event_type = record.get("event_type")
+    for key in _PARTITION_KEYS.get(event_type, ()) if isinstance(event_type, str) else ():
         value = record.get(key)
         if isinstance(value, str) and value:
             return topic, value.encode(), True

@@ -12,10 +12,11 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from models.score import Scorer
+from scoring_api.guard import API_KEY_HEADER_NAME, INVALID_KEY, MISSING_KEY
 
 ROLES: frozenset[str] = frozenset({"admin", "sales", "ingest"})
 API_KEY_HEADER = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="an API key issued to a role"
+    name=API_KEY_HEADER_NAME, auto_error=False, description="an API key issued to a role"
 )
 
 logger = logging.getLogger(__name__)
@@ -33,18 +34,22 @@ def role_for_key(api_keys: Mapping[str, str], presented: str) -> str | None:
 def get_current_role(
     request: Request, api_key: Annotated[str | None, Security(API_KEY_HEADER)]
 ) -> str:
-    """The caller's role from its `X-API-Key`; 401 when the key is missing or unknown."""
+    """The caller's role from its `X-API-Key`; 401 when the key is missing or unknown.
+
+    RequestGuard has already refused such requests under /v1/ before reading their body;
+    this is where a route learns the role its checks need.
+    """
     if not api_key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="missing API key: send it in the X-API-Key header",
+            detail=MISSING_KEY,
             headers={"WWW-Authenticate": "APIKey"},
         )
     role = role_for_key(request.app.state.api_keys, api_key)
     if role is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="invalid API key",
+            detail=INVALID_KEY,
             headers={"WWW-Authenticate": "APIKey"},
         )
     return role
