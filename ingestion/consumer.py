@@ -12,14 +12,24 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, OffsetOutOfRangeError, UnsupportedCodecError
 from kafka.structs import OffsetAndMetadata
 
+from ingestion.archive import ArchiveWriter
 from ingestion.contracts import DEFAULT_RULES, TOPIC_BY_SOURCE, ContractRules
-from ingestion.sink import LandingCounts, LandingSink, Message, PreparedBatch, stored_offsets
+from ingestion.sink import (
+    LandingCounts,
+    LandingSink,
+    Message,
+    PreparedBatch,
+    record_hash,
+    stored_offsets,
+    stored_positions,
+)
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS: tuple[str, ...] = tuple(TOPIC_BY_SOURCE.values())
@@ -30,8 +40,20 @@ class IngestError(RuntimeError):
     """Ingestion cannot go on; the message says what to do."""
 
 
+REMEDIES = (
+    "Nothing was skipped or re-read. If the broker lost its log, rebuild the warehouse from "
+    "the Parquet archive (`leadflow rebuild`); to read this log from its beginning on "
+    "purpose, start a new consumer group (LEADFLOW_CONSUMER_GROUP)."
+)
+
+
 class BrokerLostData(IngestError):
-    """The broker's log is shorter than what the warehouse has already landed."""
+    """The broker's log is not the log the warehouse landed: shorter, other content, or
+    another cluster."""
+
+
+def _not_the_log_read(what: str) -> BrokerLostData:
+    return BrokerLostData(f"{what}: this is not the log the warehouse landed. {REMEDIES}")
 
 
 @dataclass(frozen=True)
@@ -170,6 +192,10 @@ class _IngestWorker:
         self.totals = LandingCounts()
         self.consumed = 0
         self._landed_offsets: dict[tuple[str, int], int] = {}  # not yet mirrored to Kafka
+        # per partition, the last landed record (offset, checksum) to find again before
+        # landing more: a log that holds something else there is not the log that was read
+        self._verify: dict[TopicPartition, tuple[int, str]] = {}
+        self._log_mismatch: BrokerLostData | None = None  # found on the I/O thread
 
     def commit_to_kafka(self) -> None:
         """Mirror the landed offsets of the partitions still assigned into Kafka's group
@@ -210,16 +236,33 @@ class _IngestWorker:
             self.progress(batch.messages)
 
     def position(self, assigned: list[TopicPartition]) -> None:
-        """Seek each partition to its stored offset, or to the beginning if none is stored."""
+        """Seek each partition to its stored offset, or to the beginning if none is stored.
+
+        Where the last landed record's checksum is stored, seek to that record instead, to
+        find it again before landing more (`_verified`).
+        """
         self._landed(self.writer.wait())  # the stored offsets must include what is in flight
-        stored = stored_offsets(self.sink.connection, self.options.group_id)
+        stored = stored_positions(self.sink.connection, self.options.group_id)
+        cluster_id = self.cluster_id()
+        self.sink.cluster_id = cluster_id
         fresh = []
         for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
+            self._verify.pop(tp, None)
+            position = stored.get((tp.topic, tp.partition))
+            if position is None:
                 fresh.append(tp)
+                continue
+            if position.cluster_id and cluster_id and position.cluster_id != cluster_id:
+                self._log_mismatch = _not_the_log_read(
+                    f"{tp.topic}[{tp.partition}] was landed from Kafka cluster "
+                    f"{position.cluster_id!r}, and {self.bootstrap} is cluster {cluster_id!r}"
+                )
+                continue
+            if position.last_record_hash and position.next_offset > 0:
+                self._verify[tp] = (position.next_offset - 1, position.last_record_hash)
+                self.consumer.seek(tp, position.next_offset - 1)
             else:
-                self.consumer.seek(tp, offset)
+                self.consumer.seek(tp, position.next_offset)
         if fresh:
             self.consumer.seek_to_beginning(*fresh)
         if assigned:
@@ -242,9 +285,7 @@ class _IngestWorker:
                 except OffsetOutOfRangeError as error:
                     raise BrokerLostData(
                         "the broker has no data at the offsets this warehouse has landed up to "
-                        f"({error}): its log was lost or truncated. Nothing was skipped or "
-                        "re-read. Rebuild from the Parquet archive (`leadflow rebuild`), or start "
-                        "a new consumer group (LEADFLOW_CONSUMER_GROUP) if re-reading is wanted."
+                        f"({error}): its log was lost or truncated. {REMEDIES}"
                     ) from None
                 except UnsupportedCodecError as error:
                     # not an outage: retrying would spin on the same batch for ever
@@ -273,10 +314,37 @@ class _IngestWorker:
                 self.consumer.close()
                 self.dead_letters.close(timeout=5)
 
+    def cluster_id(self) -> str | None:
+        """The id of the Kafka cluster the consumer reads from, once its metadata is in."""
+        cluster = getattr(getattr(self.consumer, "_client", None), "cluster", None)
+        return getattr(cluster, "cluster_id", None)  # where kafka-python keeps it
+
+    def _verified(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """The records after the last landed one, once that one is found unchanged."""
+        if tp not in self._verify or not records:
+            return records
+        offset, checksum = self._verify.pop(tp)
+        first = records[0]
+        found = Message(first.topic, first.partition, first.offset, first.key, first.value)
+        if first.offset != offset:
+            raise _not_the_log_read(
+                f"{tp.topic}[{tp.partition}] has no record at offset {offset}, the last one "
+                f"landed (its log starts at {first.offset} now)"
+            )
+        if record_hash(found) != checksum:
+            raise _not_the_log_read(
+                f"{tp.topic}[{tp.partition}] holds other content at offset {offset} than the "
+                "record landed from there (the broker was replaced or refilled)"
+            )
+        return records[1:]
+
     def _poll_and_land(self) -> int:
         polled = self.consumer.poll(timeout_ms=500, max_records=self.options.max_records)
+        if self._log_mismatch is not None:  # found while poll assigned partitions
+            raise self._log_mismatch
         count = 0
-        for records in polled.values():
+        for tp, fetched in polled.items():
+            records = self._verified(tp, fetched)
             for record in records:
                 self.sink.add(
                     Message(record.topic, record.partition, record.offset, record.key, record.value)
@@ -298,9 +366,12 @@ class _IngestWorker:
         """
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
-            if highwater is not None and self.consumer.position(tp) > highwater:
+            # where the last landed record is still to be found, the log must reach past it
+            resumes_at = self._verify[tp][0] + 1 if tp in self._verify else None
+            resumes_at = resumes_at or self.consumer.position(tp)
+            if highwater is not None and resumes_at > highwater:
                 raise OffsetOutOfRangeError(
-                    f"{tp.topic}[{tp.partition}] resumes at {self.consumer.position(tp)} "
+                    f"{tp.topic}[{tp.partition}] resumes at {resumes_at} "
                     f"but the broker's log ends at {highwater}"
                 )
 
@@ -396,6 +467,8 @@ def ingest(
         rules=rules,
     )
     stop = stop or threading.Event()
+    if archive_dir is not None:  # before any member lands: no batch is in flight
+        ArchiveWriter(archive_dir).reconcile(connection)
     # Read once before any member joins: the first parameterised DuckDB query of a process
     # imports pandas (~2 s), which inside a rebalance listener would stall Kafka heartbeats.
     stored = stored_offsets(connection, group_id)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import operator
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,8 +17,16 @@ from typing import Any, NamedTuple
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
+from ingestion.archive import (
+    OFFSETS_SCHEMA,
+    QUARANTINE_SCHEMA,
+    RAW_EVENTS_SCHEMA,
+    ArchiveWriter,
+)
 from ingestion.contracts import (
     DEAD_LETTER_TOPIC,
     DEFAULT_RULES,
@@ -26,6 +37,7 @@ from ingestion.contracts import (
     Event,
     TimeWindow,
     decode_record,
+    shown,
 )
 
 OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
@@ -36,6 +48,9 @@ OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
 DEAD_LETTER_MAX_BYTES = 512 * 1024
 # how often a batch is landed again when concurrent consumers' transactions conflict
 MAX_CONFLICT_ATTEMPTS = 5
+# event_ids looked up per query when comparing re-delivered events with what landed: a
+# literal IN list is answered from the primary key's index (a parameter list is a scan)
+LOOKUP_CHUNK = 500
 
 log = logging.getLogger(__name__)
 # What DuckDB raises when a concurrent transaction landed the same event_id: at insert time
@@ -73,17 +88,25 @@ class Message(NamedTuple):
     value: bytes | None  # None: a tombstone, which holds no event
 
 
+Rejection = tuple[Message, ContractViolation, str | None, str | None]
+"""A message kept in quarantine: the message, why, and its event_id and event_type if known."""
+
+
 @dataclass
 class PreparedBatch:
-    """A validated batch, ready to land: event columns, rejected messages and next offsets."""
+    """A validated batch, ready to land: event columns, rejected messages and next offsets.
+
+    `accepted[i]` is the message of row i. Whether a copy of a known event is a duplicate
+    or a conflict is judged while landing, against the version that landed first.
+    """
 
     rows: dict[str, list[Any]] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    quarantine: list[tuple[Message, ContractViolation, str | None, str | None]] = field(
-        default_factory=list
-    )
-    duplicates: int = 0
+    accepted: list[Message] = field(default_factory=list)
+    quarantine: list[Rejection] = field(default_factory=list)
+    # further copies of an event_id of this batch: (row of its first copy, message, row)
+    copies: list[tuple[int, Message, tuple[Any, ...]]] = field(default_factory=list)
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_hashes: dict[tuple[str, int], str] = field(default_factory=dict)
     messages: int = 0
 
 
@@ -134,9 +157,8 @@ class LandingSink:
         self.dead_letters = dead_letters
         self.max_message_bytes = max_message_bytes
         self.rules = rules
-        self.archive_dir = archive_dir
-        if archive_dir is not None:
-            archive_dir.mkdir(parents=True, exist_ok=True)
+        self.archive = ArchiveWriter(archive_dir) if archive_dir is not None else None
+        self.cluster_id: str | None = None  # the Kafka cluster read from, once known
         self._buffer: dict[tuple[str, int], list[Message]] = {}
 
     def add(self, message: Message) -> None:
@@ -157,13 +179,18 @@ class LandingSink:
 
         1. validate every message against the contract; split valid from rejected
            (`prepare`);
-        2. publish rejected messages to the dead-letter topic and wait for the broker;
-        3. in ONE DuckDB transaction: insert new events (known event_ids are absorbed as
-           duplicates), insert the quarantined messages, store each partition's next offset
-           (2 and 3 are `land`);
-        4. only after that commit, commit the same offsets to Kafka (`commit_offsets`).
-        A crash before 3 lands nothing; a crash between 3 and 4 is repaired on restart,
-        because the consumer seeks to the offsets stored in DuckDB, not Kafka's.
+        2. in ONE DuckDB transaction: insert new events (a known event_id with the same
+           content is absorbed as a duplicate; with other content it is quarantined as a
+           conflict), insert the quarantined messages, store each partition's next offset
+           with a checksum of its last record, record the batch's archive files, written
+           beside the archive meanwhile;
+        3. after that commit, move the archive files in and publish the quarantined
+           messages to the dead-letter topic (2 and 3 are `land`);
+        4. commit the same offsets to Kafka (`commit_offsets`).
+        A crash before 2 commits lands nothing (its archive files are deleted on restart);
+        a crash after it is repaired on restart, because the consumer seeks to the offsets
+        stored in DuckDB, not Kafka's, and pending archive files of committed batches are
+        moved in then.
         """
         batch = self.prepare()
         if batch is None:
@@ -185,25 +212,43 @@ class LandingSink:
             batch.next_offsets = {
                 tp: messages[-1].offset + 1 for tp, messages in self._buffer.items() if messages
             }
+            batch.last_hashes = {
+                tp: record_hash(messages[-1]) for tp, messages in self._buffer.items() if messages
+            }
             batch.messages = sum(len(messages) for messages in self._buffer.values())
             return batch
         finally:
             self._buffer.clear()
 
     def land(self, batch: PreparedBatch) -> LandingCounts:
-        """Steps 2 and 3 of `flush` for a prepared batch: dead letters, then one transaction.
+        """Steps 2 and 3 of `flush` for a prepared batch: one transaction, then the archive
+        and the dead letters of what it committed.
 
         Safe to run on another thread than `add`/`prepare` (the ingest worker's writer),
         as long as batches are landed one at a time and in the order they were prepared.
         """
-        self._publish_dead_letters(batch)
-        return self._write(batch)
+        counts, batch_id, rejections = self._write(batch)
+        if self.archive is not None and batch_id is not None:
+            self.archive.publish(batch_id)
+        try:
+            self._publish_dead_letters(rejections)
+        except KafkaError as error:
+            # committed already: the quarantine table holds every message, and
+            # `leadflow quarantine` shows and re-drives them; only the topic's copies miss
+            log.warning(
+                "%d quarantined messages landed but their dead-letter copies were not "
+                "published (%s)",
+                len(rejections),
+                error,
+            )
+        return counts
 
     def _validate(self) -> PreparedBatch:
         batch = PreparedBatch()
         now = dt.datetime.now(dt.UTC)
         window = self.rules.window(now)
         rows: list[tuple[Any, ...]] = []
+        seen: dict[str, int] = {}  # event_id -> its row
         for messages in self._buffer.values():
             for message in messages:
                 try:
@@ -219,11 +264,13 @@ class LandingSink:
                     )
                     batch.quarantine.append((message, violation, *_peek_identity(message.value)))
                     continue
-                if event.event_id in batch.seen:
-                    batch.duplicates += 1
-                    continue
-                batch.seen.add(event.event_id)
-                rows.append(row)
+                first = seen.get(event.event_id)
+                if first is None:
+                    seen[event.event_id] = len(rows)
+                    rows.append(row)
+                    batch.accepted.append(message)
+                else:
+                    batch.copies.append((first, message, row))
         batch.rows = _event_columns(rows, _utc_naive(now))
         return batch
 
@@ -239,11 +286,11 @@ class LandingSink:
         event, record = decode_record(message.value, window)
         return event, _event_row(message, event, record)
 
-    def _publish_dead_letters(self, batch: PreparedBatch) -> None:
-        if self.dead_letters is None or not batch.quarantine:
+    def _publish_dead_letters(self, rejections: list[Rejection]) -> None:
+        if self.dead_letters is None or not rejections:
             return
         futures = []
-        for message, violation, _, _ in batch.quarantine:
+        for message, violation, _, _ in rejections:
             headers = [
                 ("leadflow.reason", violation.reason.encode()),
                 ("leadflow.details", "; ".join(violation.details).encode()[:4000]),
@@ -265,12 +312,14 @@ class LandingSink:
         for future in futures:
             future.get(timeout=30)  # raises the KafkaError if the broker did not take it
 
-    def _write(self, batch: PreparedBatch) -> LandingCounts:
-        """Step 3 of `flush`, tried again when another consumer's transaction conflicted.
+    def _write(self, batch: PreparedBatch) -> tuple[LandingCounts, str | None, list[Rejection]]:
+        """Step 2 of `flush`, tried again when another consumer's transaction conflicted.
 
         Consumers of one group land concurrently; when two of them land the same event_id
         (a duplicate that reached two partitions), the later commit fails. Its batch is
         whole and still in memory, so it is landed again, and the duplicate absorbed.
+        Returns the counts, the id of the batch's archive files (None without archive) and
+        every message it quarantined.
         """
         for attempt in range(1, MAX_CONFLICT_ATTEMPTS + 1):
             try:
@@ -284,65 +333,164 @@ class LandingSink:
                 log.info("batch conflicted with another consumer's, landing it again: %s", conflict)
         raise AssertionError("unreachable")
 
-    def _write_once(self, batch: PreparedBatch) -> LandingCounts:
+    def _write_once(
+        self, batch: PreparedBatch
+    ) -> tuple[LandingCounts, str | None, list[Rejection]]:
         now = _utc_naive(dt.datetime.now(dt.UTC))
         valid = len(batch.rows["event_id"])
         connection = self.connection
-        events = pa.table(batch.rows) if valid else None
-        rejected = _quarantine_table(batch.quarantine, now) if batch.quarantine else None
+        batch_id = uuid.uuid4().hex if self.archive is not None else None
+        archived: dict[str, str] = {}
+        views = []
+        rejections = list(batch.quarantine)  # and the conflicts found while landing
+        duplicates = 0
         try:
             connection.execute("begin transaction")
             landed = 0
-            if events is not None:
+            if valid:
+                events = pa.table(batch.rows, schema=RAW_EVENTS_SCHEMA)
+                views.append(("landing_events", events))
                 connection.register("landing_events", events)
-                landed = connection.execute(
-                    "insert or ignore into raw_events by name select * from landing_events"
-                ).fetchone()[0]
-                self._archive("landing_events", "events", "source, day")
-            if rejected is not None:
+                inserted = {
+                    event_id
+                    for (event_id,) in connection.execute(
+                        "insert or ignore into raw_events by name "
+                        "select * from landing_events returning event_id"
+                    ).fetchall()
+                }
+                landed = len(inserted)
+                duplicates = self._judge_copies(batch, inserted, rejections)
+                if landed and batch_id is not None:
+                    new = events.filter(pc.is_in(events["event_id"], pa.array(list(inserted))))
+                    views.append(("landing_archived", new))
+                    connection.register("landing_archived", new)
+                    archived["events"] = "landing_archived"
+            if rejections:
+                rejected = _quarantine_table(rejections, now)
+                views.append(("landing_rejected", rejected))
                 connection.register("landing_rejected", rejected)
                 connection.execute(
                     "insert or ignore into quarantined_events by name "
                     "select * from landing_rejected"
                 )
-                self._archive("landing_rejected", "quarantine", "day")
-            connection.executemany(
-                "insert or replace into consumer_offsets values (?, ?, ?, ?, ?)",
-                [
-                    (self.group_id, topic, partition, offset, now)
-                    for (topic, partition), offset in batch.next_offsets.items()
-                ],
+                archived["quarantine"] = "landing_rejected"
+            offsets = self._offsets_table(batch, now)
+            views.append(("landing_offsets", offsets))
+            connection.register("landing_offsets", offsets)
+            connection.execute(
+                "insert or replace into consumer_offsets by name select * from landing_offsets"
             )
+            if batch_id is not None and self.archive is not None:
+                archived["offsets"] = "landing_offsets"
+                self.archive.stage(connection, batch_id, archived)
+                connection.execute("insert into archived_batches values (?, ?)", [batch_id, now])
             connection.execute("commit")
-        except _CONFLICTS:
+        except BaseException as error:
             with contextlib.suppress(duckdb.Error):
                 connection.execute("rollback")
-            raise
-        except duckdb.Error as error:
-            with contextlib.suppress(duckdb.Error):
-                connection.execute("rollback")
-            raise WarehouseError(f"landing a batch of {valid} events failed: {error}") from error
+            if batch_id is not None and self.archive is not None:
+                self.archive.discard(batch_id)
+            if isinstance(error, _CONFLICTS) or not isinstance(error, duckdb.Error):
+                raise
+            raise WarehouseError(
+                describe_storage_error(error, f"landing a batch of {valid} events")
+            ) from error
         finally:
-            for view in ("landing_events", "landing_rejected"):
+            for view, _ in views:
                 with contextlib.suppress(duckdb.Error):
                     connection.unregister(view)
-        return LandingCounts(
-            landed=landed,
-            duplicates=batch.duplicates + (valid - landed),
-            quarantined=len(batch.quarantine),
+        return (
+            LandingCounts(landed=landed, duplicates=duplicates, quarantined=len(rejections)),
+            batch_id,
+            rejections,
         )
 
-    def _archive(self, view: str, kind: str, partition_by: str) -> None:
-        """Append the batch to the Parquet archive, before the commit: the archive may hold
-        a batch twice after a crash (rebuild dedups by event_id), but never misses one."""
-        if self.archive_dir is None:
-            return
-        target = str(self.archive_dir / kind).replace("'", "''")
-        self.connection.execute(
-            f"copy (select *, strftime({_ARCHIVE_DAY[kind]}, '%Y-%m-%d') as day from {view}) "
-            f"to '{target}' (format parquet, partition_by ({partition_by}), append, "
-            "filename_pattern 'part-{uuid}')"
+    def _judge_copies(
+        self, batch: PreparedBatch, inserted: set[str], rejections: list[Rejection]
+    ) -> int:
+        """Sort every copy of a known event into duplicate or conflict (appended to
+        `rejections`), against the version that landed first: the one already in the
+        warehouse, else the batch's first copy. Returns the number of duplicates."""
+        ids = batch.rows["event_id"]
+        known = {event_id: i for i, event_id in enumerate(ids) if event_id not in inserted}
+        landed = self._landed_versions(list(known))
+        duplicates = 0
+        first_copies = [(i, batch.accepted[i], self._row(batch, i)) for i in known.values()]
+        for index, message, row in [*first_copies, *batch.copies]:
+            event_id = ids[index]
+            winner = landed.get(event_id)
+            when = "before"
+            if winner is None:  # landed by this batch: its first copy
+                winner, when = self._row(batch, index), "earlier in this batch"
+            differences = _differences(winner, row)
+            if differences:
+                rejections.append(_conflict(message, row, differences, when))
+            else:
+                duplicates += 1
+        return duplicates
+
+    def _landed_versions(self, event_ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """The landed content (_CONTENT_COLUMNS) of each of these event_ids."""
+        found: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(event_ids), LOOKUP_CHUNK):
+            chunk = event_ids[start : start + LOOKUP_CHUNK]
+            listed = ", ".join("'" + event_id.replace("'", "''") + "'" for event_id in chunk)
+            for row in self.connection.execute(
+                f"select {', '.join(_CONTENT_COLUMNS)} from raw_events where event_id in ({listed})"
+            ).fetchall():
+                found[row[0]] = row
+        return found
+
+    @staticmethod
+    def _row(batch: PreparedBatch, index: int) -> tuple[Any, ...]:
+        return tuple(batch.rows[column][index] for column in _CONTENT_COLUMNS)
+
+    def _offsets_table(self, batch: PreparedBatch, now: dt.datetime) -> pa.Table:
+        partitions = sorted(batch.next_offsets)
+        return pa.table(
+            {
+                "group_id": [self.group_id] * len(partitions),
+                "kafka_topic": [topic for topic, _ in partitions],
+                "kafka_partition": [partition for _, partition in partitions],
+                "next_offset": [batch.next_offsets[tp] for tp in partitions],
+                "updated_at": [now] * len(partitions),
+                "last_record_hash": [batch.last_hashes.get(tp) for tp in partitions],
+                "cluster_id": [self.cluster_id] * len(partitions),
+            },
+            schema=OFFSETS_SCHEMA,
         )
+
+
+def record_hash(message: Message) -> str:
+    """A checksum of one Kafka record's key and value: recognises the record later."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (message.key, message.value):
+        digest.update(b"-" if part is None else b"+" + len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def describe_storage_error(error: BaseException, doing: str) -> str:
+    """One line saying what failed while `doing`, and what to do about it."""
+    text = str(error)
+    lowered = text.lower()
+    if "no space left" in lowered or "disk full" in lowered or "errno 28" in lowered:
+        return (
+            f"{doing} failed: the disk is full ({text.splitlines()[0]}); free space and run again"
+        )
+    if "conflicting lock" in lowered or "could not set lock" in lowered:
+        holder = re.search(r"\(PID (\d+)\)", text)
+        by = f" by process {holder.group(1)}" if holder else ""
+        return (
+            f"{doing} failed: the file is held{by}, which writes it; stop that process or "
+            "wait until it is done, then run again"
+        )
+    if "read-only" in lowered or "readonly" in lowered or "permission denied" in lowered:
+        return (
+            f"{doing} failed: the warehouse or its archive cannot be written "
+            f"({text.splitlines()[0]}); make the file and its folder writable, or point "
+            "LEADFLOW_HOME at a writable place"
+        )
+    return f"{doing} failed: {text.splitlines()[0] if text else type(error).__name__}"
 
 
 def _event_row(message: Message, event: Event, record: dict[str, Any]) -> tuple[Any, ...]:
@@ -386,12 +534,42 @@ _ROW_COLUMNS = (
     "kafka_partition",
     "kafka_offset",
 )
-_ARCHIVE_DAY = {"events": "ingested_at", "quarantine": "quarantined_at"}
+# what makes an event the event it is: every column but where and when it was consumed
+_CONTENT_COLUMNS = _ROW_COLUMNS[: _ROW_COLUMNS.index("kafka_topic")]
+_PAYLOAD = _CONTENT_COLUMNS.index("payload")
 
 
-def _quarantine_table(
-    rejected: list[tuple[Message, ContractViolation, str | None, str | None]], now: dt.datetime
-) -> pa.Table:
+def _differences(before: tuple[Any, ...], now: tuple[Any, ...]) -> list[str]:
+    """What differs between two versions of one event (rows in _CONTENT_COLUMNS order), as
+    `field: old → new`; payloads compared as JSON values, not text."""
+    found = [
+        f"{name}: {shown(old)} → {shown(new)}"
+        for name, old, new in zip(_CONTENT_COLUMNS, before, now, strict=False)
+        if name != "payload" and old != new
+    ]
+    old_payload, new_payload = orjson.loads(before[_PAYLOAD]), orjson.loads(now[_PAYLOAD])
+    if old_payload != new_payload:
+        keys = sorted(set(old_payload) | set(new_payload))
+        found += [
+            f"payload.{key}: {shown(old_payload.get(key))} → {shown(new_payload.get(key))}"
+            for key in keys
+            if old_payload.get(key) != new_payload.get(key)
+        ]
+    return found
+
+
+def _conflict(
+    message: Message, row: tuple[Any, ...], differences: list[str], when: str
+) -> Rejection:
+    event_id, event_type = row[0], row[_CONTENT_COLUMNS.index("event_type")]
+    violation = ContractViolation(
+        "conflicting_duplicate",
+        [f"event {event_id} landed {when} with other content", *differences],
+    )
+    return message, violation, event_id, event_type
+
+
+def _quarantine_table(rejected: list[Rejection], now: dt.datetime) -> pa.Table:
     return pa.table(
         {
             "quarantine_id": [_origin(m) for m, *_ in rejected],
@@ -406,8 +584,30 @@ def _quarantine_table(
             "event_id": pa.array([e for _, _, e, _ in rejected], pa.string()),
             "event_type": pa.array([t for _, _, _, t in rejected], pa.string()),
             "quarantined_at": pa.array([now] * len(rejected), pa.timestamp("us")),
-        }
+        },
+        schema=QUARANTINE_SCHEMA,
     )
+
+
+@dataclass(frozen=True)
+class StoredPosition:
+    """Where a group stands in one partition, as committed with the landed events."""
+
+    next_offset: int
+    last_record_hash: str | None  # of the record at next_offset - 1; None before it was kept
+    cluster_id: str | None
+
+
+def stored_positions(
+    connection: duckdb.DuckDBPyConnection, group_id: str
+) -> dict[tuple[str, int], StoredPosition]:
+    """Per (topic, partition): the next offset to land, and what identifies the log read."""
+    rows = connection.execute(
+        "select kafka_topic, kafka_partition, next_offset, last_record_hash, cluster_id "
+        "from consumer_offsets where group_id = ?",
+        [group_id],
+    ).fetchall()
+    return {(topic, partition): StoredPosition(*rest) for topic, partition, *rest in rows}
 
 
 def stored_offsets(

@@ -54,14 +54,34 @@ create table if not exists consumer_offsets (
     kafka_partition integer not null,
     next_offset     bigint not null,       -- first offset not yet landed
     updated_at      timestamp not null,
+    last_record_hash varchar,              -- of the message at next_offset - 1 (record_hash)
+    cluster_id      varchar,               -- the Kafka cluster it was read from
     primary key (group_id, kafka_topic, kafka_partition)
 )
 """
+# columns added since the first release: a warehouse landed by it gains them (null)
+CONSUMER_OFFSETS_ADDED = (
+    "alter table consumer_offsets add column if not exists last_record_hash varchar",
+    "alter table consumer_offsets add column if not exists cluster_id varchar",
+)
 
-LANDING_TABLES = ("raw_events", "quarantined_events", "consumer_offsets")
+ARCHIVED_BATCHES_DDL = """
+create table if not exists archived_batches (
+    batch_id        varchar primary key,  -- names its files in the Parquet archive
+    archived_at     timestamp not null     -- UTC; the batch's landing commit
+)
+"""
+
+LANDING_TABLES = ("raw_events", "quarantined_events", "consumer_offsets", "archived_batches")
 
 
 def create_landing_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the landing tables if they do not exist yet."""
-    for ddl in (RAW_EVENTS_DDL, QUARANTINED_EVENTS_DDL, CONSUMER_OFFSETS_DDL):
+    """Create the landing tables if they do not exist yet (and add columns added since)."""
+    for ddl in (
+        RAW_EVENTS_DDL,
+        QUARANTINED_EVENTS_DDL,
+        CONSUMER_OFFSETS_DDL,
+        *CONSUMER_OFFSETS_ADDED,
+        ARCHIVED_BATCHES_DDL,
+    ):
         connection.execute(ddl)

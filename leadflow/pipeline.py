@@ -29,6 +29,7 @@ from rich.progress import (
 
 import transforms
 from ingestion.broker import EmbeddedBroker, ensure_topics
+from ingestion.sink import WarehouseError, describe_storage_error
 from ingestion.warehouse import create_landing_tables
 from leadflow.runs import carry_runs_over, carry_tables_over, recorded_run
 from leadflow.settings import Settings
@@ -68,18 +69,27 @@ def kafka_bootstrap(settings: Settings, console: Console) -> Iterator[str]:
 
 
 def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Connect to the DuckDB warehouse, creating it and its landing tables when writable."""
-    if read_only:
-        if not settings.warehouse_path.exists():
-            raise FileNotFoundError(
-                f"no warehouse at {settings.warehouse_path}: run `leadflow demo --no-serve` "
-                "or `leadflow ingest` first"
-            )
-        return duckdb.connect(str(settings.warehouse_path), read_only=True)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(settings.warehouse_path))
-    create_landing_tables(connection)
-    return connection
+    """Connect to the DuckDB warehouse, creating it and its landing tables when writable.
+
+    WarehouseError, one line saying what to do, when the file cannot be opened (another
+    process holds it, it or its disk is read-only, the disk is full).
+    """
+    path = settings.warehouse_path
+    if read_only and not path.exists():
+        raise FileNotFoundError(
+            f"no warehouse at {path}: run `leadflow demo --no-serve` or `leadflow ingest` first"
+        )
+    try:
+        if read_only:
+            return duckdb.connect(str(path), read_only=True)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(str(path))
+        create_landing_tables(connection)
+        return connection
+    except (duckdb.Error, OSError) as error:
+        raise WarehouseError(
+            describe_storage_error(error, f"opening the warehouse {path}")
+        ) from None
 
 
 DBT_ENTRY = "from dbt.cli.main import cli; cli()"
@@ -286,6 +296,8 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
             f"restored {restored.events:,} events and {restored.quarantined:,} quarantined "
             f"from {restored.archived_copies:,} archived rows"
         )
+        for skipped in restored.skipped_files:
+            console.log(f"[yellow]skipped {skipped}: empty or not a whole Parquet file[/]")
         # snapshots record history run by run, which no replay of the log gives back
         snapshots = sorted(path.stem for path in (TRANSFORMS_DIR / "snapshots").glob("*.sql"))
         carried = carry_tables_over(settings.warehouse_path, fresh, snapshots)
@@ -297,7 +309,11 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
             os.replace(settings.warehouse_path, settings.home / "warehouse.duckdb.previous")
         os.replace(fresh, settings.warehouse_path)
         details.update(events=restored.events, quarantined=restored.quarantined)
-    return {"events": restored.events, "quarantined": restored.quarantined}
+    return {
+        "events": restored.events,
+        "quarantined": restored.quarantined,
+        "skipped_files": len(restored.skipped_files),
+    }
 
 
 def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[Any]:

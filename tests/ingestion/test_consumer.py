@@ -6,12 +6,14 @@ import datetime as dt
 import logging
 import uuid
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from ingestion.archive import ArchiveWriter
 from ingestion.broker import EmbeddedBroker, ensure_topics
 from ingestion.consumer import BrokerLostData, ingest
 from ingestion.contracts import (
@@ -26,6 +28,7 @@ from ingestion.contracts import (
 from ingestion.producer import iter_lines, make_producer, produce_lines, route
 from ingestion.quarantine import list_quarantined, reason_counts, replay_quarantined
 from ingestion.simulator import simulate
+from ingestion.sink import WarehouseError
 
 pytestmark = pytest.mark.integration
 
@@ -182,6 +185,59 @@ def test_rejected_messages_reach_the_dead_letter_topic_with_their_reason(
     assert kept is not None and bytes(kept[0]) == oversized
 
 
+def _dead_letters(broker: str) -> list[Any]:
+    consumer = KafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
+    partitions = [
+        TopicPartition(DEAD_LETTER_TOPIC, p)
+        for p in consumer.partitions_for_topic(DEAD_LETTER_TOPIC)
+    ]
+    consumer.assign(partitions)
+    records = [r for batch in consumer.poll(timeout_ms=3000).values() for r in batch]
+    consumer.close()
+    return records
+
+
+def test_dead_letters_are_published_only_for_what_a_committed_batch_quarantined(
+    tmp_path: Path,
+    broker: str,
+    warehouse: duckdb.DuckDBPyConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    producer = make_producer(broker)
+    produce_lines(producer, [_page_view(i) for i in range(30)] + MALFORMED[:4])
+    producer.close()
+    stage = ArchiveWriter.stage
+    with monkeypatch.context() as full_disk:
+
+        def disk_fills(self: ArchiveWriter, *args: Any) -> None:
+            raise duckdb.IOException("Could not write file: No space left on device")
+
+        full_disk.setattr(ArchiveWriter, "stage", disk_fills)
+        with pytest.raises(WarehouseError, match="the disk is full"):
+            ingest(
+                broker,
+                warehouse,
+                group_id="test-dlq-commit",
+                until_idle=True,
+                idle_seconds=1.0,
+                archive_dir=tmp_path / "archive",
+            )
+    assert _dead_letters(broker) == []  # the batch did not land: nothing was dead-lettered
+    assert ArchiveWriter.stage is stage
+
+    report = ingest(
+        broker,
+        warehouse,
+        group_id="test-dlq-commit",
+        until_idle=True,
+        idle_seconds=1.0,
+        archive_dir=tmp_path / "archive",
+    )
+
+    assert (report.landed, report.quarantined) == (30, 4)
+    assert len(_dead_letters(broker)) == 4
+
+
 def test_a_restarted_consumer_resumes_from_the_offsets_stored_with_the_events(
     broker: str, warehouse: duckdb.DuckDBPyConnection
 ) -> None:
@@ -216,6 +272,67 @@ def test_a_broker_that_lost_its_log_stops_ingestion_loudly(
             )
 
     assert warehouse.execute("select count(*) from raw_events").fetchone() == (50,)
+
+
+def test_a_replaced_broker_refilled_past_the_stored_offsets_is_refused_not_skipped(
+    tmp_path: Path, broker: str, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    producer = make_producer(broker)
+    produce_lines(producer, [_page_view(i) for i in range(50)])
+    producer.close()
+    ingest(broker, warehouse, group_id="test-replaced", until_idle=True, idle_seconds=1.0)
+
+    # a new broker (same cluster id: the embedded one always has it) holding 400 other
+    # events: every partition is longer than the offsets stored, so nothing looks lost
+    with EmbeddedBroker(log_path=tmp_path / "refilled.log") as refilled:
+        ensure_topics(refilled.bootstrap)
+        other = make_producer(refilled.bootstrap)
+        produce_lines(other, [_page_view(i) for i in range(1000, 1400)])
+        other.close()
+        with pytest.raises(BrokerLostData, match="other content at offset") as refused:
+            ingest(
+                refilled.bootstrap,
+                warehouse,
+                group_id="test-replaced",
+                until_idle=True,
+                idle_seconds=2.0,
+            )
+
+    assert "leadflow rebuild" in str(refused.value) and "LEADFLOW_CONSUMER_GROUP" in str(
+        refused.value
+    )
+    assert warehouse.execute("select count(*) from raw_events").fetchone() == (50,)
+
+
+def test_a_group_landed_from_another_cluster_is_refused(
+    broker: str, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    producer = make_producer(broker)
+    produce_lines(producer, [_page_view(i) for i in range(20)])
+    ingest(broker, warehouse, group_id="test-cluster", until_idle=True, idle_seconds=1.0)
+    warehouse.execute("update consumer_offsets set cluster_id = 'the-old-cluster'")
+    produce_lines(producer, [_page_view(i) for i in range(20, 30)])
+    producer.close()
+
+    with pytest.raises(BrokerLostData, match="cluster 'the-old-cluster'"):
+        ingest(broker, warehouse, group_id="test-cluster", until_idle=True, idle_seconds=2.0)
+
+    assert warehouse.execute("select count(*) from raw_events").fetchone() == (20,)
+
+
+def test_a_tombstone_is_quarantined_and_the_partition_goes_on(
+    broker: str, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    producer = make_producer(broker)
+    producer.send("leadflow.web", key=b"anon-1", value=None, partition=0)
+    produce_lines(producer, [_page_view(i) for i in range(5)])
+    producer.send("leadflow.web", key=b"anon-1", value=None, partition=0)
+    producer.close()
+
+    report = ingest(broker, warehouse, group_id="test-tombstone", until_idle=True, idle_seconds=1)
+
+    assert (report.landed, report.quarantined) == (5, 2)
+    assert reason_counts(warehouse) == {"no_value": 2}
 
 
 def _inquiry_v2(i: int) -> bytes:

@@ -20,6 +20,9 @@ from ingestion.simulator import simulate
 
 pytestmark = pytest.mark.integration
 
+# the landing tables a rebuild restores from the archive, with their keys
+LANDED_TABLES = {"raw_events": "event_id", "quarantined_events": "quarantine_id"}
+
 
 def _expected(lines: list[bytes]) -> tuple[set[str], int]:
     """Distinct valid event_ids and the number of invalid messages among the lines."""
@@ -112,6 +115,30 @@ def test_ingest_killed_twenty_times_lands_each_event_exactly_once(
     assert rows == len(landed) == len(valid_ids)
     assert landed == valid_ids
     assert quarantined == invalid
+
+    # the archive the killed runs left rebuilds the same warehouse, every column of every
+    # row (ingested_at included: only committed batches reached the archive)
+    rebuild = subprocess.run(
+        [sys.executable, "-m", "leadflow", "rebuild"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert rebuild.returncode == 0, rebuild.stderr[-3000:]
+    assert not list((home / "archive" / "_pending").iterdir())
+    with duckdb.connect() as both:
+        both.execute(f"attach '{home / 'warehouse.duckdb'}' as rebuilt (read_only)")
+        both.execute(f"attach '{home / 'warehouse.duckdb.previous'}' as live (read_only)")
+        for table, key in LANDED_TABLES.items():
+            only_one_side = both.execute(
+                f"(select * from live.{table} except all select * from rebuilt.{table}) "
+                f"union all (select * from rebuilt.{table} except all select * from live.{table})"
+            ).fetchall()
+            (count,) = both.execute(f"select count(*) from rebuilt.{table}").fetchone()
+            assert only_one_side == [], (table, only_one_side[:3])
+            assert count == {"raw_events": rows, "quarantined_events": quarantined}[table], key
 
 
 def test_a_broker_frozen_for_ten_seconds_delays_but_loses_nothing(

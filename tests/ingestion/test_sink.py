@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -77,17 +78,18 @@ def test_a_batch_that_conflicts_with_another_consumer_lands_again_and_absorbs_th
     rival.execute("insert into raw_events by name select * from rival_events")
 
     sink = LandingSink(warehouse.cursor(), "group", archive_dir=tmp_path / "archive")
-    archive = sink._archive
+    assert sink.archive is not None
+    stage = sink.archive.stage
     rival_committed = []
 
-    def commit_rival_first(*args: str) -> None:
+    def commit_rival_first(*args: object) -> None:
         # the rival commits between our insert and our commit: ours must conflict
         if not rival_committed:
             rival.execute("commit")
             rival_committed.append(True)
-        archive(*args)
+        stage(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sink, "_archive", commit_rival_first)
+    monkeypatch.setattr(sink.archive, "stage", commit_rival_first)
     sink.add(Message("leadflow.web", 0, 0, None, shared))
     sink.add(Message("leadflow.web", 0, 1, None, _page_view(43)))
 
@@ -97,3 +99,67 @@ def test_a_batch_that_conflicts_with_another_consumer_lands_again_and_absorbs_th
     assert (counts.landed, counts.duplicates) == (1, 1)
     assert sorted(_event_ids(warehouse)) == sorted([uuid.UUID(int=42).hex, uuid.UUID(int=43).hex])
     assert stored_offsets(warehouse, "group")[("leadflow.web", 0)] == 2
+
+
+def _closed(event_id: str, lost_reason: str) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": "inquiry_closed",
+            "source": "sales",
+            "schema_version": 1,
+            "occurred_at": "2025-06-01T09:00:00+08:00",
+            "producer": "crm",
+            "inquiry_id": "INQ90000002",
+            "payload": {"outcome": "lost", "lost_reason": lost_reason},
+        }
+    )
+
+
+def test_a_known_event_id_with_other_content_is_kept_as_a_conflict_not_swallowed(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    sink = LandingSink(warehouse.cursor(), "group")
+    sink.add(Message("leadflow.sales", 0, 0, None, _closed("closed-0001", "price")))
+    sink.flush()
+    # the same id with another reason (a correction under the old id), then the same event
+    # again (a re-delivery), and two versions of a new event within one batch
+    sink.add(Message("leadflow.sales", 0, 1, None, _closed("closed-0001", "competitor")))
+    sink.add(Message("leadflow.sales", 0, 2, None, _closed("closed-0001", "price")))
+    sink.add(Message("leadflow.sales", 0, 3, None, _closed("closed-0002", "price")))
+    sink.add(Message("leadflow.sales", 0, 4, None, _closed("closed-0002", "no_budget")))
+
+    counts = sink.flush()
+
+    assert (counts.landed, counts.duplicates, counts.quarantined) == (1, 1, 2)
+    kept = warehouse.execute(
+        "select quarantine_id, reason, event_id, details from quarantined_events order by 1"
+    ).fetchall()
+    assert [(q, r, e) for q, r, e, _ in kept] == [
+        ("leadflow.sales:0:1", "conflicting_duplicate", "closed-0001"),
+        ("leadflow.sales:0:4", "conflicting_duplicate", "closed-0002"),
+    ]
+    assert "payload.lost_reason: 'price' → 'competitor'" in kept[0][3]
+    assert "landed before" in kept[0][3] and "earlier in this batch" in kept[1][3]
+    landed = warehouse.execute(
+        "select payload->>'$.lost_reason' from raw_events where event_id = 'closed-0001'"
+    ).fetchone()
+    assert landed == ("price",)  # the first version stays; the other waits in quarantine
+
+
+def test_a_batch_whose_columns_are_all_null_is_archived_with_their_types(
+    tmp_path: Path, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    sink = LandingSink(warehouse.cursor(), "group", archive_dir=tmp_path / "archive")
+    sink.add(Message("leadflow.web", 0, 0, None, _page_view(1)))  # no email, phone, company…
+    sink.flush()
+
+    [archived] = (tmp_path / "archive" / "events").rglob("*.parquet")
+    types = dict(
+        warehouse.execute(
+            f"select name, type from parquet_schema('{archived}') where name != 'schema'"
+        ).fetchall()
+    )
+
+    assert types["email"] == types["company"] == types["distributor_id"] == "BYTE_ARRAY"
+    assert not list((tmp_path / "archive" / "_pending").iterdir())
