@@ -45,7 +45,7 @@ def product_errors() -> Iterator[None]:
     from ingestion.broker import BrokerError
     from ingestion.consumer import IngestError
     from ingestion.contracts import ContractViolation
-    from ingestion.importer import MappingError
+    from ingestion.importer import ExportError, MappingError
     from ingestion.quarantine import QuarantineError
     from ingestion.sink import WarehouseError
     from leadflow.identity import IdentityError
@@ -60,6 +60,7 @@ def product_errors() -> Iterator[None]:
         QuarantineError,
         ArchiveError,
         MappingError,
+        ExportError,
         TransformError,
         KeyConfigError,
         IdentityError,
@@ -226,15 +227,33 @@ def import_command(
     source: Annotated[str, typer.Option(help="system it comes from: crm, wms or web")],
     mapping: Annotated[Path, typer.Option(help="YAML mapping of columns to event fields")],
     dry_run: Annotated[bool, typer.Option(help="map and report, publish nothing")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="the export's text encoding, e.g. gbk (default: UTF-8, else GB18030)"),
+    ] = None,
 ) -> None:
-    """Turn an export into contract events (stable ids: re-importing adds nothing), publish."""
+    """Turn an export into contract events (stable ids: re-importing adds nothing), publish.
+
+    Exit codes: 0 every row became an event; 3 some rows were rejected (each is listed with
+    its line, column and value; the others were published); 1 the file as a whole could not
+    be imported (encoding, a column the mapping needs, no rows), and nothing was published.
+    """
     from ingestion.importer import Mapping, map_rows
     from ingestion.producer import make_producer, publish_events
     from leadflow.pipeline import kafka_bootstrap
 
     config = settings()
-    with product_errors():
-        result = map_rows(file, Mapping.load(mapping), source, config.contract_rules)
+    with product_errors(), _landed_versions(config) as landed:
+        result = map_rows(
+            file,
+            Mapping.load(mapping),
+            source,
+            config.contract_rules,
+            encoding=encoding,
+            landed_versions=landed,
+        )
+        if result.encoding != "utf-8":
+            err.print(f"read {file} as {result.encoding}", highlight=False)
         published = 0
         if result.events and not dry_run:
             _warn_if_ephemeral(config)
@@ -244,6 +263,13 @@ def import_command(
                     published = publish_events(producer, result.events)
                 finally:
                     producer.close()
+    for correction in result.corrections[:20]:
+        err.print(
+            f"[cyan]line {correction.line}:[/] corrects event {correction.replaces} "
+            f"({'; '.join(correction.differences)}): lands as {correction.event_id}, "
+            "which supersedes it",
+            highlight=False,
+        )
     for rejected in result.rejected[:20]:
         err.print(f"[yellow]line {rejected.line}:[/] {rejected.reason}", highlight=False)
     if len(result.rejected) > 20:
@@ -253,12 +279,41 @@ def import_command(
             "rows": result.rows,
             "events": len(result.events),
             "published": published,
+            "corrections": len(result.corrections),
             "rejected": len(result.rejected),
+            "encoding": result.encoding,
             "rejected_rows": [r.__dict__ for r in result.rejected],
+            "corrected_rows": [dataclasses.asdict(c) for c in result.corrections],
         }
     )
     if result.rejected:
         raise typer.Exit(3)
+
+
+@contextlib.contextmanager
+def _landed_versions(config: Settings) -> Iterator[Any]:
+    """What landed of given event_ids, read from the warehouse, to find corrections; None
+    (no corrections found, the consumer keeps them as conflicts) when it cannot be read."""
+    import duckdb
+
+    from ingestion.importer import landed_versions_in
+
+    if not config.warehouse_path.exists():
+        yield None
+        return
+    try:
+        connection = duckdb.connect(str(config.warehouse_path), read_only=True)
+    except duckdb.Error as error:
+        err.print(
+            f"[yellow]the warehouse cannot be read now ({str(error).splitlines()[0]}): "
+            "corrections of rows imported before are not recognised; the consumer will keep "
+            "them as conflicting duplicates[/]",
+            highlight=False,
+        )
+        yield None
+        return
+    with contextlib.closing(connection):
+        yield landed_versions_in(connection)
 
 
 @app.command()
@@ -444,13 +499,17 @@ def quarantine_list(
 
 
 @quarantine_app.command("show")
-def quarantine_show(quarantine_id: Annotated[str, typer.Argument(help="id from `list`")]) -> None:
-    """One quarantined event in full: raw bytes, reason and every fault."""
+def quarantine_show(
+    quarantine_id: Annotated[str, typer.Argument(help="id from `list`")],
+    full: Annotated[bool, typer.Option("--full", help="every byte, however long")] = False,
+) -> None:
+    """One quarantined event: raw bytes (the first 2,000 characters unless --full), reason and
+    every fault; a conflicting duplicate also shows the version that landed."""
     from ingestion.quarantine import show_quarantined
     from leadflow.pipeline import open_warehouse
 
     with product_errors(), contextlib.closing(open_warehouse(settings(), read_only=True)) as db:
-        emit(show_quarantined(db, quarantine_id))
+        emit(show_quarantined(db, quarantine_id, full=full))
 
 
 @quarantine_app.command("replay")

@@ -242,7 +242,7 @@ ranked_assessments as (
         *,
         row_number() over (
             partition by inquiry_id
-            order by assessed_at desc, event_id desc
+            order by assessed_at desc, ingested_at desc, event_id desc
         ) as assessment_recency
     from customization_assessments
 
@@ -266,7 +266,7 @@ ranked_closures as (
         *,
         row_number() over (
             partition by inquiry_id
-            order by closed_at desc, event_id desc
+            order by closed_at desc, ingested_at desc, event_id desc
         ) as closure_recency,
         min(case when outcome = 'won' then closed_at end) over (
             partition by inquiry_id
