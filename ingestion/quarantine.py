@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import orjson
 from kafka import KafkaProducer
 
 from ingestion.contracts import ContractViolation, decode_event
@@ -58,8 +59,16 @@ def reason_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
 
 
-def show_quarantined(connection: duckdb.DuckDBPyConnection, quarantine_id: str) -> dict[str, Any]:
-    """One quarantined event in full, its bytes shown as text where they are UTF-8."""
+SHOWN_CHARACTERS = 2000
+"""How much of a quarantined message `show` prints unless asked for all of it."""
+CONFLICT = "conflicting_duplicate"
+
+
+def show_quarantined(
+    connection: duckdb.DuckDBPyConnection, quarantine_id: str, *, full: bool = False
+) -> dict[str, Any]:
+    """One quarantined event, its bytes shown as text where they are UTF-8 (the first
+    SHOWN_CHARACTERS unless `full`). A conflict shows the version that landed beside it."""
     cursor = connection.execute(
         "select * from quarantined_events where quarantine_id = ?", [quarantine_id]
     )
@@ -71,9 +80,26 @@ def show_quarantined(connection: duckdb.DuckDBPyConnection, quarantine_id: str) 
     record = dict(zip([c[0] for c in cursor.description], row, strict=True))
     for column in ("raw_value", "raw_key"):
         raw = record[column]
-        if raw is not None:
-            record[column] = bytes(raw).decode("utf-8", errors="backslashreplace")
+        if raw is None:
+            continue
+        text = bytes(raw).decode("utf-8", errors="backslashreplace")
+        if not full and len(text) > SHOWN_CHARACTERS:
+            record[f"{column}_bytes"] = len(raw)
+            text = text[:SHOWN_CHARACTERS] + f"… (cut: {len(raw):,} bytes in all; --full shows all)"
+        record[column] = text
+    if record["reason"] == CONFLICT and record["event_id"]:
+        record["landed_version"] = _landed_version(connection, record["event_id"])
     return record
+
+
+def _landed_version(connection: duckdb.DuckDBPyConnection, event_id: str) -> dict[str, Any] | None:
+    cursor = connection.execute("select * from raw_events where event_id = ?", [event_id])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    landed = dict(zip([c[0] for c in cursor.description], row, strict=True))
+    landed["payload"] = orjson.loads(landed["payload"])
+    return landed
 
 
 def replay_quarantined(
@@ -86,7 +112,7 @@ def replay_quarantined(
     """
     rows = connection.execute(
         """
-        select quarantine_id, kafka_topic, raw_key, raw_value from quarantined_events
+        select quarantine_id, kafka_topic, raw_key, raw_value, reason from quarantined_events
         where replayed_at is null and (? is null or reason = ?)
         order by kafka_topic, kafka_partition, kafka_offset
         """,
@@ -95,7 +121,11 @@ def replay_quarantined(
     still_invalid: Counter[str] = Counter()
     accepted: list[str] = []
     futures = []
-    for quarantine_id, topic, key, value in rows:
+    for quarantine_id, topic, key, value, kept_for in rows:
+        if kept_for == CONFLICT:
+            # no contract fix makes it land: its id is taken by the version that landed
+            still_invalid[CONFLICT] += 1
+            continue
         try:
             decode_event(bytes(value))
         except ContractViolation as violation:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import duckdb
 from kafka import KafkaConsumer, TopicPartition
 
 from ingestion.consumer import SOURCE_TOPICS
+from ingestion.quarantine import reason_counts
 from ingestion.sink import stored_offsets
 
 
@@ -24,12 +26,14 @@ class PartitionLag:
     lag: int | None
 
 
-def broker_end_offsets(
-    bootstrap: str, start: dict[tuple[str, int], int]
-) -> dict[tuple[str, int], int]:
-    """End offset of every source partition, from the high watermark of a real fetch."""
-    # A fetch's high watermark, not ListOffsets: some Kafka-compatible brokers under-report
-    # ListOffsets for multi-record batches.
+def broker_end_offsets(bootstrap: str, timeout_s: float = 10.0) -> dict[tuple[str, int], int]:
+    """End offset of every partition of every source topic, whether or not a group reads it.
+
+    ListOffsets first, then the high watermark of a real fetch from there: some
+    Kafka-compatible brokers (the embedded one) under-report ListOffsets for multi-record
+    batches, and a fetch's high watermark is exact. Fetching from the listed end reads
+    at most the last batch of each partition.
+    """
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000
     )
@@ -39,18 +43,20 @@ def broker_end_offsets(
             for topic in SOURCE_TOPICS
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
+        listed = consumer.end_offsets(partitions)
         consumer.assign(partitions)
         for tp in partitions:
-            consumer.seek(tp, start.get((tp.topic, tp.partition), 0))
+            consumer.seek(tp, listed.get(tp) or 0)
         ends: dict[tuple[str, int], int] = {}
-        for _ in range(10):
-            consumer.poll(timeout_ms=300, max_records=1)
+        deadline = time.monotonic() + timeout_s
+        while len(ends) < len(partitions) and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=300, max_records=10_000)
             for tp in partitions:
                 highwater = consumer.highwater(tp)
                 if highwater is not None:
-                    ends[(tp.topic, tp.partition)] = highwater
-            if len(ends) == len(partitions):
-                break
+                    ends[(tp.topic, tp.partition)] = max(highwater, listed.get(tp) or 0)
+        for tp in partitions:  # a partition that never answered a fetch: its listed end
+            ends.setdefault((tp.topic, tp.partition), listed.get(tp) or 0)
         return ends
     finally:
         consumer.close()
@@ -78,10 +84,15 @@ def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> di
             from pipeline_runs group by stage order by stage
             """
         ).fetchall()
+    waiting = reason_counts(connection)
     return {
         "landed_offsets": stored_offsets(connection, group_id),
         "landed_last_hour": landed_hour,
         "quarantined_last_hour": quarantined_hour,
+        # waiting in quarantine (not replayed), per reason; conflicts are events whose id
+        # landed before with other content
+        "quarantined_by_reason": waiting,
+        "conflicting_duplicates": waiting.get("conflicting_duplicate", 0),
         "stages": [
             {"stage": stage, "last_success": str(last) if last else None, "last_run_ok": ok}
             for stage, last, ok in runs
@@ -112,7 +123,7 @@ def read_status(
     ends: dict[tuple[str, int], int] = {}
     if bootstrap:
         with contextlib.suppress(Exception):  # an unreachable broker shows as unknown lag
-            ends = broker_end_offsets(bootstrap, landed)
+            ends = broker_end_offsets(bootstrap)
     status["partitions"] = [lag.__dict__ for lag in partition_lags(landed, ends)]
     status["broker"] = bootstrap
     return status
