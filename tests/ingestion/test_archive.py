@@ -69,7 +69,10 @@ def test_a_restore_gives_back_every_landing_table_row_for_row(
 
 
 def test_a_batch_whose_landing_fails_on_a_full_disk_leaves_nothing_behind(
-    warehouse: duckdb.DuckDBPyConnection, archive: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    warehouse: duckdb.DuckDBPyConnection,
+    archive: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sink = LandingSink(warehouse.cursor(), "group", archive_dir=archive)
     assert sink.archive is not None
@@ -92,6 +95,10 @@ def test_a_batch_whose_landing_fails_on_a_full_disk_leaves_nothing_behind(
     _land(sink, range(0, 10))  # space again: the same messages land, and are archived once
     assert len(_rows(warehouse, "raw_events")) == 10
     assert len(_archived(archive)) == 1
+    with duckdb.connect(str(tmp_path / "rebuilt.duckdb")) as rebuilt:
+        restore_landing_tables(rebuilt, archive, "group")
+        for table in ("raw_events", "quarantined_events"):
+            assert _rows(rebuilt, table) == _rows(warehouse, table), table
 
 
 def test_pending_files_are_published_if_their_batch_committed_and_deleted_if_not(
