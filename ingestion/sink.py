@@ -361,7 +361,9 @@ class LandingSink:
                 landed = len(inserted)
                 duplicates = self._judge_copies(batch, inserted, rejections)
                 if landed and batch_id is not None:
-                    new = events.filter(pc.is_in(events["event_id"], pa.array(list(inserted))))
+                    new = events  # the archive keeps what landed: usually all of it
+                    if landed < valid:
+                        new = events.filter(pc.is_in(events["event_id"], pa.array(list(inserted))))
                     views.append(("landing_archived", new))
                     connection.register("landing_archived", new)
                     archived["events"] = "landing_archived"
