@@ -407,7 +407,8 @@ def bench_score(console: Console, *, leads: int = 1_000_000, seed: int = 5) -> d
 
     from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_features
     from models.moments import facts_at
-    from models.score import current_scorer, reasons_json, score_features
+    from models.reasons import reasons_json
+    from models.scorer import current_scorer, score_features
     from models.synthetic import START, write_tables
     from models.train import train
 

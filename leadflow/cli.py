@@ -426,7 +426,8 @@ def score(
     with the champion model, or the rule-based scorecard while there is none."""
     from leadflow.pipeline import open_warehouse
     from leadflow.runs import recorded_run
-    from models.score import current_scorer, score_open_inquiries
+    from models.batch import score_open_inquiries
+    from models.scorer import current_scorer
 
     config = settings()
     with (

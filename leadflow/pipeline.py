@@ -353,7 +353,8 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     from ingestion.consumer import ingest
     from ingestion.producer import produce_file
     from ingestion.simulator import estimate_events, simulate
-    from models.score import current_scorer, score_open_inquiries
+    from models.batch import score_open_inquiries
+    from models.scorer import current_scorer
     from models.train import train
 
     started = time.monotonic()

@@ -7,6 +7,7 @@ from typing import Any
 
 from models.features import FACTORS
 from models.moments import HEADLINE_MOMENT
+from transforms import CONVERSION_WINDOW_DAYS
 
 _MOMENT_NAMES = {
     "submitted": "on submission",
@@ -30,7 +31,8 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
         "",
         "## What the score means",
         "",
-        "Each open inquiry gets a **probability** that it turns into an order within 90 days "
+        "Each open inquiry gets a **probability** that it turns into an order within "
+        f"{CONVERSION_WINDOW_DAYS} days "
         "of submission, shown as a **score from 0 to 100** (the probability in per cent) "
         "and a **tier**:",
         "",
@@ -121,7 +123,8 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
         "lowering the score says inquiries routed there converted less often.",
         "- A buyer's history is matched on the email, phone and CRM account given with the "
         "inquiry; a buyer who writes from a new address looks new.",
-        "- Inquiries younger than 90 days are not used for training or testing, even those "
+        f"- Inquiries younger than {CONVERSION_WINDOW_DAYS} days are not used for training or "
+        "testing, even those "
         "already won or lost: the ones that resolve early are not typical (more of them "
         f"are quick wins). {metrics.get('n_set_aside', 0)} such inquiries were set aside "
         "this time; the most recent weeks teach the model nothing yet.",

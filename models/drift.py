@@ -27,7 +27,7 @@ from models.errors import ModelError, WarehouseNotReadyError
 from models.features import CATEGORICAL_FEATURES, FEATURES, build_features
 from models.moments import HEADLINE_MOMENT, facts_at, training_moments
 from models.registry import load_champion, load_version
-from models.score import ModelScorer, score_features
+from models.scorer import ModelScorer, score_features
 
 PSI_THRESHOLD = 0.2
 RECENT_DAYS = 30

@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from models.errors import WarehouseNotReadyError
+from transforms import CONVERSION_WINDOW_DAYS
 
 MOMENT_KINDS: tuple[str, ...] = (
     "submitted",
@@ -36,7 +37,7 @@ HEADLINE_MOMENT = "assigned"
 """The moment the headline metrics are measured at: when a rep or distributor first sees the
 inquiry in their queue (routing follows submission within the hour, typically)."""
 CHECKPOINT_DAYS = {"day_2": 2, "day_7": 7, "day_21": 21}
-LABEL_WINDOW_DAYS = 90
+LABEL_WINDOW_DAYS = CONVERSION_WINDOW_DAYS
 AFTER_EVENT = "interval 1 second"
 """A step's moment is one second after it, so the step itself is known then."""
 

@@ -41,7 +41,7 @@ from models.registry import (
     set_challenger,
     state_hash,
 )
-from models.score import TIER_THRESHOLDS, TIERS, score_of, tiers_for
+from models.tiers import TIER_THRESHOLDS, TIERS, score_of, tiers_for
 
 LABEL = "is_converted"
 EVAL_FRACTION = 0.25
@@ -103,7 +103,7 @@ class TrainReport:
 
 
 def load_labelled(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every inquiry whose label is mature (converted, closed, or past the 90-day window),
+    """Every inquiry whose label is mature (converted, closed, or past the conversion window),
     with its label and whether its window is over; younger open inquiries are not here and
     so never become negatives."""
     try:

@@ -11,7 +11,7 @@ import duckdb
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
-from models.score import Scorer
+from models.scorer import Scorer
 from scoring_api.guard import API_KEY_HEADER_NAME, INVALID_KEY, MISSING_KEY
 
 ROLES: frozenset[str] = frozenset({"admin", "sales", "ingest"})

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from ingestion.contracts import DEFAULT_RULES, ContractRules, Event
-from models.score import Scorer, current_scorer
+from models.scorer import Scorer, current_scorer
 from scoring_api.deps import ROLES, require_roles, role_for_key
 from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard

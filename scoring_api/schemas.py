@@ -21,7 +21,7 @@ from ingestion.contracts import (
     Quantity,
     integral,
 )
-from models.score import Tier
+from models.tiers import Tier
 
 MAX_PRIOR_ACTIVITY = 100_000
 """Most page views, product views, searches or earlier orders an inquiry may report."""

@@ -13,8 +13,9 @@ from ingestion.simulation.conversion import Verdict
 from ingestion.simulation.logistics import ship_order
 from ingestion.simulation.randomness import Weighted
 from ingestion.simulation.world import Handler, Product
+from transforms import CONVERSION_WINDOW_DAYS
 
-LABEL_WINDOW_DAYS = 90
+LABEL_WINDOW_DAYS = CONVERSION_WINDOW_DAYS
 NEVER_CLOSED_SHARE = 0.03
 REORDER_CHANCE = {False: 0.20, True: 0.06}  # by whether logistics went wrong
 REINQUIRY_CHANCE = {False: 0.22, True: 0.08}

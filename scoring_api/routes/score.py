@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic_core import PydanticCustomError
 
 from models.features import build_features, facts_from_submissions
-from models.score import score_features
+from models.scorer import score_features
 from scoring_api.deps import ModelDep
 from scoring_api.errors import refusals
 from scoring_api.routing import ContractRoute

@@ -11,20 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.batch import score_open_inquiries
 from models.features import FACTOR_OF, FACTORS, FEATURES, build_features
 from models.moments import facts_at
+from models.reasons import factor_texts, reasons_json
 from models.registry import load_champion
-from models.score import (
-    ModelScorer,
-    Scorecard,
-    current_scorer,
-    factor_texts,
-    reasons_json,
-    score_features,
-    score_open_inquiries,
-    tier_for,
-    tiers_for,
-)
+from models.scorecard import Scorecard
+from models.scorer import ModelScorer, current_scorer, score_features
+from models.tiers import tier_for, tiers_for
 
 SCORED_AT = dt.datetime(2025, 6, 30, 9, 0, tzinfo=dt.UTC)
 

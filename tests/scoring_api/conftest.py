@@ -10,7 +10,8 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from models.score import current_scorer, score_open_inquiries
+from models.batch import score_open_inquiries
+from models.scorer import current_scorer
 from models.synthetic import write_tables
 from models.train import train
 from scoring_api.main import create_app
