@@ -23,6 +23,9 @@ from models.features import CATEGORICAL_FEATURES, CURVED_FEATURES, FACTOR_OF, FA
 
 MIN_LEVEL_WEIGHT = 15.0
 """A category needs this many (weighted) training rows for its own effect; rarer ones pool."""
+SEASONAL_FEATURES = frozenset({"submitted_month"})
+"""Calendar effects: a level needs evidence from MIN_SEASON_YEARS years, or it has none."""
+MIN_SEASON_YEARS = 2
 OTHER = "(other)"
 KNOT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
@@ -50,16 +53,26 @@ class AdditiveModel:
         weights: np.ndarray,
         *,
         regularisation: float,
+        years: np.ndarray | None = None,
     ) -> AdditiveModel:
-        """Fit on a FEATURES frame; `regularisation` is LogisticRegression's C."""
+        """Fit on a FEATURES frame; `regularisation` is LogisticRegression's C; `years`, the
+        year of each row's submission, gives seasonal levels their evidence (without it,
+        every month is taken as seen in one year only, and has no effect)."""
         levels, knots, references = {}, {}, {}
+        seasonal_rows: dict[str, np.ndarray] = {}
         for name in FEATURES:
             values = features[name].to_numpy()
             if name in CATEGORICAL_FEATURES:
                 counts = pd.Series(weights).groupby(values).sum()
                 kept = sorted(str(level) for level in counts.index[counts >= MIN_LEVEL_WEIGHT])
-                levels[name] = np.array([*kept, OTHER], dtype=object)
                 references[name] = str(counts.idxmax())
+                if name in SEASONAL_FEATURES:
+                    # a month seen in one year only says what happened that year, not what
+                    # the month brings: it gets no effect of its own (OTHER, fixed at zero)
+                    kept = [m for m in kept if _years_seen(values, weights, years, m)]
+                    references[name] = max(kept, key=lambda m: counts[m]) if kept else OTHER
+                    seasonal_rows[name] = ~np.isin(values.astype(str), kept)
+                levels[name] = np.array([*kept, OTHER], dtype=object)
             else:
                 values = values.astype("float64")
                 references[name] = float(_weighted_median(values, weights))
@@ -70,6 +83,9 @@ class AdditiveModel:
                     knots[name] = np.empty(0)
         model = cls(levels, {}, knots, {}, references, 0.0)
         design, spans = model._design(features)
+        for name, unseasoned in seasonal_rows.items():
+            start, stop = spans[name]
+            design[unseasoned, start:stop] = 0.0  # no month effect to learn from these rows
         centre = np.average(design, axis=0, weights=weights)
         scale = np.sqrt(np.average((design - centre) ** 2, axis=0, weights=weights))
         scale[scale == 0] = 1.0
@@ -89,6 +105,8 @@ class AdditiveModel:
                 model.level_effects[name] = coefficients[start:stop].copy()
             else:
                 model.slopes[name] = coefficients[start:stop].copy()
+        for name in seasonal_rows:
+            model.level_effects[name][-1] = 0.0  # OTHER: months without evidence
         # re-centre every effect on the reference inquiry
         at_reference = model._raw_effects(model.reference_features())[0]
         for index, name in enumerate(FEATURES):
@@ -102,11 +120,9 @@ class AdditiveModel:
         }
         return model
 
-    def calibrate(self, logits: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
-        """Platt scaling on held-out logits: p = sigmoid(slope * logit + offset)."""
-        platt = LogisticRegression(C=1e6, max_iter=1000)
-        platt.fit(logits.reshape(-1, 1), labels, sample_weight=weights)
-        self.calibration = (float(platt.coef_[0][0]), float(platt.intercept_[0]))
+    def raw_logits(self, features: pd.DataFrame) -> np.ndarray:
+        """Logits before calibration."""
+        return self._raw_effects(features, centred=True).sum(axis=1) + self.intercept
 
     # --- scoring -------------------------------------------------------------------------
 
@@ -223,6 +239,27 @@ class AdditiveModel:
                 if centred:
                     effect = effect - self.numeric_offsets[name]
                 yield effect
+
+
+def _years_seen(
+    values: np.ndarray, weights: np.ndarray, years: np.ndarray | None, level: str
+) -> bool:
+    """Whether `level` has MIN_LEVEL_WEIGHT rows in each of MIN_SEASON_YEARS years."""
+    if years is None:
+        return False
+    rows = values.astype(str) == level
+    per_year = pd.Series(weights[rows]).groupby(years[rows]).sum()
+    return int((per_year >= MIN_LEVEL_WEIGHT).sum()) >= MIN_SEASON_YEARS
+
+
+def platt_calibration(
+    logits: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> tuple[float, float]:
+    """(slope, offset) of p = sigmoid(slope * logit + offset), fitted on logits of
+    predictions the model did not fit (Platt scaling)."""
+    platt = LogisticRegression(C=1e6, max_iter=1000)
+    platt.fit(logits.reshape(-1, 1), labels, sample_weight=weights)
+    return float(platt.coef_[0][0]), float(platt.intercept_[0])
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -9,6 +9,10 @@ from models.features import FACTORS
 from models.moments import HEADLINE_MOMENT
 from transforms import CONVERSION_WINDOW_DAYS
 
+CALIBRATED_ECE = 0.03
+"""Below this expected calibration error on the test period, the card calls the
+probabilities calibrated."""
+
 _MOMENT_NAMES = {
     "submitted": "on submission",
     "assigned": "once assigned to a rep or distributor",
@@ -48,12 +52,24 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
             "such inquiries convert |"
         )
         upper = round(lowest * 100) - 1
+    ece = metrics["ece"]
+    if ece <= CALIBRATED_ECE:
+        honesty = (
+            f"The probabilities are calibrated (expected calibration error {ece:.3f} on the "
+            "test period): of all inquiries scored 30, about 30 in 100 convert."
+        )
+    else:
+        honesty = (
+            f"**The probabilities are not calibrated on the test period** (expected "
+            f"calibration error {ece:.3f}, above {CALIBRATED_ECE}): read the score as a "
+            "ranking, not as a chance, until a retrained model does better (see the "
+            "reliability table below)."
+        )
     lines += [
         f"| D | 0–{upper} | fewer than {upper + 1} in 100 convert |",
         "",
-        "The probabilities are calibrated: of all inquiries scored 30, about 30 in 100 "
-        "convert. The tier thresholds are fixed probability levels, so a tier means the same "
-        "after every retraining.",
+        f"{honesty} The tier thresholds are fixed probability levels, so a tier means the "
+        "same after every retraining.",
         "",
         "Every score comes with its **three strongest reasons**, for example *“target price "
         "35 % below our list price — lowers the score by 6 points”*. The points are exact: "
@@ -101,6 +117,17 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
     ]
     for moment, auc in metrics["auc_by_moment"].items():
         lines.append(f"- {_MOMENT_NAMES.get(moment, moment)}: {auc:.3f}")
+    lines += [
+        "",
+        "Reliability on the test period (inquiries in tenths by predicted probability):",
+        "",
+        "| inquiries | predicted | converted |",
+        "|---|---|---|",
+    ]
+    for cell in metrics["calibration_bins"]:
+        lines.append(
+            f"| {cell['n']} | {100 * cell['mean_probability']:.1f} % | {100 * cell['rate']:.1f} % |"
+        )
     lines += ["", "Tiers on the test period:", "", "| tier | share of inquiries | converted |",
               "|---|---|---|"]  # fmt: skip
     for tier, cell in metrics["tiers_eval"].items():

@@ -4,6 +4,7 @@ score`: the columns models.moments reads, one row per event, without Kafka or db
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -29,10 +30,14 @@ def write_tables(
     days: int,
     open_share: float = 0.0,
     seed: int = 0,
+    base_rate_shift: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """(Re)create the staging tables, fct_inquiries and int_inquiry_milestones_pivoted with
     `inquiries` inquiries over `days` days; return the truth (inquiry_id, true_probability,
-    converted). Inquiries in the last `open_share` of the period stay open (no outcome)."""
+    converted). Inquiries in the last `open_share` of the period stay open (no outcome).
+    `base_rate_shift` moves every inquiry's logit by a function of its submission month
+    (months since the start, a float): a market whose base rate drifts, which no recorded
+    fact explains."""
     rng = np.random.default_rng(seed)
     n = inquiries
     ids = np.char.add("SYN", np.char.zfill(np.arange(n).astype(str), 9)).astype(object)
@@ -63,6 +68,9 @@ def write_tables(
         + 0.3 * has_company
         + 0.9 * repeat
     )
+    if base_rate_shift is not None:
+        months = (submitted - np.datetime64(START, "s")) / np.timedelta64(30 * 86400, "s")
+        logit = logit + base_rate_shift(months.astype("float64"))
     probability = 1.0 / (1.0 + np.exp(-logit))
     converted = rng.random(n) < probability
     open_ = (

@@ -94,9 +94,9 @@ def _prior_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make training fit a model on shuffled labels: it learns nothing about the inquiry."""
     original = models.train.AdditiveModel.fit
 
-    def weak(features, labels, weights, *, regularisation):  # noqa: ANN001, ANN202
+    def weak(features, labels, weights, **options):  # noqa: ANN001, ANN003, ANN202
         shuffled = np.random.default_rng(0).permutation(labels)
-        return original(features, shuffled, weights, regularisation=regularisation)
+        return original(features, shuffled, weights, **options)
 
     monkeypatch.setattr(models.train.AdditiveModel, "fit", weak)
 
