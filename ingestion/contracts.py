@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ingestion.vocabularies import Vocabularies
+
 TOPIC_BY_SOURCE: dict[str, str] = {
     "web": "leadflow.web",
     "sales": "leadflow.sales",
@@ -44,6 +46,9 @@ IDENTITY_KEYS: tuple[str, ...] = (
 
 
 class Channel(StrEnum):
+    """yy's channels: the shipped vocabulary (ingestion/vocabularies.yml), which the
+    simulator draws from. The contract takes any configured channel."""
+
     OWN_SITE = "own_site"
     ALIBABA = "alibaba"
     MADE_IN_CHINA = "made_in_china"
@@ -54,6 +59,8 @@ class Channel(StrEnum):
 
 
 class LostReason(StrEnum):
+    """yy's lost reasons (DESIGN.md §5), the shipped vocabulary; any configured one is taken."""
+
     PRICE = "price"
     PRODUCT_UNAVAILABLE = "product_unavailable"
     CUSTOMIZATION_INFEASIBLE = "customization_infeasible"
@@ -166,11 +173,13 @@ Flag = Annotated[bool, Strict()]
 
 @dataclass(frozen=True)
 class TimeWindow:
-    """The moments an event may carry, fixed at one `now`: [earliest, latest]."""
+    """The moments an event may carry, fixed at one `now`: [earliest, latest]; and the
+    vocabularies its values are held to (None: any well-formed value)."""
 
     earliest: dt.datetime
     latest: dt.datetime
     latest_planned: dt.date
+    vocabularies: Vocabularies | None = None
 
     def check(self, field: str, moment: dt.datetime) -> None:
         """Raise PydanticCustomError (`implausible_timestamp` / `future_timestamp`) unless
@@ -199,14 +208,18 @@ class TimeWindow:
 
 @dataclass(frozen=True)
 class ContractRules:
-    """The deployment's settings of the contract: the plausible window of event times.
+    """The deployment's settings of the contract: the plausible window of event times, and
+    the vocabularies.
 
     Parameters: `earliest` (no event before it), `max_ahead` (how far past now an event may
-    be stamped: producers' clocks drift, a day absorbs any time zone mistake).
+    be stamped: producers' clocks drift, a day absorbs any time zone mistake),
+    `vocabularies` (ingestion/vocabularies.py; values outside them are refused when its
+    `unknown_values` is quarantine, accepted otherwise).
     """
 
     earliest: dt.datetime = EARLIEST_EVENT_AT
     max_ahead: dt.timedelta = MAX_EVENT_AHEAD
+    vocabularies: Vocabularies | None = None
 
     def window(self, now: dt.datetime | None = None) -> TimeWindow:
         """The window as of `now` (default: the current time)."""
@@ -215,6 +228,7 @@ class ContractRules:
             earliest=self.earliest.astimezone(dt.UTC),
             latest=(now + self.max_ahead).astimezone(dt.UTC),
             latest_planned=(now + MAX_PLANNED_AHEAD).date(),
+            vocabularies=self.vocabularies,
         )
 
 
@@ -314,7 +328,7 @@ class SearchPerformedPayload(Payload):
 
 
 class InquirySubmittedPayload(Payload):
-    channel: Channel
+    channel: Code = Field(description="where it came from: one of the configured channels")
     contact_name: Annotated[str, _text(200, min_length=1)]
     country: Country
     province: Name | None = None
@@ -346,7 +360,7 @@ class InquirySubmittedPayloadV2(InquirySubmittedPayload):
 
 
 class AdSpendRecordedPayload(Payload):
-    channel: Channel
+    channel: Code
     campaign: Annotated[str, _text(200, min_length=1)]
     day: PastDate
     amount: Amount
@@ -398,7 +412,7 @@ class OrderPlacedPayload(Payload):
 
 class InquiryClosedPayload(Payload):
     outcome: Literal["won", "lost"]
-    lost_reason: LostReason | None = None
+    lost_reason: Code | None = None
     note: Text | None = None
 
     @model_validator(mode="after")
@@ -695,6 +709,18 @@ def parse_event(data: Mapping[str, Any], window: TimeWindow | None = None) -> Ev
         raise ContractViolation("invalid_fields", [_describe(e, model) for e in errors]) from None
     except PydanticCustomError as error:
         raise ContractViolation(error.type, [error.message()]) from None
+    vocabularies = window.vocabularies
+    if vocabularies is not None and vocabularies.unknown_values == "quarantine":
+        unconfigured = vocabularies.unconfigured(dict(event.payload))
+        if unconfigured:
+            raise ContractViolation(
+                "unconfigured_value",
+                [
+                    f"payload.{field} {shown(value)} is not one of the configured {vocabulary} "
+                    f"(add it to {vocabularies.path}, then `leadflow quarantine replay`)"
+                    for vocabulary, field, value in unconfigured
+                ],
+            )
     return event
 
 

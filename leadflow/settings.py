@@ -9,12 +9,13 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingestion.contracts import EARLIEST_EVENT_AT, ContractRules
+from ingestion.vocabularies import Vocabularies, load_vocabularies
 
 
 class Settings(BaseSettings):
     """leadflow's settings; each field is read from `LEADFLOW_<NAME>`."""
 
-    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default=Path(".leadflow"), description="where all data lives")
     kafka_bootstrap: str | None = Field(
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
         gt=0,
         description="how far past now an event may be stamped before its clock counts as wrong",
     )
+    vocabularies_file: Path | None = Field(
+        default=None,
+        alias="LEADFLOW_VOCABULARIES",
+        description="YAML of the channels, product categories, lost reasons and countries "
+        "expected, and what becomes of other values; unset: ingestion/vocabularies.yml",
+    )
     max_events_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="largest request body POST /v1/events reads"
     )
@@ -64,7 +71,13 @@ class Settings(BaseSettings):
         return ContractRules(
             earliest=self.earliest_event_at,
             max_ahead=dt.timedelta(hours=self.max_event_ahead_hours),
+            vocabularies=self.vocabularies,
         )
+
+    @property
+    def vocabularies(self) -> Vocabularies:
+        """The vocabularies in force (VocabularyError when the file is unusable)."""
+        return load_vocabularies(self.vocabularies_file)
 
     @property
     def warehouse_path(self) -> Path:

@@ -29,6 +29,7 @@ from great_expectations.expectations.row_conditions import (
     OrCondition,
 )
 
+from ingestion.vocabularies import Vocabularies, load_vocabularies
 from quality.errors import QualityGateFailed
 from quality.suites import fct_inquiries, raw_events, stg_leadflow__rejected_values
 
@@ -63,7 +64,7 @@ class TableSuite:
     key_column: the column that names a row in failure reports, e.g. `event_id`.
     """
 
-    build_suite: Callable[[], gx.ExpectationSuite]
+    build_suite: Callable[[Vocabularies], gx.ExpectationSuite]
     key_column: str
 
 
@@ -149,10 +150,13 @@ class GateResult:
         return "\n".join(lines)
 
 
-def run_gate(connection: duckdb.DuckDBPyConnection, table: str) -> GateResult:
-    """Validate `table` against its suite through a checkpoint and report what failed."""
+def run_gate(
+    connection: duckdb.DuckDBPyConnection, table: str, vocabularies: Vocabularies | None = None
+) -> GateResult:
+    """Validate `table` against its suite through a checkpoint and report what failed.
+    Values outside `vocabularies` (default: the shipped ones) are warnings."""
     table_suite = _table_suite(table)
-    suite = table_suite.build_suite()
+    suite = table_suite.build_suite(vocabularies or load_vocabularies())
     needed = _columns_of(suite) | {table_suite.key_column}
     existing = _table_columns(connection, table)
     missing = sorted(needed - existing)
@@ -196,9 +200,13 @@ def _is_warning(result: ExpectationValidationResult) -> bool:
     return config is not None and str(getattr(config, "severity", "")).lower().endswith("warning")
 
 
-def check_tables(connection: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> list[GateResult]:
+def check_tables(
+    connection: duckdb.DuckDBPyConnection,
+    tables: Iterable[str],
+    vocabularies: Vocabularies | None = None,
+) -> list[GateResult]:
     """Run the gate of every table in `tables`, in order, failing or not."""
-    return [run_gate(connection, table) for table in tables]
+    return [run_gate(connection, table, vocabularies) for table in tables]
 
 
 def raise_on_failure(results: Iterable[GateResult]) -> None:

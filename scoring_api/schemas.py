@@ -9,7 +9,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, fiel
 
 from ingestion.contracts import (
     Amount,
-    Channel,
     Code,
     Country,
     Email,
@@ -40,7 +39,7 @@ class InquiryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    channel: Channel
+    channel: Code = Field(description="where it came from, e.g. own_site, alibaba")
     product_category: Code
     country: Country
     quantity: Quantity
@@ -99,6 +98,11 @@ class ScoreOut(BaseModel):
         description="'scorecard': no model trained yet; the rule-based cold-start scorecard"
     )
     model_version: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="values outside the configured vocabularies (scored as values the model "
+        "has not seen); with `unknown_values: quarantine` such a request is a 422 instead",
+    )
 
 
 class LeadOut(BaseModel):

@@ -6,12 +6,13 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from ingestion.contracts import EVENT_TYPES, TOPIC_BY_SOURCE
+from ingestion.vocabularies import Vocabularies
 
 TABLE = "raw_events"
 KEY_COLUMN = "event_id"
 
 
-def build_suite() -> gx.ExpectationSuite:
+def build_suite(vocabularies: Vocabularies | None = None) -> gx.ExpectationSuite:
     """The expectations every row of `raw_events` must meet (DESIGN.md §5)."""
     return gx.ExpectationSuite(
         name=TABLE,

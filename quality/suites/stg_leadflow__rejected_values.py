@@ -6,11 +6,13 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from ingestion.vocabularies import Vocabularies
+
 TABLE = "stg_leadflow__rejected_values"
 KEY_COLUMN = "event_id"
 
 
-def build_suite() -> gx.ExpectationSuite:
+def build_suite(vocabularies: Vocabularies | None = None) -> gx.ExpectationSuite:
     """Count the events left out of staging, with their reasons, as a warning."""
     return gx.ExpectationSuite(
         name=TABLE,

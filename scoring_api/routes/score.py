@@ -25,6 +25,7 @@ router = APIRouter(
 def score_inquiry(request: Request, inquiry: InquiryIn, model: ModelDep) -> ScoreOut:
     """Score one inquiry as submitted, with the same features as training, and say why."""
     _check_submitted_at(request, inquiry)
+    warnings = _unconfigured_values(request, inquiry)
     features = build_features(facts_from_submissions([inquiry.model_dump()]))
     scores = score_features(model, features)
     return ScoreOut(
@@ -34,7 +35,34 @@ def score_inquiry(request: Request, inquiry: InquiryIn, model: ModelDep) -> Scor
         reasons=[ReasonOut(**reason) for reason in scores.reasons(features, 0)],
         scorer=model.kind,
         model_version=model.version,
+        warnings=warnings,
     )
+
+
+def _unconfigured_values(request: Request, inquiry: InquiryIn) -> list[str]:
+    """A warning per value outside its configured vocabulary (scored as a value the model
+    has not seen), or 422 naming them when the vocabularies say to refuse such values."""
+    vocabularies = request.app.state.limits.rules.vocabularies
+    if vocabularies is None:
+        return []
+    found = vocabularies.unconfigured(inquiry.model_dump())
+    if found and vocabularies.unknown_values == "quarantine":
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unconfigured_value",
+                    "loc": ("body", field),
+                    "msg": f"not one of the configured {vocabulary}",
+                    "input": None,
+                }
+                for vocabulary, field, _ in found
+            ]
+        )
+    return [
+        f"{field} {value!r} is not one of the configured {vocabulary}: scored as a value "
+        "the model has not seen"
+        for vocabulary, field, value in found
+    ]
 
 
 def _check_submitted_at(request: Request, inquiry: InquiryIn) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -13,12 +14,15 @@ from ingestion.contracts import (
     CATALOGUE,
     EVENT_TYPES,
     TOPIC_BY_SOURCE,
+    Channel,
     ContractRules,
     ContractViolation,
+    LostReason,
     decode_event,
     encode_event,
     parse_event,
 )
+from ingestion.vocabularies import VocabularyError, load_vocabularies
 
 INQUIRY: dict[str, Any] = {
     "event_id": "01J9ZQ4V6W8X2Y3Z4A5B6C7D8E",
@@ -86,7 +90,9 @@ def test_a_valid_inquiry_round_trips_through_its_bytes() -> None:
         (orjson.dumps(_with("schema_version", 9)), "unknown_schema_version", "no schema_version 9"),
         (orjson.dumps(_with("schema_version", "1")), "invalid_schema_version", "integer"),
         (orjson.dumps(_with("payload.quantity", "lots")), "invalid_fields", "payload.quantity"),
-        (orjson.dumps(_with("payload.channel", "fax")), "invalid_fields", "payload.channel"),
+        # any channel the data team configures is welcome (ingestion/vocabularies.yml), an
+        # empty one is not
+        (orjson.dumps(_with("payload.channel", "")), "invalid_fields", "payload.channel"),
         (orjson.dumps(_with("occurred_at", "2025-05-06T10:15:00")), "invalid_fields", "timezone"),
         (
             orjson.dumps(_with("inquiry_id", ...)),
@@ -121,7 +127,7 @@ def test_inquiry_submitted_v2_adds_delivery_terms_and_v1_stays_valid() -> None:
         parse_event(_with("schema_version", 3))
 
 
-def test_a_lost_inquiry_needs_a_reason_from_the_fixed_list() -> None:
+def test_a_lost_inquiry_needs_a_reason_from_the_configured_ones(tmp_path: Path) -> None:
     closed = {
         "event_id": "closed-0001",
         "event_type": "inquiry_closed",
@@ -136,8 +142,16 @@ def test_a_lost_inquiry_needs_a_reason_from_the_fixed_list() -> None:
     with pytest.raises(ContractViolation, match="needs a lost_reason"):
         parse_event(closed)
     with pytest.raises(ContractViolation, match="payload.lost_reason"):
-        parse_event({**closed, "payload": {"outcome": "lost", "lost_reason": "bad_luck"}})
+        parse_event({**closed, "payload": {"outcome": "lost", "lost_reason": ""}})
     assert parse_event({**closed, "payload": {"outcome": "lost", "lost_reason": "price"}})
+    # a reason yy does not use is the data team's to allow (accepted and reported by
+    # default) or to refuse
+    bad_luck = {**closed, "payload": {"outcome": "lost", "lost_reason": "bad_luck"}}
+    assert parse_event(bad_luck).payload.lost_reason == "bad_luck"
+    strict = tmp_path / "vocabularies.yml"
+    strict.write_text("unknown_values: quarantine\nlost_reasons: [price]\n", encoding="utf-8")
+    with pytest.raises(ContractViolation, match="payload.lost_reason 'bad_luck'"):
+        parse_event(bad_luck, ContractRules(vocabularies=load_vocabularies(strict)).window())
 
 
 def test_events_are_immutable() -> None:
@@ -217,6 +231,55 @@ def test_the_time_window_is_the_deployments_to_set() -> None:
     assert parse_event(early).occurred_at == tomorrow
     with pytest.raises(ContractViolation, match="future_timestamp"):
         parse_event(early, ContractRules(max_ahead=dt.timedelta(hours=1)).window())
+
+
+def test_a_channel_outside_yys_is_accepted_by_default_and_quarantined_when_configured_so(
+    tmp_path: Path,
+) -> None:
+    """A funnel whose sources are paid_search / social / email uses the contract as it is;
+    a deployment that wants its vocabularies enforced refuses, naming the file to edit."""
+    paid_search = _with("payload.channel", "paid_search")
+    strict = tmp_path / "vocabularies.yml"
+    strict.write_text(
+        "unknown_values: quarantine\nchannels: [own_site, alibaba]\n", encoding="utf-8"
+    )
+    widened = tmp_path / "widened.yml"
+    widened.write_text(
+        "unknown_values: quarantine\nchannels: [own_site, paid_search, social, email]\n",
+        encoding="utf-8",
+    )
+
+    accepted = parse_event(paid_search, ContractRules(vocabularies=load_vocabularies()).window())
+    with pytest.raises(ContractViolation) as caught:
+        parse_event(paid_search, ContractRules(vocabularies=load_vocabularies(strict)).window())
+    configured = parse_event(
+        paid_search, ContractRules(vocabularies=load_vocabularies(widened)).window()
+    )
+
+    assert accepted.payload.channel == configured.payload.channel == "paid_search"
+    assert caught.value.reason == "unconfigured_value"
+    assert "payload.channel 'paid_search' is not one of the configured channels" in str(
+        caught.value
+    )
+    assert str(strict) in str(caught.value)
+
+
+def test_an_unusable_vocabularies_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "vocabularies.yml"
+    bad.write_text("unknown_values: drop\n", encoding="utf-8")
+
+    with pytest.raises(VocabularyError, match="unknown_values must be one of accept, quarantine"):
+        load_vocabularies(bad)
+    with pytest.raises(VocabularyError, match="cannot read the vocabularies file"):
+        load_vocabularies(tmp_path / "missing.yml")
+
+
+def test_the_shipped_vocabularies_are_yys_channels_and_lost_reasons() -> None:
+    shipped = load_vocabularies()
+
+    assert shipped.unknown_values == "accept"
+    assert shipped.channels == {channel.value for channel in Channel}
+    assert shipped.lost_reasons == {reason.value for reason in LostReason}
 
 
 def test_payload_dates_are_held_to_the_window_too() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -11,9 +12,11 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
+from ingestion.contracts import ContractRules
+from ingestion.vocabularies import load_vocabularies
 from models.errors import ModelIntegrityError
 from models.registry import load_champion
-from scoring_api.main import create_app
+from scoring_api.main import RequestLimits, create_app
 
 INQUIRY = {
     "channel": "own_site",
@@ -73,14 +76,37 @@ def test_a_better_priced_inquiry_scores_higher(client: TestClient, sales: dict[s
     assert probability(100) > probability(50)
 
 
-def test_score_rejects_an_unknown_channel_or_an_unexpected_field(
-    client: TestClient, sales: dict[str, str]
-):
-    unknown_channel = client.post("/v1/score", json={**INQUIRY, "channel": "fax"}, headers=sales)
+def test_score_rejects_an_unexpected_field(client: TestClient, sales: dict[str, str]):
     outcome_smuggled = client.post("/v1/score", json={**INQUIRY, "outcome": "won"}, headers=sales)
 
-    assert unknown_channel.status_code == 422
     assert outcome_smuggled.status_code == 422
+
+
+@pytest.mark.parametrize("policy", ["accept", "quarantine"])
+def test_a_channel_not_configured_is_scored_and_reported_or_refused_per_the_vocabularies(
+    served_home: tuple[Path, Path], api_keys: dict[str, str], sales: dict[str, str], policy: str
+):
+    # channels are the data team's configuration (issue 15): a new one is never an error
+    # of the API's own making, nor silently scored as if it were a known one
+    warehouse, registry = served_home
+    vocabularies = dataclasses.replace(load_vocabularies(), unknown_values=policy)
+    limits = RequestLimits(rules=ContractRules(vocabularies=vocabularies))
+    app = create_app(
+        warehouse_path=warehouse, registry_dir=registry, api_keys=api_keys, limits=limits
+    )
+    with TestClient(app) as client:
+        fax = client.post("/v1/score", json={**INQUIRY, "channel": "fax"}, headers=sales)
+        known = client.post("/v1/score", json=INQUIRY, headers=sales)
+
+    assert known.status_code == 200 and known.json()["warnings"] == []
+    if policy == "accept":
+        assert fax.status_code == 200, fax.text
+        [warning] = fax.json()["warnings"]
+        assert "channel 'fax' is not one of the configured channels" in warning
+    else:
+        assert fax.status_code == 422
+        [error] = fax.json()["detail"]
+        assert error["type"] == "unconfigured_value" and error["loc"] == ["body", "channel"]
 
 
 def test_leads_are_open_inquiries_ranked_by_probability(
