@@ -1,5 +1,6 @@
 """Batch scoring: the open inquiries into `lead_scores`, and every score into
-`lead_score_history`."""
+`lead_score_history`; a backtest scores the inquiries open at a past moment into
+`lead_score_backtests` instead."""
 
 from __future__ import annotations
 
@@ -24,12 +25,17 @@ LEAD_SCORE_COLUMNS = """
     scorer         varchar not null,   -- 'model', or 'scorecard' before there is one
     model_version  varchar not null,
     events_through timestamp,          -- newest landing among the inquiry's events
-    scored_at      timestamp not null  -- UTC
+    scored_at      timestamp not null, -- UTC, when it was scored
+    as_of          timestamp           -- UTC, the moment it describes (models/clock.py)
 """
 LEAD_SCORES_DDL = (
     f"create table if not exists lead_scores ({LEAD_SCORE_COLUMNS}, primary key (inquiry_id))"
 )
 HISTORY_DDL = f"create table if not exists lead_score_history ({LEAD_SCORE_COLUMNS})"
+BACKTEST_DDL = (
+    f"create table if not exists lead_score_backtests ({LEAD_SCORE_COLUMNS}, "
+    "primary key (as_of, inquiry_id))"
+)
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,15 @@ def score_open_inquiries(
     scorer: Scorer,
     *,
     scored_at: dt.datetime,
+    as_of: dt.datetime | None = None,
     everything: bool = False,
 ) -> BatchResult:
     """Score the open inquiries with new events since their last score (or never scored, or
-    scored by another model; all of them with `everything`) as of `scored_at`: upsert
-    lead_scores, append lead_score_history, drop scores of inquiries no longer open."""
-    as_of = as_warehouse_time(scored_at)
+    scored by another model; all of them with `everything`) as they stood at `as_of`
+    (`scored_at` when not given; see models/clock.py): upsert lead_scores, append
+    lead_score_history, drop scores of inquiries no longer open."""
+    scored_at = as_warehouse_time(scored_at)
+    as_of = scored_at if as_of is None else as_warehouse_time(as_of)
     _create_tables(connection)
     pending = connection.execute(
         PENDING_SQL, {"everything": everything, "version": scorer.version}
@@ -92,7 +101,8 @@ def score_open_inquiries(
             "scorer": scorer.kind,
             "model_version": scorer.version,
             "events_through": facts["events_through"],
-            "scored_at": as_of,
+            "scored_at": scored_at,
+            "as_of": as_of,
         }
     )
     scored = time.perf_counter()
@@ -137,7 +147,9 @@ def _create_tables(connection: duckdb.DuckDBPyConnection) -> None:
             "select column_name from information_schema.columns where table_name = 'lead_scores'"
         ).fetchall()
     }
-    if columns and not {"reasons", "events_through", "scorer"} <= columns:
+    if columns and not {"reasons", "events_through", "scorer", "as_of"} <= columns:
         connection.execute("drop table lead_scores")
     connection.execute(LEAD_SCORES_DDL)
     connection.execute(HISTORY_DDL)
+    # the history is kept: rows written before as_of existed describe their scored_at
+    connection.execute("alter table lead_score_history add column if not exists as_of timestamp")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from models.features import FACTORS
-from models.moments import HEADLINE_MOMENT
 from transforms import CONVERSION_WINDOW_DAYS
 
 CALIBRATED_ECE = 0.03
@@ -91,7 +90,7 @@ def write_model_card(version: str, metrics: dict[str, Any]) -> str:
         f"{window['validation_to'][:10]} whose outcome is known, and tested on the "
         f"{metrics['n_eval']} later inquiries submitted {window['eval_from'][:10]} to "
         f"{window['eval_to'][:10]}, which it never saw. Figures are measured "
-        f"{_MOMENT_NAMES[HEADLINE_MOMENT]}.",
+        f"{_MOMENT_NAMES[metrics['headline_moment']]}.",
         "",
         "| | this model | simple rule (channel + price gap) | best possible* |",
         "|---|---|---|---|",

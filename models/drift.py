@@ -167,18 +167,20 @@ def measure_drift(
     profile = read_population(registry_dir, loaded.version)
     recent = recent_inquiries(connection, days=days)
     moments = training_moments(connection, recent["inquiry_id"])
-    moments = moments[moments["moment"] == HEADLINE_MOMENT].reset_index(drop=True)
+    # the moment the model was measured and profiled at (a log without routing: submission)
+    moment = loaded.metrics.get("headline_moment", HEADLINE_MOMENT)
+    moments = moments[moments["moment"] == moment].reset_index(drop=True)
     if moments.empty:
         raise WarehouseNotReadyError(
             f"none of the {len(recent)} inquiries of the last {days} days of submissions has "
-            f"reached the {HEADLINE_MOMENT} moment yet; try more --days"
+            f"reached the {moment} moment yet; try more --days"
         )
     features = build_features(facts_at(connection, moments))
     scores = score_features(ModelScorer(loaded.version, loaded.model), features).score
     report = drift_of(profile, features, scores, threshold=threshold)
     window = {
         "version": loaded.version,
-        "moment": HEADLINE_MOMENT,
+        "moment": moment,
         "recent_from": _iso(recent["submitted_at"].min()),
         "recent_to": _iso(recent["submitted_at"].max()),
         "training_window": loaded.metrics.get("data_window", {}),

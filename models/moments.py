@@ -355,8 +355,10 @@ from candidates as c
 inner join inquiries as i using (inquiry_id)
 left join ends as e using (inquiry_id)
 where c.inquiry_id in (select inquiry_id from labelled_inquiries)
-    and c.as_of < coalesce(e.ended_at, c.as_of + interval 1 day)
-    and c.as_of < i.submitted_at + to_days({LABEL_WINDOW_DAYS})
+    -- every inquiry was scored on arrival, even one whose outcome is dated at (or, in a
+    -- date-only export, before) its submission: it is converted at submission
+    and (c.moment = 'submitted' or c.as_of < coalesce(e.ended_at, c.as_of + interval 1 day))
+    and c.as_of < date_trunc('day', i.submitted_at) + to_days({LABEL_WINDOW_DAYS + 1})
 order by c.as_of, c.inquiry_id, c.moment
 """
 
@@ -365,7 +367,8 @@ def training_moments(
     connection: duckdb.DuckDBPyConnection, labelled_ids: pd.Series
 ) -> pd.DataFrame:
     """The scoring moments (inquiry_id, moment, as_of) of labelled inquiries while they were
-    open: the steps of MOMENT_KINDS that happened before the outcome was known."""
+    open: the steps of MOMENT_KINDS that happened before the outcome was known, and always
+    the submission (an outcome dated at or before it does not take it away)."""
     _require_tables(connection)
     labelled = pd.DataFrame({"inquiry_id": labelled_ids.astype(str).to_numpy()})
     with registered(connection, "labelled_inquiries", labelled):

@@ -178,6 +178,8 @@ def list_versions(registry_dir: Path) -> list[dict[str, Any]]:
                 "log_loss": card.get("log_loss"),
                 "estimator": card.get("estimator"),
                 "data_window": card.get("data_window"),
+                "data_as_of": card.get("data_as_of"),
+                "backtest": bool(card.get("backtest", False)),
             }
         )
     return sorted(versions, key=lambda v: str(v["trained_at"]), reverse=True)

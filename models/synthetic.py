@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from models.moments import registered
+from models.moments import LABEL_WINDOW_DAYS, registered
 
 START = dt.datetime(2024, 1, 1)
 CHANNELS = ("own_site", "alibaba", "made_in_china", "1688", "wechat", "phone", "trade_show")
@@ -31,17 +31,19 @@ def write_tables(
     open_share: float = 0.0,
     seed: int = 0,
     base_rate_shift: Callable[[np.ndarray], np.ndarray] | None = None,
+    start: dt.datetime = START,
 ) -> pd.DataFrame:
     """(Re)create the staging tables, fct_inquiries and int_inquiry_milestones_pivoted with
     `inquiries` inquiries over `days` days; return the truth (inquiry_id, true_probability,
     converted). Inquiries in the last `open_share` of the period stay open (no outcome).
     `base_rate_shift` moves every inquiry's logit by a function of its submission month
     (months since the start, a float): a market whose base rate drifts, which no recorded
-    fact explains."""
+    fact explains. `start` is the first day of the period (a past one: a historical
+    import)."""
     rng = np.random.default_rng(seed)
     n = inquiries
     ids = np.char.add("SYN", np.char.zfill(np.arange(n).astype(str), 9)).astype(object)
-    submitted = np.datetime64(START, "s") + np.sort(rng.integers(0, days * 86400, n)).astype(
+    submitted = np.datetime64(start, "s") + np.sort(rng.integers(0, days * 86400, n)).astype(
         "timedelta64[s]"
     )
     channel = rng.integers(0, len(CHANNELS), n)
@@ -69,7 +71,7 @@ def write_tables(
         + 0.9 * repeat
     )
     if base_rate_shift is not None:
-        months = (submitted - np.datetime64(START, "s")) / np.timedelta64(30 * 86400, "s")
+        months = (submitted - np.datetime64(start, "s")) / np.timedelta64(30 * 86400, "s")
         logit = logit + base_rate_shift(months.astype("float64"))
     probability = 1.0 / (1.0 + np.exp(-logit))
     converted = rng.random(n) < probability
@@ -89,7 +91,7 @@ def write_tables(
         np.char.add(ids.astype(str), "@buyer-corp.com"),
     ).astype(object)
     messages = np.asarray(MESSAGES, dtype=object)[detail]
-    ingested = pd.Timestamp(START).to_datetime64()
+    ingested = pd.Timestamp(start).to_datetime64()
 
     inquiries_frame = pd.DataFrame(
         {
@@ -189,8 +191,11 @@ def write_tables(
                 "is_converted": converted & ~open_,
                 "is_label_mature": ~open_,
                 "is_open": open_,
+                # the window's end: midnight after its last calendar day
+                "window_ends_at": submitted.astype("datetime64[D]").astype("datetime64[s]")
+                + np.timedelta64(LABEL_WINDOW_DAYS + 1, "D"),
                 # the log's newest event: the end of the simulated period
-                "label_as_of": np.datetime64(START, "s") + np.timedelta64(days, "D"),
+                "label_as_of": np.datetime64(start, "s") + np.timedelta64(days, "D"),
             }
         ),
         "int_inquiry_milestones_pivoted": pd.DataFrame(

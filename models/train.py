@@ -24,10 +24,9 @@ from models.additive import AdditiveModel, platt_calibration
 from models.card import write_model_card
 from models.drift import population_file, population_profile
 from models.errors import ModelError, NotEnoughLabelsError, WarehouseNotReadyError
-from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, build_features
+from models.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES, build_features
 from models.moments import (
     HEADLINE_MOMENT,
-    LABEL_WINDOW_DAYS,
     MOMENT_KINDS,
     facts_at,
     training_moments,
@@ -110,19 +109,33 @@ class TrainReport:
             "n_train": self.n_train,
             "n_eval": self.n_eval,
             "n_set_aside": m["n_set_aside"],
+            "features_without_data": m.get("features_without_data", []),
         }
 
 
-def load_labelled(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def load_labelled(
+    connection: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None
+) -> pd.DataFrame:
     """Every inquiry whose label is mature (converted, closed, or past the conversion window),
     with its label and whether its window is over; younger open inquiries are not here and
-    so never become negatives."""
+    so never become negatives.
+
+    With `as_of` (a backtest), only the inquiries whose window was over at that moment: their
+    outcome was in the window, so it was known then; the log after it plays no part.
+    """
+    if as_of is None:
+        where = "is_label_mature"
+        clock = "label_as_of"
+    else:
+        where = "window_ends_at <= $as_of"
+        clock = "$as_of"
     try:
         return connection.execute(
             f"select inquiry_id, submitted_at, {LABEL}, "
-            f"submitted_at < label_as_of - interval {LABEL_WINDOW_DAYS} day as is_window_over "
-            f"from fct_inquiries where is_label_mature and {LABEL} is not null "
-            "order by submitted_at, inquiry_id"
+            f"window_ends_at <= {clock} as is_window_over "
+            f"from fct_inquiries where {where} and {LABEL} is not null "
+            "order by submitted_at, inquiry_id",
+            {} if as_of is None else {"as_of": as_of},
         ).df()
     except (duckdb.CatalogException, duckdb.BinderException) as error:
         raise WarehouseNotReadyError(
@@ -155,9 +168,13 @@ def train(
     truth_path: Path | None = None,
     min_labelled: int = MIN_LABELLED,
     min_conversions: int = MIN_CONVERSIONS,
+    as_of: dt.datetime | None = None,
 ) -> TrainReport:
-    """Train on earlier labelled inquiries, evaluate on the latest, register the model."""
-    labelled = load_labelled(connection)
+    """Train on earlier labelled inquiries, evaluate on the latest, register the model.
+
+    With `as_of`, train as if it were that moment (a backtest): only inquiries whose
+    outcome was known then, never promoted (see load_labelled)."""
+    labelled = load_labelled(connection, as_of=as_of)
     check_enough_labels(labelled, min_labelled=min_labelled, min_conversions=min_conversions)
     # Inquiries younger than the window are labelled only if they resolved early, and
     # resolving early is itself a sign of the outcome (quick wins): among them conversions
@@ -187,7 +204,8 @@ def train(
             ("eval", evaluation_ids),
         )  # fmt: skip
     }
-    headline = (facts["moment"] == HEADLINE_MOMENT).to_numpy()
+    headline_moment = choose_headline_moment(facts)
+    headline = (facts["moment"] == headline_moment).to_numpy()
     # the year of each submission: a month's effect needs evidence from two of them
     years = pd.to_datetime(facts["submitted_at"]).dt.year.to_numpy()
 
@@ -244,7 +262,7 @@ def train(
     p_validation = out_of_time[validated]
     truth_auc = scores.get("truth", {}).get("auc")
     metrics: dict[str, Any] = {
-        "headline_moment": HEADLINE_MOMENT,
+        "headline_moment": headline_moment,
         "auc": scores["model"]["auc"],
         "best_achievable_auc": truth_auc,
         "auc_ratio": scores["model"]["auc"] / truth_auc if truth_auc else None,
@@ -283,7 +301,15 @@ def train(
             "categorical": list(CATEGORICAL_FEATURES),
             "numeric": list(NUMERIC_FEATURES),
         },
+        # the same value on every training row: the log holds no events that could make
+        # them vary (no routing, no quotes, no web visits…), so they play no part
+        "features_without_data": [
+            name for name in FEATURES if features.loc[before_eval, name].nunique() <= 1
+        ],
         "label": LABEL,
+        # the moment the labels were read at: the log's newest event, or --as-of
+        "data_as_of": _iso(as_of if as_of is not None else _newest_label(connection)),
+        "backtest": as_of is not None,
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "versions": {
             "python": platform.python_version(),
@@ -300,9 +326,20 @@ def train(
     version = _champion_if_identical(registry_dir, metrics["state_sha256"]) or register_model(
         registry_dir, state, metrics, card=write_model_card, extras=population_file(population)
     )
-    promoted, reason = _promote_if_better(
-        registry_dir, version, features[evaluation], y_eval, metrics["log_loss"], metrics["ece"]
-    )
+    if as_of is not None:
+        promoted, reason = (
+            False,
+            (
+                f"trained as of {metrics['data_as_of']} for a backtest: never promoted "
+                f"automatically (`leadflow score --as-of ...` uses it; `leadflow model promote "
+                f"{version}` would make it serve)"
+            ),
+        )
+    else:
+        promoted, reason = _promote_if_better(
+            registry_dir, version, features[evaluation], y_eval, metrics["log_loss"],
+            metrics["ece"],
+        )  # fmt: skip
     return TrainReport(
         version=version,
         promoted=promoted,
@@ -383,6 +420,28 @@ def calibrate_out_of_time(
     parameters = platt_calibration(logits[known], labels[known], weights[known])
     probabilities = 1.0 / (1.0 + np.exp(-(parameters[0] * logits + parameters[1])))
     return Calibration(parameters, CALIBRATION_METHOD, probabilities, blocks)
+
+
+HEADLINE_COVERAGE = 0.9
+"""A moment serves as the headline when at least this share of the inquiries reached it."""
+
+
+def choose_headline_moment(facts: pd.DataFrame) -> str:
+    """HEADLINE_MOMENT (routing), or the latest moment before it in the sales process that
+    nearly every inquiry reached: a log without assignment events is measured at
+    submission. Every step after submission is optional."""
+    inquiries = facts["inquiry_id"].nunique()
+    reached = facts.groupby("moment")["inquiry_id"].nunique()
+    candidates = MOMENT_KINDS[: MOMENT_KINDS.index(HEADLINE_MOMENT) + 1][::-1]
+    for moment in candidates:
+        if reached.get(moment, 0) >= HEADLINE_COVERAGE * inquiries:
+            return moment
+    return MOMENT_KINDS[0]
+
+
+def _newest_label(connection: duckdb.DuckDBPyConnection) -> Any:
+    row = connection.execute("select max(label_as_of) from fct_inquiries").fetchone()
+    return row[0] if row else None
 
 
 def _champion_if_identical(registry_dir: Path, state_sha256: str) -> str | None:

@@ -101,6 +101,32 @@ def test_training_moments_stop_before_the_outcome_is_known(synthetic_warehouse: 
 
     joined = moments.merge(ends, on="inquiry_id")
 
-    assert len(joined) > 0
-    assert (joined["as_of"] < joined["ended_at"]).all()
+    later = joined[joined["moment"] != "submitted"]
+    assert len(later) > 0
+    assert (later["as_of"] < later["ended_at"]).all()
     assert set(moments["moment"]) >= {"submitted", "assigned", "contacted", "quoted", "day_2"}
+
+
+def test_an_outcome_dated_at_or_before_submission_keeps_the_submission_moment(
+    synthetic_warehouse: Path, tmp_path: Path
+):
+    # a date-only export: the deal is won on the day of the first contact, both at 00:00,
+    # or dated a day before it; the lead was still scored on arrival, and only then
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(synthetic_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
+        won = connection.execute(
+            "select inquiry_id from stg_sales__orders where inquiry_id is not null limit 40"
+        ).df()["inquiry_id"]
+        listed = ", ".join(f"'{inquiry_id}'" for inquiry_id in won)
+        connection.execute(
+            "update stg_sales__orders as o"
+            " set placed_at = i.submitted_at - (case when hash(o.inquiry_id) % 2 = 0"
+            "     then interval 0 day else interval 1 day end)"
+            f" from stg_web__inquiries as i where i.inquiry_id = o.inquiry_id"
+            f" and o.inquiry_id in ({listed})"
+        )
+        moments = training_moments(connection, won)
+
+    assert set(moments["inquiry_id"]) == set(won)
+    assert (moments["moment"] == "submitted").all()

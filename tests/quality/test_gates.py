@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from ingestion.vocabularies import load_vocabularies
 from ingestion.warehouse import create_landing_tables
 from quality.gates import (
     SUITES,
@@ -42,7 +43,8 @@ create table fct_inquiries (
     customization_feasible boolean,
     closed_at timestamp, outcome varchar, lost_reason varchar,
     first_order_id varchar, first_order_at timestamp, order_amount double,
-    is_converted boolean, is_label_mature boolean, is_open boolean
+    is_converted boolean, is_label_mature boolean, is_open boolean,
+    outcome_before_submission_hours double
 )
 """
 
@@ -275,6 +277,30 @@ def test_an_unknown_outcome_fails_the_gate_on_exactly_those_rows(
     )
 
 
+def test_outcomes_dated_before_their_submission_are_counted_in_a_warning(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    insert_good_inquiries(warehouse)
+    insert_inquiry(
+        warehouse,
+        "inq-early",
+        outcome="won",
+        is_converted=True,
+        is_label_mature=True,
+        is_open=False,
+        outcome_before_submission_hours=48.0,
+    )
+
+    result = run_gate(warehouse, "fct_inquiries")
+
+    assert result.success and result.failures == ()
+    [warning] = result.warnings
+    assert warning.column == "outcome_before_submission_hours"
+    assert warning.unexpected_count == 1
+    assert warning.unexpected_rows == ({"inquiry_id": "inq-early"},)
+    assert "48" in result.describe()
+
+
 def test_bad_channel_lost_reason_quantity_and_response_time_are_each_reported(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -295,15 +321,46 @@ def test_bad_channel_lost_reason_quantity_and_response_time_are_each_reported(
     reported = {(f.expectation_type, f.column): f.unexpected_values for f in result.failures}
     assert reported == {
         ("expect_column_values_to_not_be_null", "customer_id"): (None,),
-        ("expect_column_values_to_be_in_set", "channel"): ("fax",),
-        ("expect_column_values_to_be_in_set", "lost_reason"): ("too_expensive",),
         ("expect_column_values_to_be_between", "quantity"): (0,),
         ("expect_column_values_to_be_between", "first_response_hours"): (-2.0,),
     }
     assert all(f.unexpected_rows == ({"inquiry_id": "inq-bad"},) for f in result.failures)
+    # a channel or lost reason outside the vocabularies is accepted and reported
+    warned = {(w.expectation_type, w.column): w.unexpected_values for w in result.warnings}
+    assert warned == {
+        ("expect_column_values_to_be_in_set", "channel"): ("fax",),
+        ("expect_column_values_to_be_in_set", "lost_reason"): ("too_expensive",),
+    }
     assert "expect_column_values_to_not_be_null(customer_id) failed on 1 row, e.g. null" in (
         result.describe()
     )
+
+
+def test_values_outside_the_vocabularies_are_warnings_and_configured_ones_pass(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A funnel whose sources are paid_search / social / email: with the shipped (yy)
+    vocabularies they are reported, not refused; configured, they pass without a word."""
+    insert_good_inquiries(warehouse)
+    for number, channel in enumerate(("paid_search", "social", "email", "paid_search")):
+        insert_inquiry(warehouse, f"funnel-{number}", channel=channel, country="BR")
+
+    shipped = run_gate(warehouse, "fct_inquiries")
+    own = tmp_path / "vocabularies.yml"
+    own.write_text(
+        "channels: [own_site, alibaba, 1688, trade_show, paid_search, social, email]\n"
+        "countries: [CN, BR]\n",
+        encoding="utf-8",
+    )
+    configured = run_gate(warehouse, "fct_inquiries", load_vocabularies(own))
+
+    assert shipped.success and configured.success
+    [warning] = shipped.warnings
+    assert (warning.column, warning.unexpected_count) == ("channel", 4)
+    assert set(warning.unexpected_values) == {"paid_search", "social", "email"}
+    expected = "warning: fct_inquiries: expect_column_values_to_be_in_set(channel) failed on 4 rows"
+    assert expected in shipped.describe()
+    assert configured.warnings == ()
 
 
 def test_a_conversion_rate_outside_the_sanity_band_fails_with_the_observed_rate(

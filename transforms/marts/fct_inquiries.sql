@@ -111,6 +111,10 @@ final as (
         labels.is_converted,
         labels.is_label_mature,
         labels.is_open,
+        labels.state,
+        labels.is_expired,
+        labels.window_ends_at,
+        labels.outcome_before_submission_hours,
         -- SQLFluff reads `not (` as a call of a function named not
         -- noqa: disable=LT01,LT06
         not {{ is_junk_identifier('inquiries.email', 'email') }} as has_valid_email,
