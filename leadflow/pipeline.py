@@ -180,7 +180,7 @@ class SourceFreshness:
     """How long ago one source system's newest event landed, against its thresholds."""
 
     source: str  # web_events, sales_events, logistics_events (transforms/staging/leadflow)
-    status: str  # pass, warn, error (dbt's words), or runtime error
+    status: str  # pass, warn, error (dbt's words), runtime error, or never_landed
     last_landed_at: str | None
     age_hours: float | None
     warn_after_hours: float | None
@@ -203,11 +203,26 @@ def freshness(settings: Settings) -> list[SourceFreshness]:
         if not sources_json.exists():  # dbt failed before checking anything
             raise
     results = json.loads(sources_json.read_text())["results"]
-    return [_freshness_of(result) for result in sorted(results, key=lambda r: r["unique_id"])]
+    landed = _systems_landed(settings)
+    return [
+        _freshness_of(result, landed) for result in sorted(results, key=lambda r: r["unique_id"])
+    ]
 
 
-def _freshness_of(result: dict[str, Any]) -> SourceFreshness:
+NEVER_LANDED = "never_landed"
+"""The freshness status of a source system no event has ever landed from."""
+
+
+def _systems_landed(settings: Settings) -> set[str]:
+    """The source systems (web, sales, logistics) at least one event landed from."""
+    with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
+        rows = connection.execute("select distinct source from raw_events").fetchall()
+        return {row[0] for row in rows}
+
+
+def _freshness_of(result: dict[str, Any], landed: set[str]) -> SourceFreshness:
     criteria = result.get("criteria") or {}
+    source = result["unique_id"].rsplit(".", 1)[-1]
 
     def hours(threshold: dict[str, Any] | None) -> float | None:
         if not threshold or threshold.get("count") is None:
@@ -215,10 +230,15 @@ def _freshness_of(result: dict[str, Any]) -> SourceFreshness:
         return float(threshold["count"]) * _PERIOD_HOURS[threshold["period"]]
 
     age = result.get("max_loaded_at_time_ago_in_s")
+    if source.removesuffix("_events") not in landed:
+        # dbt measures the age of nothing from the year 1; there is no age to judge
+        status, last_landed_at, age = NEVER_LANDED, None, None
+    else:
+        status, last_landed_at = result["status"], result.get("max_loaded_at")
     return SourceFreshness(
-        source=result["unique_id"].rsplit(".", 1)[-1],
-        status=result["status"],
-        last_landed_at=result.get("max_loaded_at"),
+        source=source,
+        status=status,
+        last_landed_at=last_landed_at,
         age_hours=round(age / 3600, 2) if age is not None else None,
         warn_after_hours=hours(criteria.get("warn_after")),
         error_after_hours=hours(criteria.get("error_after")),
@@ -322,7 +342,7 @@ def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[An
 
     with recorded_run(settings.warehouse_path, "check") as details:
         with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
-            results = check_tables(connection, list(tables))
+            results = check_tables(connection, list(tables), settings.vocabularies)
         details["tables"] = list(tables)
         raise_on_failure(results)
     return results
@@ -354,6 +374,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     from ingestion.producer import produce_file
     from ingestion.simulator import estimate_events, simulate
     from models.batch import score_open_inquiries
+    from models.clock import scoring_clock
     from models.scorer import current_scorer
     from models.train import train
 
@@ -413,8 +434,12 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
             details.update(version=report.version, auc=report.auc)
         scorer = current_scorer(settings.registry_dir)
         with recorded_run(settings.warehouse_path, "score") as details:
-            result = score_open_inquiries(connection, scorer, scored_at=dt.datetime.now(dt.UTC))
-            details.update(dataclasses.asdict(result))
+            # the simulated log ends when the simulation does: scored as of its newest
+            # event unless that is within the week (models/clock.py)
+            now = dt.datetime.now(dt.UTC)
+            clock = scoring_clock(connection, now)
+            result = score_open_inquiries(connection, scorer, scored_at=now, as_of=clock.as_of)
+            details.update({**dataclasses.asdict(result), **clock.describe()})
         scored = result.scored
         customers, inquiries = connection.execute(
             "select (select count(*) from dim_customers), (select count(*) from fct_inquiries)"

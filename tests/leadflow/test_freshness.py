@@ -46,3 +46,31 @@ def test_a_source_past_its_thresholds_is_reported_and_fails_the_check(tmp_path: 
     assert statuses == {"logistics_events": "error", "sales_events": "warn", "web_events": "pass"}
     assert 29.9 < ages["sales_events"] < 31 and 95.9 < ages["logistics_events"] < 97
     assert "logistics_events last landed" in done.stderr
+
+
+def test_a_source_that_never_landed_says_so_instead_of_an_age(tmp_path: Path) -> None:
+    warehouse = landed_warehouse_of(tmp_path / "warehouse.duckdb", encoded(buyer_stories()))
+    with contextlib.closing(duckdb.connect(str(warehouse))) as db:
+        # an export of leads and deals: no WMS, so nothing from logistics, ever
+        db.execute("delete from raw_events where source = 'logistics'")
+        db.execute("update raw_events set ingested_at = now()::timestamp")
+    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path)}
+    env.pop("LEADFLOW_WAREHOUSE", None)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "leadflow", "freshness"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    report = json.loads(done.stdout.strip().splitlines()[-1])["freshness"]
+    logistics = next(source for source in report if source["source"] == "logistics_events")
+    assert logistics["status"] == "never_landed"
+    assert logistics["age_hours"] is None and logistics["last_landed_at"] is None
+    assert "no events ever landed from logistics" in done.stderr
+    assert " h ago" not in done.stderr
+    # nothing to be late: a system this deployment does not have fails no check
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -116,8 +116,9 @@ def totals_by_period(
 
 
 def nonzero(rows: list[tuple[object, ...]]) -> dict[tuple[object, ...], Decimal]:
-    """Rows of (period, keys…, figure) as a mapping, without the figures that are zero."""
-    return {tuple(row[:-1]): Decimal(str(row[-1])) for row in rows if row[-1] != 0}
+    """Rows of (period, keys…, figure) as a mapping, without the figures that are zero or
+    unknown (null)."""
+    return {tuple(row[:-1]): Decimal(str(row[-1])) for row in rows if row[-1] not in (0, None)}
 
 
 # --- the build ---------------------------------------------------------------------------
@@ -193,6 +194,11 @@ def test_ad_spend_and_inquiries_per_channel_in_the_promotion_table_match_raw_eve
 
     assert len(spend) > 700 and len(inquiries) > 400
     assert nonzero(reported_spend) == expected_spend
+    # spend is unknown exactly for the channels nobody recorded any for
+    paid_channels = {event["payload"]["channel"] for event in spend}
+    assert {channel for _, channel, figure in reported_spend if figure is None} == (
+        {channel for _, channel, _ in reported_inquiries} - paid_channels
+    )
     assert nonzero(reported_inquiries) == expected_inquiries
 
 

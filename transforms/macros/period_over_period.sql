@@ -63,26 +63,42 @@
     A comparison is null when the other period lies before the first event, and a growth
     also when the other value is 0 or null. `additive`: a count or sum, 0 in a period
     without activity; otherwise (a rate, median or average) null there. `growth`: whether to
-    add the relative columns (not for rates, whose change reads as percentage points). -#}
-{% macro period_over_period(measure, additive=true, growth=true) -%}
+    add the relative columns (not for rates, whose change reads as percentage points).
+    `known`: a condition on the row; where it does not hold, the measure and its
+    comparisons are null (unknown: the log does not record it there). -#}
+{% macro period_over_period(measure, additive=true, growth=true, known=none) -%}
     {%- set values = {} -%}
     {%- for side in ['current_period', 'previous_period', 'year_ago_period'] -%}
         {%- set value = side ~ '.' ~ measure -%}
         {%- do values.update({side: 'coalesce(' ~ value ~ ', 0)' if additive else value}) -%}
     {%- endfor -%}
-    {{ values['current_period'] }} as {{ measure }}
-    {%- for prefix, side, known in [
+    {{ _when_known(values['current_period'], known) }} as {{ measure }}
+    {%- for prefix, side, known_period in [
         ('pop', 'previous_period', 'has_previous_period'),
         ('yoy', 'year_ago_period', 'has_year_ago_period'),
     ] -%},
-        case
-            when periods.{{ known }} then {{ values['current_period'] }} - {{ values[side] }}
-        end as {{ measure }}_{{ prefix }}_change
+        {{ _when_known(
+            'case when periods.' ~ known_period ~ ' then '
+            ~ values['current_period'] ~ ' - ' ~ values[side] ~ ' end',
+            known
+        ) }} as {{ measure }}_{{ prefix }}_change
         {%- if growth -%},
-        case
-            when periods.{{ known }}
-                then {{ ratio(values['current_period'] ~ ' - ' ~ values[side], values[side]) }}
-        end as {{ measure }}_{{ prefix }}_growth
+        {{ _when_known(
+            'case when periods.' ~ known_period ~ ' then '
+            ~ ratio(values['current_period'] ~ ' - ' ~ values[side], values[side]) ~ ' end',
+            known
+        ) }} as {{ measure }}_{{ prefix }}_growth
         {%- endif -%}
     {%- endfor -%}
+{%- endmacro %}
+
+{#- `expression`, or null where the condition `known` does not hold (when one is given):
+    a measure the log does not record there (no ad spend recorded for a channel) reads
+    unknown, never 0. -#}
+{% macro _when_known(expression, known) -%}
+    {%- if known is none -%}
+        {{ expression }}
+    {%- else -%}
+        case when {{ known }} then {{ expression }} end
+    {%- endif -%}
 {%- endmacro %}

@@ -5,8 +5,10 @@
     these defaults, so a team can move them with --vars without editing SQL):
       high     revenue >= value_tier_high_revenue (50,000) or orders >= 3
       medium   revenue >= value_tier_medium_revenue (10,000) or orders = 2
-      low      at least one order
-      prospect no order yet -#}
+      low      at least one order, or a won inquiry (a deal recorded only as closed won)
+      prospect nothing won yet
+    lifecycle_stage follows what the log proves: a customer once an order was placed or an
+    inquiry was won (orders, revenue and shipments are optional), a prospect before. -#}
 {%- set high_revenue = var('value_tier_high_revenue', 50000) -%}
 {%- set medium_revenue = var('value_tier_medium_revenue', 10000) -%}
 
@@ -263,11 +265,13 @@ channels_listed as (
 
 ),
 
-open_inquiries_counted as (
+inquiry_outcomes_counted as (
 
     select
         customer_id,
-        {{ count_where('is_open') }} as open_inquiries
+        {{ count_where('is_open') }} as open_inquiries,
+        -- won at any time, in the window or late: the buyer bought
+        {{ count_where("state in ('won', 'won_late')") }} as won_inquiries
     from inquiry_facts
     group by customer_id
 
@@ -430,7 +434,8 @@ profiled as (
         channels_listed.inquiry_channels,
         coalesce(sessions_counted.sessions, 0) as sessions,
         coalesce(quotes_counted.quotes, 0) as quotes,
-        coalesce(open_inquiries_counted.open_inquiries, 0) as open_inquiries,
+        coalesce(inquiry_outcomes_counted.open_inquiries, 0) as open_inquiries,
+        coalesce(inquiry_outcomes_counted.won_inquiries, 0) as won_inquiries,
         coalesce(shipment_problems_counted.shipments_with_exception, 0) as shipments_with_exception,
         owners.owner_id,
         owners.owner_type
@@ -455,8 +460,8 @@ profiled as (
         on identifiers_summarised.customer_id = sessions_counted.customer_id
     left join quotes_counted
         on identifiers_summarised.customer_id = quotes_counted.customer_id
-    left join open_inquiries_counted
-        on identifiers_summarised.customer_id = open_inquiries_counted.customer_id
+    left join inquiry_outcomes_counted
+        on identifiers_summarised.customer_id = inquiry_outcomes_counted.customer_id
     left join shipment_problems_counted
         on identifiers_summarised.customer_id = shipment_problems_counted.customer_id
     left join owners
@@ -502,11 +507,16 @@ final as (
         case
             when revenue >= {{ high_revenue }} or orders >= 3 then 'high'
             when revenue >= {{ medium_revenue }} or orders >= 2 then 'medium'
-            when orders >= 1 then 'low'
+            when orders >= 1 or won_inquiries >= 1 then 'low'
             else 'prospect'
         end as value_tier,
         owner_id,
-        owner_type
+        owner_type,
+        won_inquiries,
+        case
+            when orders >= 1 or won_inquiries >= 1 then 'customer'
+            else 'prospect'
+        end as lifecycle_stage
     from profiled
 
 )

@@ -1,7 +1,8 @@
 {#- One row per calendar period of every grain (ISO week, month, quarter, year; UTC), from
     the period of the earliest event or ad-spend day to the period of the newest. Generated
     in SQL (a spine of offsets), so that a period without any activity still exists and the
-    leadership marts can compare every period with the one before and a year earlier. -#}
+    leadership marts can compare every period with the one before and a year earlier.
+    A period is complete when every source's newest event is at or after its end. -#}
 with
 
 events as (
@@ -48,10 +49,22 @@ bounds as (
 
 ),
 
+-- the log has passed a moment when every source has: an export whose leads stop in May
+-- while its deals go on to November has not told us about June's inquiries
+newest_by_source as (
+
+    select
+        event_source,
+        max(occurred_at) as newest_event_at
+    from events
+    group by event_source
+
+),
+
 watermark as (
 
-    select max(occurred_at) as newest_event_at
-    from events
+    select min(newest_event_at) as complete_through
+    from newest_by_source
 
 ),
 
@@ -124,7 +137,8 @@ final as (
         compared.year_ago_period_start,
         compared.previous_period_start >= compared.first_period_start as has_previous_period,
         compared.year_ago_period_start >= compared.first_period_start as has_year_ago_period,
-        watermark.newest_event_at >= compared.period_end as is_complete
+        coalesce(watermark.complete_through >= compared.period_end, false) as is_complete,
+        watermark.complete_through
     from compared
     cross join watermark
 

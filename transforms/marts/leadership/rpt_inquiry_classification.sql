@@ -1,6 +1,7 @@
 {#- The inquiry classification summary (詢盤分類彙總分析表): per period, channel, product
     category and region, how many inquiries came in and how far they got — contacted,
-    quoted, won — with the conversion rate and the median first-response time, each
+    quoted, and where each stands: won, won late, lost, expired or open, which add up to
+    the inquiries — with the conversion rate and the median first-response time, each
     compared with the previous period and the same period a year earlier. An inquiry
     counts in the period it was submitted, with its funnel as it stands at this build. -#}
 {%- set dimensions = ['channel', 'product_category', 'country', 'region'] -%}
@@ -41,9 +42,8 @@ classified as (
         end as region,
         first_contacted_at is not null as is_contacted,
         quoted_at is not null as is_quoted,
-        is_converted as is_won,
-        outcome = 'lost' as is_lost,
-        is_open,
+        -- one state each (fct_inquiries.state), so the counts by state add up to the inquiries
+        state,
         first_response_hours
     from inquiries
 
@@ -74,13 +74,18 @@ summarised as (
             as contacted_inquiries,
         {{ count_where('is_quoted') }}
             as quoted_inquiries,
-        {{ count_where('is_won') }}
+        {{ count_where("state = 'won'") }}
             as won_inquiries,
-        {{ count_where('is_lost') }}
+        {{ count_where("state = 'won_late'") }}
+            as won_late_inquiries,
+        {{ count_where("state = 'lost'") }}
             as lost_inquiries,
-        {{ count_where('is_open') }}
+        {{ count_where("state = 'expired'") }}
+            as expired_inquiries,
+        {{ count_where("state = 'open'") }}
             as open_inquiries,
-        {{ ratio('sum(case when is_won then 1 else 0 end)', 'count(*)') }} as conversion_rate,
+        {{ ratio("sum(case when state = 'won' then 1 else 0 end)", 'count(*)') }}
+            as conversion_rate,
         {{ median('first_response_hours') }} as median_first_response_hours
     from inquiries_by_period
     group by
@@ -114,7 +119,9 @@ final as (
         {{ period_over_period('contacted_inquiries') }},
         {{ period_over_period('quoted_inquiries') }},
         {{ period_over_period('won_inquiries') }},
+        {{ period_over_period('won_late_inquiries') }},
         {{ period_over_period('lost_inquiries') }},
+        {{ period_over_period('expired_inquiries') }},
         {{ period_over_period('open_inquiries') }},
         {{ period_over_period('conversion_rate', additive=false, growth=false) }},
         {{ period_over_period('median_first_response_hours', additive=false) }}

@@ -4,7 +4,9 @@
     delivery — each compared with the previous period and the same period a year
     earlier. Every period from the first event to the newest has a row. Each figure counts
     in the period of its own event: an inquiry when submitted (its conversion as it stands
-    at this build), spend on its day, an order when placed, a shipment when created. -#}
+    at this build), spend on its day, an order when placed, a shipment when created.
+    A log that never recorded ad spend has no spend figures (null: no spend recorded),
+    not a spend of 0. -#}
 with
 
 inquiries as (
@@ -34,6 +36,14 @@ shipments as (
 periods as (
 
     select * from {{ ref('dim_periods') }}
+
+),
+
+-- spend is known once the log records any: before, it is unknown, not 0
+spend_recorded as (
+
+    select count(*) > 0 as is_spend_recorded
+    from ad_spend
 
 ),
 
@@ -161,9 +171,15 @@ summarised as (
             as won_inquiries,
         {{ ratio('inquiries_summarised.won_inquiries', 'inquiries_summarised.inquiries') }}
             as conversion_rate,
-        coalesce(spend_summarised.ad_spend, 0) as ad_spend,
-        {{ ratio('spend_summarised.ad_spend', 'inquiries_summarised.inquiries') }}
-            as cost_per_inquiry,
+        case
+            when spend_recorded.is_spend_recorded then coalesce(spend_summarised.ad_spend, 0)
+        end as ad_spend,
+        case
+            when spend_recorded.is_spend_recorded
+                then {{ ratio(
+                    'coalesce(spend_summarised.ad_spend, 0)', 'inquiries_summarised.inquiries'
+                ) }}
+        end as cost_per_inquiry,
         coalesce(orders_summarised.orders, 0) as orders,
         coalesce(orders_summarised.revenue, 0) as revenue,
         cast(coalesce(orders_summarised.won_orders, 0) as {{ dbt.type_bigint() }}) as won_orders,
@@ -197,6 +213,7 @@ summarised as (
         on
             periods.period_grain = shipments_summarised.period_grain
             and periods.period_start = shipments_summarised.period_start
+    cross join spend_recorded
 
 ),
 
@@ -220,7 +237,8 @@ final as (
         {{ period_over_period('inquiries') }},
         {{ period_over_period('won_inquiries') }},
         {{ period_over_period('conversion_rate', additive=false, growth=false) }},
-        {{ period_over_period('ad_spend') }},
+        spend_recorded.is_spend_recorded,
+        {{ period_over_period('ad_spend', known='spend_recorded.is_spend_recorded') }},
         {{ period_over_period('cost_per_inquiry', additive=false) }},
         {{ period_over_period('orders') }},
         {{ period_over_period('revenue') }},
@@ -234,6 +252,7 @@ final as (
         {{ period_over_period('on_time_delivery_rate', additive=false, growth=false) }}
     from grid
     {{ period_comparison_joins('periods', 'summarised', []) }}
+    cross join spend_recorded
 
 )
 

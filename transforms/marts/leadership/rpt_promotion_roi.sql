@@ -4,7 +4,10 @@
     previous period and the same period a year earlier.
     Each measure counts in the period of its own event: spend on its day, an inquiry when
     submitted, a won order when placed (credited to its inquiry's channel and campaign).
-    Inquiries without a campaign, and spend without one, show as campaign '(none)'. -#}
+    Inquiries without a campaign, and spend without one, show as campaign '(none)'.
+    Spend is known for a channel once any spend was recorded for it; for a channel without
+    (an export with no ad spend, a channel nobody pays for) the spend, the cost per inquiry
+    and per won order and the return read null — no spend recorded — never 0. -#}
 {%- set dimensions = ['channel', 'campaign'] -%}
 
 with
@@ -37,6 +40,14 @@ grains as (
 
     select distinct period_grain
     from periods
+
+),
+
+-- the channels whose spend the log records
+spend_channels as (
+
+    select distinct channel
+    from ad_spend
 
 ),
 
@@ -128,6 +139,24 @@ totalled as (
 
 ),
 
+spend_known as (
+
+    select
+        totalled.period_grain,
+        totalled.period_start,
+        totalled.channel,
+        totalled.campaign,
+        case when spend_channels.channel is not null then totalled.ad_spend end as ad_spend,
+        totalled.inquiries,
+        totalled.won_inquiries,
+        totalled.won_orders,
+        totalled.won_revenue
+    from totalled
+    left join spend_channels
+        on totalled.channel = spend_channels.channel
+
+),
+
 summarised as (
 
     select
@@ -137,7 +166,7 @@ summarised as (
         {{ ratio('won_inquiries', 'inquiries') }} as conversion_rate,
         {{ ratio('won_revenue', 'ad_spend') }} as revenue_per_spend,
         {{ ratio('won_revenue - ad_spend', 'ad_spend') }} as roi
-    from totalled
+    from spend_known
 
 ),
 
@@ -158,7 +187,8 @@ final as (
         {% for dimension in dimensions -%}
         grid.{{ dimension }},
         {% endfor -%}
-        {{ period_over_period('ad_spend') }},
+        spend_channels.channel is not null as is_spend_recorded,
+        {{ period_over_period('ad_spend', known='spend_channels.channel is not null') }},
         {{ period_over_period('inquiries') }},
         {{ period_over_period('cost_per_inquiry', additive=false) }},
         {{ period_over_period('won_inquiries') }},
@@ -170,6 +200,8 @@ final as (
         {{ period_over_period('roi', additive=false, growth=false) }}
     from grid
     {{ period_comparison_joins('periods', 'summarised', dimensions) }}
+    left join spend_channels
+        on grid.channel = spend_channels.channel
 
 )
 
