@@ -48,6 +48,7 @@ def product_errors() -> Iterator[None]:
     from ingestion.importer import ExportError, MappingError
     from ingestion.quarantine import QuarantineError
     from ingestion.sink import WarehouseError
+    from ingestion.vocabularies import VocabularyError
     from leadflow.identity import IdentityError
     from leadflow.keys import KeyConfigError
     from leadflow.pipeline import TransformError
@@ -64,6 +65,7 @@ def product_errors() -> Iterator[None]:
         TransformError,
         KeyConfigError,
         IdentityError,
+        VocabularyError,
         FileNotFoundError,
         *_optional_errors(),
     )
@@ -368,12 +370,20 @@ def check(
 def freshness_command() -> None:
     """When each source system (web, sales, logistics) last landed, against its thresholds
     (dbt source freshness); exits 1 when one is past its error threshold."""
-    from leadflow.pipeline import freshness
+    from leadflow.pipeline import NEVER_LANDED, freshness
 
     with product_errors():
         results = freshness(settings())
     for result in results:
-        if result.status != "pass":
+        if result.status == NEVER_LANDED:
+            system = result.source.removesuffix("_events")
+            err.print(
+                f"[yellow]no events ever landed from {system}[/] (nothing to be late: if "
+                f"this deployment has a {system} system, check its producer or import)",
+                markup=True,
+                highlight=False,
+            )
+        elif result.status != "pass":
             err.print(
                 f"[bold yellow]{result.status}:[/] {result.source} last landed "
                 f"{result.age_hours} h ago (warn after {result.warn_after_hours} h, "
@@ -382,14 +392,38 @@ def freshness_command() -> None:
                 highlight=False,
             )
     emit({"freshness": [dataclasses.asdict(result) for result in results]})
-    if any(result.status not in {"pass", "warn"} for result in results):
+    if any(result.status not in {"pass", "warn", NEVER_LANDED} for result in results):
         raise typer.Exit(1)
+
+
+AS_OF_HELP = (
+    "a moment of the log (2024-06-30, or 2024-06-30T18:00, UTC unless a zone is given) "
+    "to work as of, for a backtest"
+)
+
+
+def _as_of(value: str | None) -> dt.datetime | None:
+    from models.clock import parse_moment
+
+    if value is None:
+        return None
+    try:
+        return parse_moment(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--as-of") from None
 
 
 @app.command()
 def train(
     truth: Annotated[
         Path | None, typer.Option(help="simulator truth CSV, to report the best achievable AUC")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help=AS_OF_HELP + ": learn only from outcomes known then; never promoted",
+        ),
     ] = None,
 ) -> None:
     """Train the conversion model on labelled inquiries; it becomes champion if it beats
@@ -398,6 +432,7 @@ def train(
     from leadflow.runs import recorded_run
     from models.train import train as run_training
 
+    moment = _as_of(as_of)
     config = settings()
     truth_path = truth or (config.home / "truth.csv")
     with (
@@ -411,6 +446,7 @@ def train(
             truth_path=truth_path if truth_path.exists() else None,
             min_labelled=config.min_labelled,
             min_conversions=config.min_conversions,
+            as_of=moment,
         )
         details.update(version=report.version, auc=report.auc)
     emit(report.summary())
@@ -421,31 +457,73 @@ def score(
     everything: Annotated[
         bool, typer.Option("--all", help="rescore every open inquiry, changed or not")
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help=AS_OF_HELP + ": score the inquiries open then into lead_score_backtests "
+            "(the sales queue is not touched) and say how they fared",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="with --as-of: the model version to backtest (default: the newest "
+            "trained on what was known then, see `leadflow train --as-of`)"
+        ),
+    ] = None,
 ) -> None:
     """Score open inquiries with new events into lead_scores (history in lead_score_history),
-    with the champion model, or the rule-based scorecard while there is none."""
+    with the champion model, or the rule-based scorecard while there is none. They are
+    scored as they stand now, or, for a log whose newest event is over a week old (a
+    historical import), as they stood at that event."""
     from leadflow.pipeline import open_warehouse
     from leadflow.runs import recorded_run
     from models.batch import score_open_inquiries
+    from models.clock import scoring_clock
     from models.scorer import current_scorer
 
+    moment = _as_of(as_of)
+    if model is not None and moment is None:
+        raise typer.BadParameter("--model goes with --as-of (a backtest)", param_hint="--model")
     config = settings()
+    now = dt.datetime.now(dt.UTC)
     with (
         product_errors(),
         recorded_run(config.warehouse_path, "score") as details,
         contextlib.closing(open_warehouse(config)) as connection,
     ):
+        if moment is not None:
+            from models.backtest import backtest_scorer, score_as_of
+
+            scorer, warning = backtest_scorer(config.registry_dir, moment, version=model)
+            if warning:
+                err.print(f"[yellow]{warning}[/yellow]", markup=True, highlight=False)
+            backtest = score_as_of(connection, scorer, as_of=moment, scored_at=now)
+            details.update(backtest.summary())
+            emit(backtest.summary())
+            return
         scorer = current_scorer(config.registry_dir)
         if scorer.kind != "model":
             err.print(
                 "[yellow]no model is trained yet: scoring with the rule-based scorecard "
                 "(scorer=scorecard in every score); see `leadflow train`[/yellow]"
             )
+        clock = scoring_clock(connection, now)
+        if clock.source == "log":
+            err.print(
+                f"[yellow]the log's newest event is {clock.as_of:%Y-%m-%d %H:%M} UTC, over "
+                "a week ago (a historical import?): scoring the inquiries open then as they "
+                "stood then[/yellow]",
+                markup=True,
+                highlight=False,
+            )
         result = score_open_inquiries(
-            connection, scorer, scored_at=dt.datetime.now(dt.UTC), everything=everything
+            connection, scorer, scored_at=now, as_of=clock.as_of, everything=everything
         )
-        details.update(dataclasses.asdict(result))
-    emit(dataclasses.asdict(result))
+        report = {**dataclasses.asdict(result), **clock.describe()}
+        details.update(report)
+    emit(report)
 
 
 @app.command()

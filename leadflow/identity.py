@@ -56,6 +56,7 @@ def train(settings: Settings, console: Console, out: Path | None = None) -> dict
             f"of different buyers agree by chance (at least {MIN_TRAINING_RECORDS:,} are "
             "needed); land more events"
         )
+    _require_identifiers(records)
     path = out or MODEL_PATH
     console.log(f"training on {records.num_rows:,} contact records")
     model = train_contact_model(records, path=path)
@@ -66,6 +67,31 @@ def train(settings: Settings, console: Console, out: Path | None = None) -> dict
         "prior_match_weight": round(math.log2(prior / (1 - prior)), 2),
         "match_weights": _level_weights(model),
     }
+
+
+def _require_identifiers(records: Any) -> None:
+    """Raise IdentityError, in one line, unless some contact records share an email or a
+    phone: the model learns how often one buyer's records agree from such pairs."""
+    with contextlib.closing(duckdb.connect()) as scratch:
+        scratch.register("records", records)
+        with_identifier, shared = scratch.execute(
+            """
+            select
+                count(*) filter (where email is not null or phone is not null),
+                (select count(*) from (select email from records where email is not null
+                                       group by email having count(*) > 1))
+                + (select count(*) from (select phone from records where phone is not null
+                                         group by phone having count(*) > 1))
+            from records
+            """
+        ).fetchone()
+    if shared == 0:
+        raise IdentityError(
+            f"{records.num_rows:,} contact records, {with_identifier:,} with an email or "
+            "phone, and no two share one: there is nothing to learn how one buyer's records "
+            "agree from; import the buyers' email or phone with their inquiries or orders "
+            "(the mapping's envelope email / phone); until then the model in use stays"
+        )
 
 
 def _level_weights(model: dict[str, Any]) -> dict[str, dict[str, float]]:
