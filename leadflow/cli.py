@@ -505,10 +505,7 @@ def score(
             return
         scorer = current_scorer(config.registry_dir)
         if scorer.kind != "model":
-            err.print(
-                "[yellow]no model is trained yet: scoring with the rule-based scorecard "
-                "(scorer=scorecard in every score); see `leadflow train`[/yellow]"
-            )
+            err.print(f"[yellow]{_why_scorecard(config.registry_dir)}[/yellow]")
         clock = scoring_clock(connection, now)
         if clock.source == "log":
             err.print(
@@ -524,6 +521,23 @@ def score(
         report = {**dataclasses.asdict(result), **clock.describe()}
         details.update(report)
     emit(report)
+
+
+def _why_scorecard(registry_dir: Path) -> str:
+    """Why scoring falls back to the scorecard: no model yet, or none made champion."""
+    from models.registry import CHALLENGER_FILE, alias
+
+    challenger = alias(registry_dir, CHALLENGER_FILE)
+    if challenger is None:
+        return (
+            "no model is trained yet: scoring with the rule-based scorecard "
+            "(scorer=scorecard in every score); see `leadflow train`"
+        )
+    return (
+        f"no champion model: {challenger} was kept as challenger (see its card: `leadflow "
+        f"model show {challenger}`); scoring with the rule-based scorecard until a model "
+        f"is promoted (`leadflow model promote {challenger}`, knowingly)"
+    )
 
 
 @app.command()

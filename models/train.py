@@ -67,7 +67,7 @@ class TrainReport:
 
     version: str
     promoted: bool  # False: it did not beat the champion and is the challenger
-    champion: str  # the champion after this run
+    champion: str | None  # the champion after this run (None: none yet, e.g. kept back)
     promotion_reason: str
     auc: float
     best_achievable_auc: float | None
@@ -343,7 +343,7 @@ def train(
     return TrainReport(
         version=version,
         promoted=promoted,
-        champion=alias(registry_dir) or version,
+        champion=alias(registry_dir),
         promotion_reason=reason,
         auc=metrics["auc"],
         best_achievable_auc=truth_auc,

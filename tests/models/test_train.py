@@ -176,6 +176,7 @@ def test_a_model_whose_probabilities_are_off_stays_challenger_and_its_card_says_
     assert not report.promoted and "ECE" in report.promotion_reason
     assert "`leadflow model promote`" in report.promotion_reason
     assert not (tmp_path / "registry" / CHAMPION_FILE).exists()
+    assert report.champion is None and report.summary()["champion"] is None
     assert "**The probabilities are not calibrated on the test period**" in card
 
 

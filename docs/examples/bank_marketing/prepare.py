@@ -44,7 +44,9 @@ def with_dates(rows: list[dict[str, str]]) -> list[tuple[dict[str, str], dt.date
         dated.append((row, dt.date(year, month, int(row["day"]))))
     weekend = sum(date.weekday() >= 5 for _, date in dated)
     if weekend > len(dated) // 100:  # the bank called on weekdays: a wrong year shows here
-        sys.exit(f"error: {weekend} of {len(dated)} calls fall on a weekend; is this bank-full.csv?")
+        sys.exit(
+            f"error: {weekend} of {len(dated)} calls fall on a weekend; is this bank-full.csv?"
+        )
     return dated
 
 
