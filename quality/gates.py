@@ -36,6 +36,7 @@ from quality.suites import fct_inquiries, raw_events, stg_leadflow__rejected_val
 __all__ = ["GateResult", "QualityGateFailed", "check_tables", "raise_on_failure", "run_gate"]
 
 EXAMPLES_SHOWN = 5
+VALUES_LISTED = 10
 # Columns validated as text; DuckDB's JSON type reaches pandas as its serialised string anyway.
 _TEXT_COLUMNS = frozenset({"payload"})
 # Expectation arguments that name the data validated rather than what is expected of it.
@@ -93,6 +94,8 @@ class FailedExpectation:
     observed_value: what an aggregate expectation measured, e.g. a conversion rate.
     expected: the expectation's arguments, e.g. `min_value=0.01, max_value=0.6`.
     error: why the expectation could not be evaluated at all, if it could not.
+    value_counts: for a value set, every value outside it with its rows, most first (up
+        to VALUES_LISTED): what to add to a vocabulary, not only the first rows' values.
     """
 
     expectation_type: str
@@ -103,6 +106,8 @@ class FailedExpectation:
     observed_value: Any = None
     expected: str = ""
     error: str | None = None
+    value_counts: tuple[tuple[Any, int], ...] = ()
+    more_values: int = 0
 
     def describe(self, table: str) -> str:
         """One line naming the table, the expectation, its column and example bad values."""
@@ -114,7 +119,11 @@ class FailedExpectation:
         if self.unexpected_count is not None:
             rows = "row" if self.unexpected_count == 1 else "rows"
             text = f"{subject} failed on {self.unexpected_count} {rows}"
-            if self.unexpected_values:
+            if self.value_counts:
+                listed = ", ".join(f"{_show(v)} ({n})" for v, n in self.value_counts)
+                more = f" and {self.more_values} more" if self.more_values else ""
+                text += f", values outside the set: {listed}{more}"
+            elif self.unexpected_values:
                 text += ", e.g. " + ", ".join(_show(v) for v in self.unexpected_values)
             if self.unexpected_rows:
                 text += f" ({_show_rows(self.unexpected_rows)})"
@@ -177,12 +186,12 @@ def run_gate(
         if not result.success
     ]
     failures = tuple(
-        _failed_expectation(result, key_column=table_suite.key_column)
+        _failed_expectation(result, key_column=table_suite.key_column, frame=frame)
         for result in failed
         if not _is_warning(result)
     )
     warnings = tuple(
-        _failed_expectation(result, key_column=table_suite.key_column)
+        _failed_expectation(result, key_column=table_suite.key_column, frame=frame)
         for result in failed
         if _is_warning(result)
     )
@@ -311,7 +320,7 @@ def _checkpoint(table: str, suite: gx.ExpectationSuite, *, key_column: str) -> g
 
 
 def _failed_expectation(
-    result: ExpectationValidationResult, *, key_column: str
+    result: ExpectationValidationResult, *, key_column: str, frame: pd.DataFrame | None = None
 ) -> FailedExpectation:
     """The report of one failed ExpectationValidationResult."""
     config = result.expectation_config
@@ -348,6 +357,19 @@ def _failed_expectation(
         else {"row": index}
         for index in details.get("partial_unexpected_index_list") or ()
     )
+    value_counts: tuple[tuple[Any, int], ...] = ()
+    more_values = 0
+    if (
+        config.type == "expect_column_values_to_be_in_set"
+        and frame is not None
+        and column in frame.columns
+        and not condition
+    ):
+        present = frame[column].dropna()
+        outside = present[~present.isin(list(kwargs.get("value_set") or ()))].value_counts()
+        value_counts = tuple((_plain(v), int(n)) for v, n in outside.head(VALUES_LISTED).items())
+        more_values = max(len(outside) - VALUES_LISTED, 0)
+        values = tuple(value for value, _ in value_counts) or values
     return FailedExpectation(
         config.type,
         column,
@@ -355,6 +377,8 @@ def _failed_expectation(
         unexpected_values=values,
         unexpected_rows=rows,
         expected=expected,
+        value_counts=value_counts,
+        more_values=more_values,
     )
 
 
