@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models.batch import BACKTEST_DDL
+from models.batch import BACKTEST_DDL, lead_score_rows
 from models.errors import WarehouseNotReadyError
 from models.features import as_warehouse_time, build_features
 from models.moments import facts_at, registered
-from models.reasons import reasons_json
 from models.registry import list_versions, load_version
 from models.scorecard import Scorecard
 from models.scorer import ModelScorer, Scorer, score_features
@@ -145,20 +144,11 @@ def score_as_of(
     facts = facts.merge(open_then, on="inquiry_id", how="left")
     features = build_features(facts)
     scores = score_features(scorer, features)
-    rows = pd.DataFrame(
-        {
-            "inquiry_id": facts["inquiry_id"].astype(object),
-            "probability": scores.probability,
-            "score": scores.score,
-            "tier": scores.tier,
-            "reasons": reasons_json(scores, features),
-            "scorer": scorer.kind,
-            "model_version": scorer.version,
-            "events_through": pd.Series([None] * len(facts), dtype="datetime64[us]"),
-            "scored_at": as_warehouse_time(scored_at),
-            "as_of": moment,
-        }
-    )
+    rows = lead_score_rows(
+        facts, features, scores, scorer,
+        events_through=pd.Series([None] * len(facts), dtype="datetime64[us]"),
+        scored_at=as_warehouse_time(scored_at), as_of=moment,
+    )  # fmt: skip
     connection.execute(BACKTEST_DDL)
     connection.execute("begin transaction")
     try:

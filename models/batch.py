@@ -14,7 +14,7 @@ import pandas as pd
 from models.features import as_warehouse_time, build_features
 from models.moments import facts_at, registered
 from models.reasons import reasons_json
-from models.scorer import Scorer, score_features
+from models.scorer import Scorer, Scores, score_features
 
 LEAD_SCORE_COLUMNS = """
     inquiry_id     varchar not null,
@@ -91,20 +91,10 @@ def score_open_inquiries(
     features = build_features(facts)
     featured = time.perf_counter()
     scores = score_features(scorer, features)
-    rows = pd.DataFrame(
-        {
-            "inquiry_id": facts["inquiry_id"].astype(object),
-            "probability": scores.probability,
-            "score": scores.score,
-            "tier": scores.tier,
-            "reasons": reasons_json(scores, features),
-            "scorer": scorer.kind,
-            "model_version": scorer.version,
-            "events_through": facts["events_through"],
-            "scored_at": scored_at,
-            "as_of": as_of,
-        }
-    )
+    rows = lead_score_rows(
+        facts, features, scores, scorer,
+        events_through=facts["events_through"], scored_at=scored_at, as_of=as_of,
+    )  # fmt: skip
     scored = time.perf_counter()
     connection.execute("begin transaction")
     try:
@@ -135,6 +125,34 @@ def score_open_inquiries(
         model_version=scorer.version,
         feature_seconds=featured - started,
         scoring_seconds=scored - featured,
+    )
+
+
+def lead_score_rows(
+    facts: pd.DataFrame,
+    features: pd.DataFrame,
+    scores: Scores,
+    scorer: Scorer,
+    *,
+    events_through: pd.Series,
+    scored_at: dt.datetime,
+    as_of: dt.datetime,
+) -> pd.DataFrame:
+    """The rows of lead_scores (and of its history and lead_score_backtests, which share its
+    columns) for the inquiries of `facts`, scored by `scorer`."""
+    return pd.DataFrame(
+        {
+            "inquiry_id": facts["inquiry_id"].astype(object),
+            "probability": scores.probability,
+            "score": scores.score,
+            "tier": scores.tier,
+            "reasons": reasons_json(scores, features),
+            "scorer": scorer.kind,
+            "model_version": scorer.version,
+            "events_through": events_through,
+            "scored_at": scored_at,
+            "as_of": as_of,
+        }
     )
 
 

@@ -17,6 +17,20 @@ from tests.transforms.conftest import buyer_stories, encoded, landed_warehouse_o
 pytestmark = pytest.mark.integration
 
 
+def _freshness(home: Path) -> subprocess.CompletedProcess[str]:
+    """`leadflow freshness` on the warehouse in `home`."""
+    env = {**os.environ, "LEADFLOW_HOME": str(home)}
+    env.pop("LEADFLOW_WAREHOUSE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "leadflow", "freshness"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def test_a_source_past_its_thresholds_is_reported_and_fails_the_check(tmp_path: Path) -> None:
     warehouse = landed_warehouse_of(tmp_path / "warehouse.duckdb", encoded(buyer_stories()))
     with contextlib.closing(duckdb.connect(str(warehouse))) as db:
@@ -27,17 +41,8 @@ def test_a_source_past_its_thresholds_is_reported_and_fails_the_check(tmp_path: 
             " when 'logistics' then now()::timestamp - interval 4 day"
             " else ingested_at end"
         )
-    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path)}
-    env.pop("LEADFLOW_WAREHOUSE", None)
 
-    done = subprocess.run(
-        [sys.executable, "-m", "leadflow", "freshness"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _freshness(tmp_path)
 
     assert done.returncode == 1, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])["freshness"]
@@ -54,17 +59,8 @@ def test_a_source_that_never_landed_says_so_instead_of_an_age(tmp_path: Path) ->
         # an export of leads and deals: no WMS, so nothing from logistics, ever
         db.execute("delete from raw_events where source = 'logistics'")
         db.execute("update raw_events set ingested_at = now()::timestamp")
-    env = {**os.environ, "LEADFLOW_HOME": str(tmp_path)}
-    env.pop("LEADFLOW_WAREHOUSE", None)
 
-    done = subprocess.run(
-        [sys.executable, "-m", "leadflow", "freshness"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _freshness(tmp_path)
 
     report = json.loads(done.stdout.strip().splitlines()[-1])["freshness"]
     logistics = next(source for source in report if source["source"] == "logistics_events")
