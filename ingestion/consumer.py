@@ -438,7 +438,7 @@ def ingest(
     bootstrap: str,
     connection: duckdb.DuckDBPyConnection,
     *,
-    group_id: str,
+    group_id: str = "",
     consumers: int = 1,
     until_idle: bool = False,
     idle_seconds: float = 2.0,
@@ -449,14 +449,19 @@ def ingest(
     archive_dir: Path | None = None,
     session_timeout_ms: int = 10_000,
     rules: ContractRules = DEFAULT_RULES,
+    options: IngestOptions | None = None,
 ) -> IngestReport:
     """Consume the source topics with `consumers` group members and land every message.
+
+    `options`, when given, replaces the keyword arguments it has fields for.
 
     With `until_idle`, each member stops once it has been idle `idle_seconds` and has read
     its partitions to their end. Each member lands through its own DuckDB cursor. `rules`
     are the contract's deployment settings (the window of plausible event times).
     """
-    options = IngestOptions(
+    if options is None and not group_id:
+        raise ValueError("ingest needs a consumer group: group_id, or options")
+    options = options or IngestOptions(
         group_id=group_id,
         until_idle=until_idle,
         idle_seconds=idle_seconds,
@@ -467,14 +472,14 @@ def ingest(
         rules=rules,
     )
     stop = stop or threading.Event()
-    if archive_dir is not None:  # before any member lands: no batch is in flight
-        ArchiveWriter(archive_dir).reconcile(connection)
+    if options.archive_dir is not None:  # before any member lands: no batch is in flight
+        ArchiveWriter(options.archive_dir).reconcile(connection)
     # Read once before any member joins: the first parameterised DuckDB query of a process
     # imports pandas (~2 s), which inside a rebalance listener would stall Kafka heartbeats.
-    stored = stored_offsets(connection, group_id)
+    stored = stored_offsets(connection, options.group_id)
     log.info(
         "group %s resumes %d partitions from the offsets stored with the landed events",
-        group_id,
+        options.group_id,
         len(stored),
     )
     workers = [

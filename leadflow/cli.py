@@ -9,7 +9,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +20,7 @@ from leadflow.logs import configure_logging
 from leadflow.settings import Settings
 
 if TYPE_CHECKING:
-    from ingestion.contracts import Event
+    pass
 
 app = typer.Typer(
     name="leadflow",
@@ -853,45 +853,14 @@ def bench_score(
         emit(run_bench(err, leads=leads))
 
 
-def _api_keys(config: Settings) -> dict[str, str]:
-    from leadflow.keys import local_api_keys, parse_api_keys
-
-    return parse_api_keys(config.api_keys) if config.api_keys else local_api_keys(config.home)
-
-
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
 
-    from scoring_api.main import RequestLimits, create_app
+    from leadflow.api import api_keys, make_api
 
-    keys = _api_keys(config)
-    producer = None
-    publish = None
-    if config.kafka_bootstrap:
-        from ingestion.producer import make_producer, publish_events
-
-        producer = make_producer(config.kafka_bootstrap)
-
-        def publish(events: Sequence[Event]) -> None:
-            publish_events(producer, events)
-
-    api = create_app(
-        warehouse_path=config.warehouse_path,
-        registry_dir=config.registry_dir,
-        api_keys=keys,
-        publish_events=publish,
-        limits=RequestLimits(
-            rules=config.contract_rules,
-            events_body_bytes=config.max_events_body_bytes,
-            body_bytes=config.max_score_body_bytes,
-        ),
-    )
-    announce(keys)
-    try:
-        uvicorn.run(api, host=config.api_host, port=config.api_port, log_level="warning")
-    finally:
-        if producer is not None:
-            producer.close()
+    api = make_api(config)
+    announce(api_keys(config))
+    uvicorn.run(api, host=config.api_host, port=config.api_port, log_level="warning")
 
 
 def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
@@ -920,6 +889,35 @@ def serve() -> None:
     config = settings()
     with product_errors():
         _serve(config, _announce(config))
+
+
+@app.command()
+def run(
+    build_interval: Annotated[
+        float | None,
+        typer.Option(help="seconds between dbt builds (default LEADFLOW_BUILD_INTERVAL_S)"),
+    ] = None,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="serve the API from this process")
+    ] = True,
+) -> None:
+    """Run everything as one service: land events continuously, score new inquiries within
+    seconds, build and gate the warehouse on a cadence, run the scheduled jobs, serve the API.
+    Readers (the API, `leadflow status`, SQL) read the copies it publishes; SIGTERM drains."""
+    from leadflow.pipeline import kafka_bootstrap
+    from leadflow.service import Service
+
+    config = settings()
+    _warn_if_ephemeral(config)
+    with product_errors(), kafka_bootstrap(config, err) as bootstrap:
+        service = Service(config, err, bootstrap=bootstrap, build_interval_s=build_interval)
+        service.run(on_ready=lambda: _announce(config)(_keys(config)))
+
+
+def _keys(config: Settings) -> dict[str, str]:
+    from leadflow.api import api_keys
+
+    return api_keys(config)
 
 
 @app.command()

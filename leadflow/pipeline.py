@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -460,3 +461,109 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
         ece=round(report.metrics["ece"], 4),
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+# --- the stages as `leadflow run` composes them, in the one process owning the warehouse --
+
+_DBT_IN_PROCESS = threading.Lock()  # dbt's invocations share process-wide state
+
+
+def dbt_in_process(
+    settings: Settings, command: str, extra: tuple[str, ...] = (), *, target: str = "target"
+) -> Any:
+    """Run one dbt command in this process (sharing its open DuckDB database); returns dbt's
+    result, or raises TransformError naming what failed.
+
+    Only for the process that owns the warehouse (`leadflow run`): dbt-duckdb's connection
+    joins this process's open database, so landing and reading go on while dbt builds.
+    Other commands run dbt in a child process (`run_dbt`).
+    """
+    from dbt.cli.main import dbtRunner
+
+    dbt_dir = (settings.home / "dbt").resolve()
+    os.environ["LEADFLOW_WAREHOUSE"] = str(settings.warehouse_path.resolve())
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    args = [
+        *command.split(),
+        "--project-dir",
+        str(TRANSFORMS_DIR),
+        "--profiles-dir",
+        str(TRANSFORMS_DIR),
+        "--target-path",
+        str(dbt_dir / target),
+        "--log-path",
+        str(dbt_dir / "logs"),
+        "--quiet",
+        *extra,
+    ]
+    with _DBT_IN_PROCESS:
+        (dbt_dir / target / "run_results.json").unlink(missing_ok=True)
+        outcome = dbtRunner().invoke(args)
+    if outcome.success:
+        return outcome.result
+    detail = "; ".join(_dbt_failures(dbt_dir / target / "run_results.json"))
+    if not detail and outcome.exception is not None:
+        detail = str(outcome.exception).strip().splitlines()[0]
+    raise TransformError(
+        f"dbt {command} failed: {detail[:3000] or 'see the log'}; "
+        f"full log in {dbt_dir / 'logs' / 'dbt.log'}"
+    )
+
+
+def build_cycle(
+    settings: Settings, connection: duckdb.DuckDBPyConnection, console: Console
+) -> dict[str, Any]:
+    """One build of `leadflow run`: dbt build (incremental), the quality gates, and, only
+    when both passed, the marts published for readers. Raises on a failed build or gate,
+    which leaves readers on the last published state."""
+    from leadflow.serving import publish_marts
+    from quality.gates import check_tables, raise_on_failure
+
+    started = time.monotonic()
+    with recorded_run(settings.warehouse_path, "transform") as details:
+        dbt_in_process(settings, "build")
+        details.update(in_service=True)
+    built = time.monotonic()
+    cursor = connection.cursor()
+    try:
+        with recorded_run(settings.warehouse_path, "check") as details:
+            results = check_tables(cursor, list(GATED_TABLES), settings.vocabularies)
+            details["tables"] = list(GATED_TABLES)
+            raise_on_failure(results)
+        gated = time.monotonic()
+        events, newest = cursor.execute(
+            "select count(*), max(ingested_at) from raw_events"
+        ).fetchone()
+        state = {"events": events, "newest_landed_at": str(newest) if newest else None}
+        publish_marts(cursor, settings.home, state=state)
+    finally:
+        cursor.close()
+    published = time.monotonic()
+    return {
+        "build_s": round(built - started, 2),
+        "gates_s": round(gated - built, 2),
+        "publish_s": round(published - gated, 2),
+        "events": events,
+    }
+
+
+def freshness_in_service(
+    settings: Settings, connection: duckdb.DuckDBPyConnection
+) -> list[SourceFreshness]:
+    """`freshness` for the process that owns the warehouse."""
+    sources_json = (settings.home / "dbt" / "jobs" / "sources.json").resolve()
+    sources_json.unlink(missing_ok=True)
+    try:
+        dbt_in_process(settings, "source freshness", target="jobs")
+    except TransformError:
+        if not sources_json.exists():
+            raise
+    results = json.loads(sources_json.read_text())["results"]
+    cursor = connection.cursor()
+    try:
+        landed = {
+            row[0] for row in cursor.execute("select distinct source from raw_events").fetchall()
+        }
+    finally:
+        cursor.close()
+    return [_freshness_of(r, landed) for r in sorted(results, key=lambda r: r["unique_id"])]

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         default=16 * 1024, gt=0, description="largest request body of every other API call"
     )
 
+    build_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="`leadflow run`: seconds between two dbt builds (new inquiries are "
+        "scored within seconds regardless)",
+    )
+
     @field_validator("earliest_event_at")
     @classmethod
     def _utc_when_naive(cls, value: dt.datetime) -> dt.datetime:

@@ -67,7 +67,24 @@ def get_model(request: Request) -> Scorer:
 
 
 def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the warehouse for one request, closed afterwards."""
+    """A read-only cursor for one request: on the published copies (leadflow/serving.py)
+    when the pipeline publishes them, else on the warehouse file itself."""
+    reader = request.app.state.serving
+    if reader is not None and reader.available():
+        try:
+            cursor = reader.cursor()
+        except (duckdb.Error, OSError) as error:
+            logger.warning("cannot open the published warehouse: %s", error)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the published warehouse cannot be read right now; retry",
+            ) from error
+        request.state.source = "serving"
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+        return
     # a connection per request, not one for the app's life: an open connection holds a lock
     # on the file that would keep the pipeline from writing the warehouse while the API runs
     try:
@@ -82,6 +99,7 @@ def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="the warehouse is not available (not built yet, or being written); retry",
         ) from error
+    request.state.source = "warehouse"
     try:
         yield connection
     finally:

@@ -44,6 +44,10 @@ _REFUSALS: dict[int, dict[str, Any]] = {
         "description": "no X-API-Key header, or a key that is not known",
     },
     status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "the key's role may not do this"},
+    status.HTTP_404_NOT_FOUND: {
+        "model": ErrorOut,
+        "description": "no open inquiry in the queue has this id",
+    },
     status.HTTP_413_CONTENT_TOO_LARGE: {
         "model": ErrorOut,
         "description": "the body, or one event in it, is larger than the limit it names",

@@ -12,11 +12,13 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from ingestion.contracts import DEFAULT_RULES, ContractRules, Event
+from leadflow.serving import ServingReader
 from models.scorer import Scorer, current_scorer
 from scoring_api.deps import ROLES, require_roles, role_for_key
 from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard
-from scoring_api.routes import events, health, leads, score
+from scoring_api.metrics import LatencyRecorder
+from scoring_api.routes import events, health, leads, metrics, score
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +43,15 @@ def create_app(
     api_keys: Mapping[str, str],
     publish_events: Callable[[Sequence[Event]], None] | None = None,
     limits: RequestLimits = RequestLimits(),  # noqa: B008 - frozen, so one shared default is safe
+    serving_home: Path | None = None,
 ) -> FastAPI:
     """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
 
     `publish_events` sends collected events to Kafka; without it `/v1/events` answers 503.
     `limits`: the contract's window and body sizes every request is held to.
+    `serving_home`: the LEADFLOW_HOME whose published copies are read (leadflow/serving.py);
+    by default the warehouse's folder. Until something is published there, the warehouse
+    file itself is read.
     """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
@@ -57,6 +63,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.model = _load_model(registry_dir)
         yield
+        app.state.serving.close()
 
     # Swagger UI and ReDoc from the assets in fastapi-offline's wheel: /docs works offline
     app = FastAPIOffline(
@@ -66,14 +73,17 @@ def create_app(
     )
     app.state.model = None  # until the lifespan has loaded it
     app.state.warehouse_path = warehouse_path
+    app.state.serving = ServingReader(serving_home or warehouse_path.parent)
     app.state.api_keys = dict(api_keys)
     app.state.publish_events = publish_events
     app.state.limits = limits
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for router in (score.router, leads.router):
         app.include_router(router, dependencies=[Depends(require_roles("sales"))])
     app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
     install_error_handlers(app)
+    app.add_middleware(LatencyRecorder)
     app.add_middleware(
         RequestGuard,
         role_of=lambda key: role_for_key(app.state.api_keys, key),

@@ -31,6 +31,9 @@
     The bound is fetched once and inlined as a literal, so warehouses prune the scan of the
     event log by it (a subquery would make them read every row before filtering). -#}
 {% macro incremental_lower_bound(watermark_column='ingested_at') -%}
+    {%- if var('leadflow_live', false) -%}
+        {{ return(live_lower_bound()) }}
+    {%- endif -%}
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -55,7 +58,9 @@
 {#- A where-clause condition: the row landed at or after `lower_bound` (from
     incremental_lower_bound); true for every row when the bound is none. -#}
 {% macro landed_since(lower_bound, ingested_at='ingested_at') -%}
-    {%- if lower_bound is none -%}
+    {%- if lower_bound is string and lower_bound == live_lower_bound() -%}
+        {{ ingested_at }} >= cast('{{ lower_bound }}' as {{ dbt.type_timestamp() }})
+    {%- elif lower_bound is none -%}
         1 = 1
     {%- else -%}
         {{ ingested_at }} >= cast('{{ lower_bound.isoformat(sep=" ") }}' as {{ dbt.type_timestamp() }})
@@ -84,4 +89,12 @@
     {%- if is_incremental() -%}
     where {{ key }} in (select {{ key }} from {{ keys_cte }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- Live staging (`leadflow run`, models/live.py): compiled with var `leadflow_live`, a
+    staging model selects the events landed since a moment left as this placeholder, which
+    the service fills in on every tick, so a new event is staged by this project's own SQL
+    within a second without a dbt run (the next build stages it for good). -#}
+{% macro live_lower_bound() -%}
+    {{ return('__leadflow_live_since__') }}
 {%- endmacro %}

@@ -1,0 +1,57 @@
+"""The service's Prometheus metrics, served at /metrics (prometheus_client text format)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "leadflow_events_consumed_total",
+    "Kafka messages consumed and landed (events, quarantined or duplicates)",
+)
+EVENTS_LANDED = Gauge("leadflow_events_landed", "events in raw_events")
+EVENTS_QUARANTINED = Gauge("leadflow_events_quarantined", "messages kept in quarantined_events")
+LAG = Gauge(
+    "leadflow_lag_messages", "messages on the broker not landed yet", ["topic", "partition"]
+)
+CYCLE_SECONDS = Histogram(
+    "leadflow_cycle_seconds",
+    "duration of one cycle of a part of `leadflow run` (build, live tick, …)",
+    ["part"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600),
+)
+PART_ERRORS = Counter("leadflow_part_errors_total", "failed cycles, per part", ["part"])
+PART_RESTARTS = Counter(
+    "leadflow_part_restarts_total", "restarts after a failure, per part", ["part"]
+)
+SPEED_TO_LEAD = Histogram(
+    "leadflow_speed_to_lead_seconds",
+    "from an inquiry's submission landing to its score being published in the queue",
+    buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 15, 30, 60, 300),
+)
+API_LATENCY = Histogram(
+    "leadflow_api_request_seconds",
+    "API request latency, per route template",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+def observe_speed_to_lead(
+    cursor: duckdb.DuckDBPyConnection, touched: list[str], published_at: dt.datetime
+) -> None:
+    """Observe, for each inquiry first scored now, the time since its submission landed."""
+    if not touched:
+        return
+    rows = cursor.execute(
+        "select min(ingested_at) from stg_web__inquiries where inquiry_id in "
+        "(select unnest($ids)) group by inquiry_id",
+        {"ids": touched},
+    ).fetchall()
+    now = published_at.astimezone(dt.UTC).replace(tzinfo=None)
+    for (landed_at,) in rows:
+        seconds = (now - landed_at).total_seconds()
+        if 0 <= seconds < 600:  # a first score; older ones are rescores of known inquiries
+            SPEED_TO_LEAD.observe(seconds)

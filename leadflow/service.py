@@ -1,0 +1,481 @@
+"""`leadflow run`: one always-on service that lands, builds, scores, publishes and serves.
+
+One process owns the warehouse (DuckDB allows one writing process per file); every part of
+the service is a thread of it sharing that one database, and everything outside it reads
+the copies it publishes (leadflow/serving.py):
+
+- **ingest** lands events from Kafka continuously (ingestion.consumer);
+- **live** scores what each landing names within a second or so, and every open inquiry
+  once a minute, then publishes the queue (models/live.py);
+- **build** runs `dbt build` (incremental) in this process every `build_interval_s`, then
+  the quality gates, and publishes the marts only when both passed;
+- **jobs** runs the scheduled jobs: source freshness, drift, retraining;
+- **api** serves the HTTP API (uvicorn) from the published copies.
+
+A part that fails is restarted with back-off (1 s doubling to a minute) and its error is
+kept for `leadflow status`, which reads `run_state.json` (rewritten every two seconds).
+SIGTERM or Ctrl-C drains: the API stops taking requests, ingest lands what it holds and
+stores its offsets, a build in progress finishes, then the process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+
+from leadflow import metrics
+from leadflow.settings import Settings
+
+log = logging.getLogger(__name__)
+STATE_FILE = "run_state.json"
+MAX_BACKOFF_S = 60.0
+JOBS: dict[str, tuple[float, float]] = {
+    # job: (seconds after start, then every so many seconds)
+    "freshness": (30.0, 15 * 60.0),
+    "drift": (15 * 60.0, 6 * 3600.0),
+    "retrain": (6 * 3600.0, 24 * 3600.0),  # a new version is promoted only if it is better
+}
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class PartState:
+    """What `leadflow status` shows of one part."""
+
+    name: str
+    state: str = "starting"  # starting, running, backing_off, stopped, failed
+    started_at: str | None = None
+    last_cycle_at: str | None = None
+    last_cycle_s: float | None = None
+    last_ok_at: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    restarts: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Part:
+    """A thread running `body(stop)` until `stop` is set, restarted with back-off on error."""
+
+    def __init__(self, name: str, body: Callable[[Part], None], stop: threading.Event) -> None:
+        self.name = name
+        self.body = body
+        self.stop = stop
+        self.state = PartState(name)
+        self.thread = threading.Thread(target=self._run, name=f"leadflow-{name}", daemon=True)
+
+    def start(self) -> None:
+        """Start the part's thread."""
+        self.thread.start()
+
+    def cycle(self, seconds: float, **detail: Any) -> None:
+        """Record a finished cycle of the part (for status and /metrics)."""
+        now = _utc_now().isoformat(timespec="seconds")
+        self.state.last_cycle_at = self.state.last_ok_at = now
+        self.state.last_cycle_s = round(seconds, 3)
+        self.state.detail.update(detail)
+        metrics.CYCLE_SECONDS.labels(part=self.name).observe(seconds)
+
+    def failed(self, error: BaseException) -> None:
+        """Record a failed cycle that the part itself survives (e.g. a failing build)."""
+        self.state.last_error = _one_line(error)
+        self.state.last_error_at = _utc_now().isoformat(timespec="seconds")
+        metrics.PART_ERRORS.labels(part=self.name).inc()
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self.stop.is_set():
+            self.state.state = "running"
+            self.state.started_at = _utc_now().isoformat(timespec="seconds")
+            started = time.monotonic()
+            try:
+                self.body(self)
+                if self.stop.is_set():
+                    break
+                raise RuntimeError(f"{self.name} returned without being stopped")
+            except BaseException as error:  # a part never takes the service down
+                if self.stop.is_set():
+                    break
+                log.error("%s failed: %s", self.name, "".join(traceback.format_exception(error)))
+                self.failed(error)
+                self.state.restarts += 1
+                metrics.PART_RESTARTS.labels(part=self.name).inc()
+                if time.monotonic() - started > 5 * MAX_BACKOFF_S:
+                    backoff = 1.0  # it ran well for a while: start the back-off over
+                self.state.state = "backing_off"
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        self.state.state = "stopped"
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
+
+
+@dataclass
+class Shared:
+    """What the parts share: the owner connection, the clock of the last build, signals."""
+
+    connection: duckdb.DuckDBPyConnection
+    landed: threading.Event = field(default_factory=threading.Event)
+    built: threading.Event = field(default_factory=threading.Event)
+    built_since: dt.datetime | None = None  # start of the last build that passed its gates
+    score_lock: threading.Lock = field(default_factory=threading.Lock)
+    dbt_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Service:
+    """The parts of `leadflow run` over one warehouse, and their supervision."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        console: Console,
+        *,
+        bootstrap: str,
+        build_interval_s: float | None = None,
+        serve_api: bool = True,
+    ) -> None:
+        from leadflow.pipeline import open_warehouse
+
+        self.settings = settings
+        self.console = console
+        self.bootstrap = bootstrap
+        self.build_interval_s = build_interval_s or settings.build_interval_s
+        self.serve_api = serve_api
+        self.stop = threading.Event()
+        self.shared = Shared(open_warehouse(settings))
+        self.parts: dict[str, Part] = {}
+        self.started_at = _utc_now()
+        self.api_server: Any = None
+
+    # --- supervision -------------------------------------------------------------------
+
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Start every part, serve the API in this thread until a signal, then drain."""
+        for name, body in (
+            ("ingest", self._ingest),
+            ("build", self._build),
+            ("live", self._live),
+            ("jobs", self._jobs),
+            ("state", self._write_state_loop),
+        ):
+            self.parts[name] = Part(name, body, self.stop)
+        for part in self.parts.values():
+            part.start()
+        try:
+            if on_ready is not None:
+                on_ready()
+            if self.serve_api:
+                self._serve()
+            else:
+                _wait_for_signal(self.stop)
+        finally:
+            self.shutdown()
+
+    def shutdown(self, timeout_s: float = 120.0) -> None:
+        """Stop every part: ingest lands what it holds, a running build finishes."""
+        self.stop.set()
+        self.shared.landed.set()
+        deadline = time.monotonic() + timeout_s
+        for part in self.parts.values():
+            part.thread.join(max(0.0, deadline - time.monotonic()))
+        self.write_state()
+        with contextlib.suppress(duckdb.Error):
+            self.shared.connection.close()
+
+    def _serve(self) -> None:
+        import uvicorn
+
+        from leadflow.api import make_api
+
+        app = make_api(self.settings, self.bootstrap)
+        config = uvicorn.Config(
+            app, host=self.settings.api_host, port=self.settings.api_port, log_level="warning"
+        )
+        self.api_server = uvicorn.Server(config)
+        self.api_server.run()  # returns on SIGTERM / SIGINT (uvicorn's handlers)
+
+    # --- parts -------------------------------------------------------------------------
+
+    def _ingest(self, part: Part) -> None:
+        from ingestion.consumer import IngestOptions, ingest
+
+        def landed(count: int) -> None:
+            metrics.EVENTS_CONSUMED.inc(count)
+            self.shared.landed.set()
+
+        options = IngestOptions(
+            group_id=self.settings.consumer_group,
+            archive_dir=self.settings.archive_dir,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            rules=self.settings.contract_rules,
+        )
+        report = ingest(
+            self.bootstrap,
+            self.shared.connection.cursor(),
+            options=options,
+            progress=landed,
+            stop=self.stop,
+        )
+        part.cycle(0.0, **dataclasses.asdict(report))
+
+    def _build(self, part: Part) -> None:
+        from leadflow.pipeline import build_cycle
+
+        while not self.stop.is_set():
+            started = _utc_now()
+            began = time.monotonic()
+            try:
+                with self.shared.dbt_lock:
+                    figures = build_cycle(self.settings, self.shared.connection, self.console)
+            except Exception as error:
+                part.failed(error)
+                part.state.detail["last_good_build"] = (
+                    self.shared.built_since.isoformat(timespec="seconds")
+                    if self.shared.built_since
+                    else None
+                )
+            else:
+                self.shared.built_since = started
+                self.shared.built.set()
+                part.cycle(time.monotonic() - began, **figures)
+            self.stop.wait(self.build_interval_s)
+
+    def _live(self, part: Part) -> None:
+        from models.live import LiveScorer
+        from models.scorer import current_scorer
+
+        while self.shared.built_since is None and not self.stop.is_set():
+            self.shared.built.wait(1.0)  # the live SQL is compiled once the tables exist
+        if self.stop.is_set():
+            return
+        with self.shared.dbt_lock:
+            staging = live_staging(self.settings)
+        scorer_at: float = 0.0
+        scorer = current_scorer(self.settings.registry_dir)
+        live = LiveScorer(self.shared.connection, staging)
+        try:
+            sweep = True
+            while not self.stop.is_set():
+                self.shared.landed.wait(1.0)
+                self.shared.landed.clear()
+                if time.monotonic() - scorer_at > 30:  # a newly promoted champion
+                    scorer, scorer_at = current_scorer(self.settings.registry_dir), time.monotonic()
+                if self.shared.built.is_set():
+                    self.shared.built.clear()
+                    sweep = True
+                assert self.shared.built_since is not None
+                now = _utc_now()
+                with self.shared.score_lock:
+                    result = live.tick(
+                        scorer, built_since=self.shared.built_since, now=now, sweep=sweep
+                    )
+                    queue = publish_live_queue(live, self.settings.home)
+                sweep = False
+                if result.rescored or result.removed or result.swept:
+                    metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
+                part.cycle(
+                    result.seconds,
+                    rescored=result.rescored,
+                    removed=result.removed,
+                    queue=queue,
+                    scorer=scorer.kind,
+                    model_version=scorer.version,
+                )
+        finally:
+            live.close()
+
+    def _jobs(self, part: Part) -> None:
+        """Source freshness, drift and retraining, each on its own period (JOBS)."""
+        due = {job: time.monotonic() + first for job, (first, _) in JOBS.items()}
+        while not self.stop.wait(2.0):
+            if self.shared.built_since is None:
+                continue
+            for job, (_, every_s) in JOBS.items():
+                if time.monotonic() < due[job] or self.stop.is_set():
+                    continue
+                due[job] = time.monotonic() + every_s
+                began = time.monotonic()
+                try:
+                    part.state.detail[job] = self._run_job(job)
+                except Exception as error:
+                    part.failed(error)
+                    part.state.detail[job] = {"error": _one_line(error)}
+                else:
+                    part.cycle(time.monotonic() - began)
+
+    def _run_job(self, job: str) -> dict[str, Any]:
+        from leadflow.pipeline import freshness_in_service
+        from leadflow.runs import recorded_run
+
+        connection = self.shared.connection
+        if job == "freshness":
+            with self.shared.dbt_lock:
+                results = freshness_in_service(self.settings, connection)
+            return {r.source: r.status for r in results}
+        if job == "drift":
+            from models.drift import measure_drift
+
+            cursor = connection.cursor()
+            try:
+                report, compared = measure_drift(cursor, self.settings.registry_dir)
+            finally:
+                cursor.close()
+            return {"version": compared["version"], "drifted": report.drifted}
+        if job == "retrain":
+            from models.train import train
+
+            cursor = connection.cursor()
+            try:
+                with recorded_run(self.settings.warehouse_path, "train") as details:
+                    report = train(
+                        cursor,
+                        self.settings.registry_dir,
+                        min_labelled=self.settings.min_labelled,
+                        min_conversions=self.settings.min_conversions,
+                    )
+                    details.update(version=report.version, auc=report.auc)
+            finally:
+                cursor.close()
+            return {"version": report.version, "promoted": report.promoted}
+        raise ValueError(f"no job {job!r}")
+
+    def _write_state_loop(self, part: Part) -> None:
+        while not self.stop.wait(2.0):
+            self.write_state()
+            part.state.last_cycle_at = _utc_now().isoformat(timespec="seconds")
+
+    # --- status ------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """What `leadflow status` shows of the running service."""
+        from leadflow.serving import Publication
+
+        publication = Publication.read(self.settings.home)
+        landed = self._landed_counts()
+        return {
+            "pid": os.getpid(),
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "updated_at": _utc_now().isoformat(timespec="seconds"),
+            "bootstrap": self.bootstrap,
+            "api": f"http://{self.settings.api_host}:{self.settings.api_port}",
+            "stopping": self.stop.is_set(),
+            "parts": {name: dataclasses.asdict(part.state) for name, part in self.parts.items()},
+            "published": dataclasses.asdict(publication) if publication else None,
+            "last_good_build_started_at": (
+                self.shared.built_since.isoformat(timespec="seconds")
+                if self.shared.built_since
+                else None
+            ),
+            **landed,
+        }
+
+    def _landed_counts(self) -> dict[str, Any]:
+        try:
+            cursor = self.shared.connection.cursor()
+        except duckdb.Error:
+            return {}
+        try:
+            from ingestion.sink import stored_offsets
+
+            events, quarantined = cursor.execute(
+                "select (select count(*) from raw_events), "
+                "(select count(*) from quarantined_events)"
+            ).fetchone()
+            metrics.EVENTS_LANDED.set(events)
+            metrics.EVENTS_QUARANTINED.set(quarantined)
+            offsets = stored_offsets(cursor, self.settings.consumer_group)
+            return {
+                "events_landed": events,
+                "events_quarantined": quarantined,
+                "landed_offsets": {f"{t}[{p}]": o for (t, p), o in sorted(offsets.items())},
+            }
+        except duckdb.Error:
+            return {}
+        finally:
+            cursor.close()
+
+    def write_state(self) -> None:
+        """Rewrite run_state.json atomically."""
+        path = self.settings.home / STATE_FILE
+        staged = path.with_name(f".{STATE_FILE}.{os.getpid()}")
+        staged.write_text(json.dumps(self.state(), indent=1, default=str))
+        os.replace(staged, path)
+
+
+def live_staging(settings: Settings) -> Any:
+    """Compile the live SQL of the staging models with dbt, in this process."""
+    from leadflow.pipeline import dbt_in_process
+    from models.live import LIVE_MODELS, compile_live_staging, compiled_models
+
+    result = dbt_in_process(
+        settings,
+        "compile",
+        ("--select", *LIVE_MODELS, "--vars", "{leadflow_live: true}"),
+        target="live",
+    )
+    return compile_live_staging(compiled_models(result))
+
+
+def publish_live_queue(live: Any, home: Path) -> int:
+    """Publish the queue as the live scorer's cursor sees it (with the newest submissions)."""
+    from leadflow.serving import publish_queue
+
+    return publish_queue(live.cursor, home)
+
+
+def read_run_state(home: Path, *, stale_after_s: float = 15.0) -> dict[str, Any] | None:
+    """The running service's state, or None when no service has written one recently."""
+    path = home / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    updated = dt.datetime.fromisoformat(state.get("updated_at", "1970-01-01T00:00:00+00:00"))
+    state["running"] = (_utc_now() - updated).total_seconds() <= stale_after_s and _alive(
+        state.get("pid")
+    )
+    return state
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_for_signal(stop: threading.Event) -> None:
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    while not stop.wait(0.5):
+        pass

@@ -1,0 +1,320 @@
+"""What readers read: read-only copies of the warehouse's last gated state, swapped atomically.
+
+DuckDB lets one process write a file and no other process open it meanwhile, so readers
+(the API, `leadflow status`, dashboards, ad-hoc SQL) never open the warehouse the pipeline
+writes. The writer publishes instead, into `$LEADFLOW_HOME/serving/`:
+
+- `marts-<n>.duckdb`: the marts, reports and run log, after a build whose quality gates
+  passed (a failed build or gate publishes nothing: readers stay on the last good state);
+- `queue-<n>.duckdb`: `lead_queue`, the open inquiries with their current scores, after
+  every scoring tick (seconds apart under `leadflow run`).
+
+`current.json` names the current pair and is replaced atomically (`os.replace`), so a
+reader sees one whole publication or the one before, never a half-written file. A
+published file is never written again; any number of processes may read it. Old files
+are deleted a few publications later (a reader still holding one keeps reading it: on
+POSIX an open file outlives its name). docs/decisions/0001-readers-never-wait-on-writers.md
+records why, with the measurements.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+POINTER = "current.json"
+KEEP_GENERATIONS = 4  # of each kind; older files are removed when a new one is published
+MART_PREFIXES = ("fct_", "dim_", "rpt_")
+MART_EXTRA_TABLES = ("pipeline_runs", "lead_score_history", "quarantined_events")
+QUEUE_TABLE = "lead_queue"
+
+QUEUE_COLUMNS = """
+    inquiry_id        varchar primary key,
+    submitted_at      timestamp not null,  -- UTC
+    channel           varchar,
+    campaign          varchar,
+    company           varchar,
+    contact_name      varchar,
+    country           varchar,
+    product_category  varchar,
+    sku               varchar,
+    quantity          integer,
+    probability       double not null,
+    score             integer not null,
+    tier              varchar not null,
+    reasons           json not null,
+    scorer            varchar not null,
+    model_version     varchar not null,
+    events_through    timestamp,           -- newest landing among the inquiry's events
+    scored_at         timestamp not null,  -- UTC
+    as_of             timestamp            -- UTC, the moment the score describes
+"""
+
+QUEUE_SQL = """
+select s.inquiry_id, i.submitted_at, i.channel, i.campaign, i.company, i.contact_name,
+       i.country, i.product_category, i.sku, i.quantity, s.probability, s.score, s.tier,
+       s.reasons, s.scorer, s.model_version, s.events_through, s.scored_at, s.as_of
+from lead_scores as s
+inner join stg_web__inquiries as i using (inquiry_id)
+"""
+"""The queue as published: every scored open inquiry with what a rep sees of it. Run on a
+connection where `stg_web__inquiries` also holds the newest submissions (models/live.py)."""
+
+
+def serving_dir(home: Path) -> Path:
+    """Where the published copies live."""
+    return home / "serving"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The files readers read now, and when each was published (UTC, ISO 8601)."""
+
+    marts: str | None
+    queue: str | None
+    marts_published_at: str | None
+    queue_published_at: str | None
+    marts_state: dict[str, Any]  # what the published marts describe: built_at, events
+
+    @classmethod
+    def read(cls, home: Path) -> Publication | None:
+        """The current publication, or None when nothing was ever published."""
+        try:
+            data = json.loads((serving_dir(home) / POINTER).read_text())
+        except FileNotFoundError:
+            return None
+        return cls(
+            marts=data.get("marts"),
+            queue=data.get("queue"),
+            marts_published_at=data.get("marts_published_at"),
+            queue_published_at=data.get("queue_published_at"),
+            marts_state=data.get("marts_state") or {},
+        )
+
+
+_publish_lock = threading.Lock()  # one publisher per process; `leadflow run` is one process
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _next_path(directory: Path, kind: str) -> Path:
+    return directory / f"{kind}-{time.time_ns()}.duckdb"
+
+
+def _swap(home: Path, **changes: Any) -> None:
+    """Rewrite the pointer with `changes`, atomically; then prune old generations."""
+    directory = serving_dir(home)
+    current = {}
+    with contextlib.suppress(FileNotFoundError):
+        current = json.loads((directory / POINTER).read_text())
+    current.update(changes)
+    staged = directory / f".{POINTER}.{os.getpid()}"
+    staged.write_text(json.dumps(current, indent=1))
+    os.replace(staged, directory / POINTER)
+    _prune(directory, current)
+
+
+def _prune(directory: Path, current: dict[str, Any]) -> None:
+    keep = {current.get("marts"), current.get("queue")}
+    for kind in ("marts", "queue"):
+        files = sorted(directory.glob(f"{kind}-*.duckdb"), key=lambda p: p.name, reverse=True)
+        for old in files[KEEP_GENERATIONS:]:
+            if old.name not in keep:
+                old.unlink(missing_ok=True)
+                old.with_name(old.name + ".wal").unlink(missing_ok=True)
+
+
+def _attach_fresh(connection: duckdb.DuckDBPyConnection, path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    connection.execute(f"attach '{quoted}' as publishing")
+    return "publishing"
+
+
+def mart_tables(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warehouse tables readers get: the marts, the reports and the run log."""
+    rows = connection.execute(
+        "select table_name from duckdb_tables() "
+        "where database_name = current_database() and schema_name = 'main' and not temporary"
+    ).fetchall()
+    names = [row[0] for row in rows]
+    return sorted(
+        name for name in names if name.startswith(MART_PREFIXES) or name in MART_EXTRA_TABLES
+    )
+
+
+def publish_marts(
+    connection: duckdb.DuckDBPyConnection, home: Path, state: dict[str, Any] | None = None
+) -> Path:
+    """Copy the marts into a new serving file and make it current; returns its path.
+
+    Call only after the quality gates passed on what is being copied. `connection` is a
+    writable connection (or cursor) of the warehouse; the copy is one read transaction, so
+    it is consistent even while other threads land events.
+    """
+    directory = serving_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    with _publish_lock:
+        path = _next_path(directory, "marts")
+        cursor = connection.cursor()
+        try:
+            alias = _attach_fresh(cursor, path)
+            try:
+                cursor.execute("begin transaction")
+                for table in mart_tables(cursor):
+                    cursor.execute(
+                        f'create table {alias}.main."{table}" as select * from main."{table}"'
+                    )
+                cursor.execute("commit")
+            finally:
+                cursor.execute(f"detach {alias}")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            cursor.close()
+        _swap(
+            home,
+            marts=path.name,
+            marts_published_at=_now_iso(),
+            marts_state=state or {},
+        )
+    return path
+
+
+def publish_queue(
+    connection: duckdb.DuckDBPyConnection, home: Path, queue_sql: str = QUEUE_SQL
+) -> int:
+    """Write the current queue (`queue_sql` on `connection`) into a new serving file and make
+    it current; returns its row count."""
+    directory = serving_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    with _publish_lock:
+        path = _next_path(directory, "queue")
+        rows = connection.execute(queue_sql).fetch_arrow_table()
+        try:
+            with contextlib.closing(duckdb.connect(str(path))) as target:
+                target.execute(f"create table {QUEUE_TABLE} ({QUEUE_COLUMNS})")
+                target.register("published_queue", rows)
+                target.execute(f"insert into {QUEUE_TABLE} by name select * from published_queue")
+                target.unregister("published_queue")
+                target.execute("checkpoint")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        _swap(home, queue=path.name, queue_published_at=_now_iso())
+    return rows.num_rows
+
+
+class ServingReader:
+    """Read-only connections over the current publication, for readers in any process.
+
+    One in-memory DuckDB per publication, with its files attached read-only and external
+    access off; each `cursor()` is a fresh cursor of it. When `current.json` changes, the
+    next cursor comes from the new publication; the old one is closed once no request has
+    used it for a while.
+    """
+
+    def __init__(self, home: Path, *, grace_s: float = 30.0) -> None:
+        self.home = home
+        self.grace_s = grace_s
+        self._lock = threading.Lock()
+        self._key: tuple[str | None, str | None] | None = None
+        self._mtime_ns = -1
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
+        self.publication: Publication | None = None
+
+    def available(self) -> bool:
+        """Whether anything was ever published here."""
+        return (serving_dir(self.home) / POINTER).exists()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the current publication (FileNotFoundError when there is none)."""
+        with self._lock:
+            self._refresh()
+            assert self._connection is not None
+            cursor = self._connection.cursor()
+        cursor.execute(f"set search_path = '{self._search_path()}'")
+        return cursor
+
+    def _search_path(self) -> str:
+        schemas = []
+        if self.publication is not None and self.publication.queue:
+            schemas.append("queue.main")
+        if self.publication is not None and self.publication.marts:
+            schemas.append("marts.main")
+        return ",".join(schemas) or "memory.main"
+
+    def _refresh(self) -> None:
+        pointer = serving_dir(self.home) / POINTER
+        try:
+            mtime = pointer.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"nothing published in {serving_dir(self.home)} yet: the first build of "
+                "`leadflow run` (or `leadflow check` after `leadflow transform`) publishes it"
+            ) from None
+        if mtime == self._mtime_ns and self._connection is not None:
+            self._close_retired()
+            return
+        publication = Publication.read(self.home)
+        assert publication is not None
+        key = (publication.marts, publication.queue)
+        self._mtime_ns = mtime
+        if key == self._key and self._connection is not None:
+            self.publication = publication
+            return
+        connection = duckdb.connect(":memory:")
+        directory = serving_dir(self.home)
+        for alias, name in (("marts", publication.marts), ("queue", publication.queue)):
+            if name:
+                quoted = str(directory / name).replace("'", "''")
+                connection.execute(f"attach '{quoted}' as {alias} (read_only)")
+        connection.execute("set enable_external_access = false")
+        connection.execute("set lock_configuration = true")
+        if self._connection is not None:
+            self._retired.append((time.monotonic(), self._connection))
+        self._connection, self._key, self.publication = connection, key, publication
+        self._close_retired()
+
+    def _close_retired(self) -> None:
+        now = time.monotonic()
+        keep = []
+        for retired_at, connection in self._retired:
+            if now - retired_at > self.grace_s:
+                with contextlib.suppress(duckdb.Error):
+                    connection.close()
+            else:
+                keep.append((retired_at, connection))
+        self._retired = keep
+
+    def close(self) -> None:
+        """Close every connection this reader opened."""
+        with self._lock:
+            for _, connection in self._retired:
+                connection.close()
+            if self._connection is not None:
+                self._connection.close()
+            self._retired, self._connection, self._key = [], None, None
+
+
+@contextlib.contextmanager
+def serving_cursor(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One cursor on the current publication, for a command that reads once and exits."""
+    reader = ServingReader(home)
+    try:
+        yield reader.cursor()
+    finally:
+        reader.close()
