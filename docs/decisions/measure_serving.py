@@ -354,18 +354,20 @@ REBUILD_SQL = """
     from {source} where inquiry_id is not null group by inquiry_id"""
 
 
-def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
-    """Runs under the DuckLake interpreter: writer + reader processes, files, rebuild."""
-    lake = pathlib.Path(lake_dir)
+def lake_concurrency(lake: pathlib.Path, source: str, duration: float, journal: str) -> None:
+    """A writer process and a reader process on one lake for `duration` seconds."""
     lake.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect()
     load_extensions(connection, [])
-    emit("b", "ducklake_loaded", duckdb=duckdb.__version__,
-         extensions=[str(f) for f in extension_files()])
     attach_lake(connection, lake)
     connection.execute(f"create table lake.stream as select * from read_parquet('{source}') "
                        "limit 0")
     connection.close()
+    if journal == "wal":  # persistent in the SQLite file: readers stop blocking the writer
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(lake / "catalog.sqlite")) as catalog:
+            catalog.execute("pragma journal_mode=wal")
 
     stop = lake / "STOP"
     reader = subprocess.Popen([sys.executable, __file__, "--role", "b-reader", "--lake",
@@ -378,17 +380,29 @@ def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
     stop.write_text("stop")
     read = json.loads(reader.communicate()[0])
     parquet = list((lake / "data").rglob("*.parquet"))
-    emit("b", "writer", seconds=duration, batches=written["batches"], rows=written["rows"],
+    emit("b", "writer", catalog_journal=journal, seconds=duration, batches=written["batches"],
+         batches_planned=int(duration * 10), rows=written["rows"],
          rows_per_s=round(written["rows"] / duration), failures=written["failures"],
          errors=written["errors"], insert=percentiles(written["latencies"]),
          parquet_files=len(parquet), parquet_bytes=sum(p.stat().st_size for p in parquet),
          catalog_bytes=(lake / "catalog.sqlite").stat().st_size,
          how="500 rows every 100 ms, one transaction each, another process")
-    emit("b", "reader_during_writes", failures=read["failures"], errors=read["errors"],
-         last_count=read["last_count"], count=percentiles(read["latencies"]["count"]),
+    emit("b", "reader_during_writes", catalog_journal=journal, ticks_planned=int(duration * 20),
+         failures=read["failures"], errors=read["errors"], last_count=read["last_count"],
+         count=percentiles(read["latencies"]["count"]),
          filtered=percentiles(read["latencies"]["filtered"]),
          reader="another process, one attached connection (READ_ONLY), 20 ticks/s, "
                 "count(*) then a filtered count each tick")
+
+
+def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
+    """Runs under the DuckLake interpreter: writer + reader processes, files, rebuild."""
+    emit("b", "ducklake_loaded", duckdb=duckdb.__version__,
+         extensions=[str(f) for f in extension_files()])
+    root = pathlib.Path(lake_dir)
+    lake_concurrency(root / "lake-default", source, duration, "delete")
+    lake = root / "lake-wal"
+    lake_concurrency(lake, source, duration, "wal")
 
     connection = duckdb.connect()
     load_extensions(connection, [])
@@ -430,12 +444,18 @@ def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
 
 def option_b(warehouse: pathlib.Path, scratch: pathlib.Path, python: str | None,
              duration: float) -> None:
+    # the wheels' files, from this interpreter or else from the DuckLake one, loaded here
+    extra: list[str] = []
+    if not extension_files() and python:
+        listed = subprocess.run(
+            [python, __file__, "--role", "b-list"], capture_output=True, text=True)
+        extra = json.loads(listed.stdout or "[]")
     connection = duckdb.connect()
     try:
-        load_extensions(connection, [])
+        load_extensions(connection, extra)
         emit("b", "loads_here", duckdb=duckdb.__version__, ok=True)
     except Exception as error:  # noqa: BLE001
-        emit("b", "loads_here", duckdb=duckdb.__version__, ok=False,
+        emit("b", "loads_here", duckdb=duckdb.__version__, ok=False, files=extra,
              error=f"{type(error).__name__}: {error}")
     if not python:
         emit("b", "skipped", why="no --ducklake-python given")
@@ -570,6 +590,8 @@ def main() -> None:
         return lake_writer_role(args.lake, args.source, args.seconds, batch=500)
     if args.role == "b-reader":
         return lake_reader_role(args.lake, args.stop_file, interval=0.05)
+    if args.role == "b-list":
+        return print(json.dumps([str(f) for f in extension_files()]))
     if args.role == "b-measure":
         return lake_measure_role(args.lake, args.source, args.seconds)
 
