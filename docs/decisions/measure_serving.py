@@ -39,8 +39,14 @@ READER_QUERY = "select count(*) from fct_inquiries"
 TRANSFORMS = pathlib.Path(__file__).resolve().parents[2] / "transforms"
 
 
+def say(record: object) -> None:
+    """One JSON line on stdout: the script's output is its measurements."""
+    sys.stdout.write(json.dumps(record, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def emit(option: str, measure: str, **fields) -> None:
-    print(json.dumps({"option": option, "measure": measure, **fields}, default=str), flush=True)
+    say({"option": option, "measure": measure, **fields})
 
 
 def percentiles(latencies: list[float]) -> dict:
@@ -57,19 +63,29 @@ def percentiles(latencies: list[float]) -> dict:
 
 
 def seconds(values: list[float]) -> dict:
-    return {"median_s": round(statistics.median(values), 3), "max_s": round(max(values), 3),
-            "runs": len(values)}
+    return {
+        "median_s": round(statistics.median(values), 3),
+        "max_s": round(max(values), 3),
+        "runs": len(values),
+    }
 
 
 # ---------------------------------------------------------------------------------- a
 
 
 def serving_tables(connection: duckdb.DuckDBPyConnection) -> list[str]:
-    names = [row[0] for row in connection.execute(
-        "select table_name from information_schema.tables where table_schema = 'main' "
-        "and table_type = 'BASE TABLE' order by table_name").fetchall()]
-    return [n for n in names if n.startswith(("fct_", "dim_", "rpt_"))
-            or n in ("lead_scores", "pipeline_runs")]
+    names = [
+        row[0]
+        for row in connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and table_type = 'BASE TABLE' order by table_name"
+        ).fetchall()
+    ]
+    return [
+        n
+        for n in names
+        if n.startswith(("fct_", "dim_", "rpt_")) or n in ("lead_scores", "pipeline_runs")
+    ]
 
 
 class Publisher:
@@ -99,7 +115,8 @@ class Publisher:
             for table in tables:
                 self.connection.execute(
                     f'create table serving_new.main."{table}" as '
-                    f'select * from "{self.catalog}".main."{table}"')
+                    f'select * from "{self.catalog}".main."{table}"'
+                )
         finally:
             self.connection.execute("detach serving_new")
         self.swap(target)
@@ -139,8 +156,9 @@ def reader_role(folder: str, queries: int, interval: float) -> None:
         start = time.perf_counter()
         try:
             name = pointer.read_text()
-            with contextlib.closing(duckdb.connect(str(pointer.parent / name),
-                                                   read_only=True)) as db:
+            with contextlib.closing(
+                duckdb.connect(str(pointer.parent / name), read_only=True)
+            ) as db:
                 db.execute(READER_QUERY).fetchone()
             latencies.append(time.perf_counter() - start)
             seen.add(name)
@@ -149,15 +167,26 @@ def reader_role(folder: str, queries: int, interval: float) -> None:
             failures += 1
             errors.append(f"{type(error).__name__}: {error}"[:300])
         time.sleep(max(0.0, interval - (time.perf_counter() - start)))
-    print(json.dumps({"latencies": latencies, "failures": failures, "errors": errors[:3],
-                      "generations_seen": len(seen), "stamps": stamps}))
+    say(
+        {
+            "latencies": latencies,
+            "failures": failures,
+            "errors": errors[:3],
+            "generations_seen": len(seen),
+            "stamps": stamps,
+        }
+    )
 
 
 def scale_up(connection: duckdb.DuckDBPyConnection, tables: list[str], factor: int) -> dict:
     """Make raw_events and the serving tables `factor` times larger (ids suffixed)."""
-    keys = {row[0]: row[1] for row in connection.execute(
-        "select table_name, constraint_column_names from duckdb_constraints() "
-        "where constraint_type = 'PRIMARY KEY'").fetchall()}
+    keys = {
+        row[0]: row[1]
+        for row in connection.execute(
+            "select table_name, constraint_column_names from duckdb_constraints() "
+            "where constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
+    }
     counts = {}
     for table in ["raw_events", *tables]:
         if table == "pipeline_runs":
@@ -165,15 +194,17 @@ def scale_up(connection: duckdb.DuckDBPyConnection, tables: list[str], factor: i
         columns = keys.get(table, [])
         replace = ", ".join(f'"{c}" || \'~\' || k::varchar as "{c}"' for c in columns)
         select = f"t.* replace ({replace})" if replace else "t.*"
-        connection.execute(f'insert into "{table}" select {select} '
-                           f'from "{table}" t, range(1, {factor}) r(k)')
+        connection.execute(
+            f'insert into "{table}" select {select} from "{table}" t, range(1, {factor}) r(k)'
+        )
         counts[table] = connection.execute(f'select count(*) from "{table}"').fetchone()[0]
     connection.execute("checkpoint")
     return counts
 
 
-def measure_publishing(connection, folder: pathlib.Path, warehouse: pathlib.Path, label: str,
-                       repeats: int) -> None:
+def measure_publishing(
+    connection, folder: pathlib.Path, warehouse: pathlib.Path, label: str, repeats: int
+) -> None:
     publisher = Publisher(connection, folder)
     tables = serving_tables(connection)
     times = []
@@ -181,10 +212,15 @@ def measure_publishing(connection, folder: pathlib.Path, warehouse: pathlib.Path
         start = time.perf_counter()
         target = publisher.publish_tables(tables)
         times.append(time.perf_counter() - start)
-    emit("a", "publish_marts", warehouse=label, tables=len(tables),
-         rows=sum(connection.execute(f'select count(*) from "{t}"').fetchone()[0]
-                  for t in tables),
-         bytes=target.stat().st_size, **seconds(times))
+    emit(
+        "a",
+        "publish_marts",
+        warehouse=label,
+        tables=len(tables),
+        rows=sum(connection.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables),
+        bytes=target.stat().st_size,
+        **seconds(times),
+    )
 
     times, sizes = [], []
     for _ in range(repeats):
@@ -195,8 +231,14 @@ def measure_publishing(connection, folder: pathlib.Path, warehouse: pathlib.Path
         os.replace(copy, folder / "whole-current.duckdb")  # the swap, same folder
         times.append(time.perf_counter() - start)
         sizes.append((folder / "whole-current.duckdb").stat().st_size)
-    emit("a", "publish_whole_file", warehouse=label, bytes=sizes[-1],
-         how="CHECKPOINT then shutil.copy then os.replace", **seconds(times))
+    emit(
+        "a",
+        "publish_whole_file",
+        warehouse=label,
+        bytes=sizes[-1],
+        how="CHECKPOINT then shutil.copy then os.replace",
+        **seconds(times),
+    )
 
 
 def option_a(warehouse: pathlib.Path, scratch: pathlib.Path, factor: int) -> None:
@@ -215,16 +257,23 @@ def option_a(warehouse: pathlib.Path, scratch: pathlib.Path, factor: int) -> Non
                 start = time.perf_counter()
                 target = publisher.publish_query("queue", queue_sql(rows))
                 times.append(time.perf_counter() - start)
-            emit("a", "publish_queue", rows=rows, bytes=target.stat().st_size,
-                 how="open leads joined to lead_scores, ids suffixed to reach the row count",
-                 **seconds(times))
+            emit(
+                "a",
+                "publish_queue",
+                rows=rows,
+                bytes=target.stat().st_size,
+                how="open leads joined to lead_scores, ids suffixed to reach the row count",
+                **seconds(times),
+            )
 
         # a reader in another process while the publisher publishes the marts 20 times
         tables = serving_tables(connection)
         publisher.publish_tables(tables)
         reader = subprocess.Popen(
             [sys.executable, __file__, "--role", "a-reader", "--folder", str(folder)],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(0.5)
         publish_times, window_start = [], time.time()
         for _ in range(20):
@@ -234,12 +283,20 @@ def option_a(warehouse: pathlib.Path, scratch: pathlib.Path, factor: int) -> Non
         window_end = time.time()
         result = json.loads(reader.communicate()[0])
         during = sum(window_start <= s <= window_end for s in result["stamps"])
-        emit("a", "reader_during_publishes", publishes=20, reads=len(result["latencies"]),
-             reads_during_publishing=during, failures=result["failures"],
-             errors=result["errors"], generations_seen=result["generations_seen"],
-             reader="another process; per read: read pointer, connect read_only, "
-                    f"{READER_QUERY}, close; 20 reads/s",
-             **percentiles(result["latencies"]), publish=seconds(publish_times))
+        emit(
+            "a",
+            "reader_during_publishes",
+            publishes=20,
+            reads=len(result["latencies"]),
+            reads_during_publishing=during,
+            failures=result["failures"],
+            errors=result["errors"],
+            generations_seen=result["generations_seen"],
+            reader="another process; per read: read pointer, connect read_only, "
+            f"{READER_QUERY}, close; 20 reads/s",
+            **percentiles(result["latencies"]),
+            publish=seconds(publish_times),
+        )
 
         if factor > 1:
             big = work / f"warehouse-x{factor}.duckdb"
@@ -249,12 +306,23 @@ def option_a(warehouse: pathlib.Path, scratch: pathlib.Path, factor: int) -> Non
                 start = time.perf_counter()
                 counts = scale_up(large, serving_tables(large), factor)
                 made = time.perf_counter() - start
-                emit("a", "made_larger_warehouse", factor=factor, seconds=round(made, 1),
-                     raw_events=counts["raw_events"], fct_inquiries=counts["fct_inquiries"],
-                     bytes=big.stat().st_size,
-                     how=f"insert into t select t.* (PK ids suffixed) from t, range(1,{factor})")
-                measure_publishing(large, work / "serving-large", big,
-                                   f"x{factor} (raw_events and marts replicated)", repeats=3)
+                emit(
+                    "a",
+                    "made_larger_warehouse",
+                    factor=factor,
+                    seconds=round(made, 1),
+                    raw_events=counts["raw_events"],
+                    fct_inquiries=counts["fct_inquiries"],
+                    bytes=big.stat().st_size,
+                    how=f"insert into t select t.* (PK ids suffixed) from t, range(1,{factor})",
+                )
+                measure_publishing(
+                    large,
+                    work / "serving-large",
+                    big,
+                    f"x{factor} (raw_events and marts replicated)",
+                    repeats=3,
+                )
 
 
 # ---------------------------------------------------------------------------------- b
@@ -282,8 +350,9 @@ def load_extensions(connection, extra: list[str]) -> None:
 
 def attach_lake(connection, lake: pathlib.Path, read_only: bool = False) -> None:
     mode = ", READ_ONLY" if read_only else ""
-    connection.execute(f"attach 'ducklake:sqlite:{lake}/catalog.sqlite' as lake "
-                       f"(DATA_PATH '{lake}/data/'{mode})")
+    connection.execute(
+        f"attach 'ducklake:sqlite:{lake}/catalog.sqlite' as lake (DATA_PATH '{lake}/data/'{mode})"
+    )
 
 
 def lake_writer_role(lake: str, source: str, seconds_: float, batch: int) -> None:
@@ -300,7 +369,8 @@ def lake_writer_role(lake: str, source: str, seconds_: float, batch: int) -> Non
         try:
             connection.execute(
                 f"insert into lake.stream select * replace (event_id || '~{k}' as event_id) "
-                f"from src limit {batch} offset {offset}")
+                f"from src limit {batch} offset {offset}"
+            )
             latencies.append(time.perf_counter() - start)
             rows += batch
         except Exception as error:  # noqa: BLE001
@@ -308,8 +378,15 @@ def lake_writer_role(lake: str, source: str, seconds_: float, batch: int) -> Non
             errors.append(f"{type(error).__name__}: {error}"[:300])
         k += 1
         time.sleep(max(0.0, 0.1 - (time.perf_counter() - start)))
-    print(json.dumps({"latencies": latencies, "failures": failures, "errors": errors[:3],
-                      "rows": rows, "batches": k}))
+    say(
+        {
+            "latencies": latencies,
+            "failures": failures,
+            "errors": errors[:3],
+            "rows": rows,
+            "batches": k,
+        }
+    )
 
 
 def lake_reader_role(lake: str, stop_file: str, interval: float) -> None:
@@ -319,7 +396,7 @@ def lake_reader_role(lake: str, stop_file: str, interval: float) -> None:
     queries = {
         "count": "select count(*) from lake.stream",
         "filtered": "select count(*), max(occurred_at) from lake.stream "
-                    "where event_type = 'inquiry_submitted' and inquiry_id like 'INQ0001%'",
+        "where event_type = 'inquiry_submitted' and inquiry_id like 'INQ0001%'",
     }
     latencies = {name: [] for name in queries}
     failures, errors, last = 0, [], 0
@@ -336,8 +413,7 @@ def lake_reader_role(lake: str, stop_file: str, interval: float) -> None:
                 failures += 1
                 errors.append(f"{type(error).__name__}: {error}"[:300])
         time.sleep(max(0.0, interval - (time.perf_counter() - start)))
-    print(json.dumps({"latencies": latencies, "failures": failures, "errors": errors[:3],
-                      "last_count": last}))
+    say({"latencies": latencies, "failures": failures, "errors": errors[:3], "last_count": last})
 
 
 REBUILD_SQL = """
@@ -360,8 +436,9 @@ def lake_concurrency(lake: pathlib.Path, source: str, duration: float, journal: 
     connection = duckdb.connect()
     load_extensions(connection, [])
     attach_lake(connection, lake)
-    connection.execute(f"create table lake.stream as select * from read_parquet('{source}') "
-                       "limit 0")
+    connection.execute(
+        f"create table lake.stream as select * from read_parquet('{source}') limit 0"
+    )
     connection.close()
     if journal == "wal":  # persistent in the SQLite file: readers stop blocking the writer
         import sqlite3
@@ -370,35 +447,80 @@ def lake_concurrency(lake: pathlib.Path, source: str, duration: float, journal: 
             catalog.execute("pragma journal_mode=wal")
 
     stop = lake / "STOP"
-    reader = subprocess.Popen([sys.executable, __file__, "--role", "b-reader", "--lake",
-                               str(lake), "--stop-file", str(stop)],
-                              stdout=subprocess.PIPE, text=True)
-    writer = subprocess.Popen([sys.executable, __file__, "--role", "b-writer", "--lake",
-                               str(lake), "--source", source, "--seconds", str(duration)],
-                              stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "b-reader",
+            "--lake",
+            str(lake),
+            "--stop-file",
+            str(stop),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "b-writer",
+            "--lake",
+            str(lake),
+            "--source",
+            source,
+            "--seconds",
+            str(duration),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     written = json.loads(writer.communicate()[0])
     stop.write_text("stop")
     read = json.loads(reader.communicate()[0])
     parquet = list((lake / "data").rglob("*.parquet"))
-    emit("b", "writer", catalog_journal=journal, seconds=duration, batches=written["batches"],
-         batches_planned=int(duration * 10), rows=written["rows"],
-         rows_per_s=round(written["rows"] / duration), failures=written["failures"],
-         errors=written["errors"], insert=percentiles(written["latencies"]),
-         parquet_files=len(parquet), parquet_bytes=sum(p.stat().st_size for p in parquet),
-         catalog_bytes=(lake / "catalog.sqlite").stat().st_size,
-         how="500 rows every 100 ms, one transaction each, another process")
-    emit("b", "reader_during_writes", catalog_journal=journal, ticks_planned=int(duration * 20),
-         failures=read["failures"], errors=read["errors"], last_count=read["last_count"],
-         count=percentiles(read["latencies"]["count"]),
-         filtered=percentiles(read["latencies"]["filtered"]),
-         reader="another process, one attached connection (READ_ONLY), 20 ticks/s, "
-                "count(*) then a filtered count each tick")
+    emit(
+        "b",
+        "writer",
+        catalog_journal=journal,
+        seconds=duration,
+        batches=written["batches"],
+        batches_planned=int(duration * 10),
+        rows=written["rows"],
+        rows_per_s=round(written["rows"] / duration),
+        failures=written["failures"],
+        errors=written["errors"],
+        insert=percentiles(written["latencies"]),
+        parquet_files=len(parquet),
+        parquet_bytes=sum(p.stat().st_size for p in parquet),
+        catalog_bytes=(lake / "catalog.sqlite").stat().st_size,
+        how="500 rows every 100 ms, one transaction each, another process",
+    )
+    emit(
+        "b",
+        "reader_during_writes",
+        catalog_journal=journal,
+        ticks_planned=int(duration * 20),
+        failures=read["failures"],
+        errors=read["errors"],
+        last_count=read["last_count"],
+        count=percentiles(read["latencies"]["count"]),
+        filtered=percentiles(read["latencies"]["filtered"]),
+        reader="another process, one attached connection (READ_ONLY), 20 ticks/s, "
+        "count(*) then a filtered count each tick",
+    )
 
 
 def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
     """Runs under the DuckLake interpreter: writer + reader processes, files, rebuild."""
-    emit("b", "ducklake_loaded", duckdb=duckdb.__version__,
-         extensions=[str(f) for f in extension_files()])
+    emit(
+        "b",
+        "ducklake_loaded",
+        duckdb=duckdb.__version__,
+        extensions=[str(f) for f in extension_files()],
+    )
     root = pathlib.Path(lake_dir)
     lake_concurrency(root / "lake-default", source, duration, "delete")
     lake = root / "lake-wal"
@@ -413,9 +535,14 @@ def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
     connection.execute("call ducklake_cleanup_old_files('lake', cleanup_all => true)")
     compacted = time.perf_counter() - start
     parquet = list((lake / "data").rglob("*.parquet"))
-    emit("b", "compaction", seconds=round(compacted, 2), parquet_files_after=len(parquet),
-         parquet_bytes_after=sum(p.stat().st_size for p in parquet),
-         how="merge_adjacent_files + expire_snapshots + cleanup_old_files, after the run")
+    emit(
+        "b",
+        "compaction",
+        seconds=round(compacted, 2),
+        parquet_files_after=len(parquet),
+        parquet_bytes_after=sum(p.stat().st_size for p in parquet),
+        how="merge_adjacent_files + expire_snapshots + cleanup_old_files, after the run",
+    )
 
     # a dbt-style full rebuild of a ~14k-row table from the ~180k-row event table
     start = time.perf_counter()
@@ -429,34 +556,49 @@ def lake_measure_role(lake_dir: str, source: str, duration: float) -> None:
         times = []
         for _ in range(5):
             start = time.perf_counter()
-            connection.execute(f"create or replace table {where}.fct_rebuilt as "
-                               + REBUILD_SQL.format(source=f"{where}.raw_events"))
+            connection.execute(
+                f"create or replace table {where}.fct_rebuilt as "
+                + REBUILD_SQL.format(source=f"{where}.raw_events")
+            )
             if where == "native":
                 connection.execute("checkpoint native")
             times.append(time.perf_counter() - start)
         rows = connection.execute(f"select count(*) from {where}.fct_rebuilt").fetchone()[0]
         source_rows = connection.execute(f"select count(*) from {where}.raw_events").fetchone()[0]
-        emit("b", f"full_rebuild_{where}", rows=rows, source_rows=source_rows,
-             **({"bulk_load_s": round(loaded, 2)} if where == "lake" else {}),
-             how="create or replace table ... as select ... group by inquiry_id",
-             **seconds(times))
+        emit(
+            "b",
+            f"full_rebuild_{where}",
+            rows=rows,
+            source_rows=source_rows,
+            **({"bulk_load_s": round(loaded, 2)} if where == "lake" else {}),
+            how="create or replace table ... as select ... group by inquiry_id",
+            **seconds(times),
+        )
 
 
-def option_b(warehouse: pathlib.Path, scratch: pathlib.Path, python: str | None,
-             duration: float) -> None:
+def option_b(
+    warehouse: pathlib.Path, scratch: pathlib.Path, python: str | None, duration: float
+) -> None:
     # the wheels' files, from this interpreter or else from the DuckLake one, loaded here
     extra: list[str] = []
     if not extension_files() and python:
         listed = subprocess.run(
-            [python, __file__, "--role", "b-list"], capture_output=True, text=True)
+            [python, __file__, "--role", "b-list"], capture_output=True, text=True
+        )
         extra = json.loads(listed.stdout or "[]")
     connection = duckdb.connect()
     try:
         load_extensions(connection, extra)
         emit("b", "loads_here", duckdb=duckdb.__version__, ok=True)
     except Exception as error:  # noqa: BLE001
-        emit("b", "loads_here", duckdb=duckdb.__version__, ok=False, files=extra,
-             error=f"{type(error).__name__}: {error}")
+        emit(
+            "b",
+            "loads_here",
+            duckdb=duckdb.__version__,
+            ok=False,
+            files=extra,
+            error=f"{type(error).__name__}: {error}",
+        )
     if not python:
         emit("b", "skipped", why="no --ducklake-python given")
         return
@@ -466,8 +608,21 @@ def option_b(warehouse: pathlib.Path, scratch: pathlib.Path, python: str | None,
     with contextlib.closing(duckdb.connect(str(warehouse), read_only=True)) as db:
         db.execute(f"copy raw_events to '{source}' (format parquet)")
     # the child's own lines are measurements too: pass them through
-    subprocess.run([python, __file__, "--role", "b-measure", "--lake", str(work / "lake"),
-                    "--source", str(source), "--seconds", str(duration)], check=True)
+    subprocess.run(
+        [
+            python,
+            __file__,
+            "--role",
+            "b-measure",
+            "--lake",
+            str(work / "lake"),
+            "--source",
+            str(source),
+            "--seconds",
+            str(duration),
+        ],
+        check=True,
+    )
 
 
 # ---------------------------------------------------------------------------------- c
@@ -493,9 +648,11 @@ def option_c(warehouse: pathlib.Path, scratch: pathlib.Path) -> None:
         while not stop.is_set():
             start = time.perf_counter()
             try:
-                cursor.execute("insert into bench_landing select * replace "
-                               f"(event_id || '~{k}' as event_id) from raw_events "
-                               f"limit 500 offset {(k * 500) % 180_000}")
+                cursor.execute(
+                    "insert into bench_landing select * replace "
+                    f"(event_id || '~{k}' as event_id) from raw_events "
+                    f"limit 500 offset {(k * 500) % 180_000}"
+                )
                 inserted[0] += 500
                 insert_times.append(time.perf_counter() - start)
             except Exception as error:  # noqa: BLE001
@@ -519,36 +676,67 @@ def option_c(warehouse: pathlib.Path, scratch: pathlib.Path) -> None:
     def second_process() -> None:
         time.sleep(5)
         probe = subprocess.run(
-            [sys.executable, "-c", "import duckdb, sys; "
-             f"duckdb.connect({str(copy)!r}, read_only=True); print('opened')"],
-            capture_output=True, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; "
+                f"duckdb.connect({str(copy)!r}, read_only=True); print('opened')",
+            ],
+            capture_output=True,
+            text=True,
+        )
         lines = [line for line in (probe.stdout + probe.stderr).splitlines() if line.strip()]
-        emit("c", "second_process_read_only", exit_code=probe.returncode,
-             said=lines[-1] if lines else "")
+        emit(
+            "c",
+            "second_process_read_only",
+            exit_code=probe.returncode,
+            said=lines[-1] if lines else "",
+        )
 
     def dbt(*args: str) -> tuple[float, bool]:
         start = time.perf_counter()
-        result = dbtRunner().invoke([
-            *args, "--project-dir", str(TRANSFORMS), "--profiles-dir", str(TRANSFORMS),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-            "--quiet"])
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(TRANSFORMS),
+                "--profiles-dir",
+                str(TRANSFORMS),
+                "--target-path",
+                str(work / "target"),
+                "--log-path",
+                str(work / "logs"),
+                "--quiet",
+            ]
+        )
         return time.perf_counter() - start, bool(result.success)
 
-    threads = [threading.Thread(target=f, daemon=True)
-               for f in (insert_loop, read_loop, second_process)]
+    threads = [
+        threading.Thread(target=f, daemon=True) for f in (insert_loop, read_loop, second_process)
+    ]
     for thread in threads:
         thread.start()
     build_s, build_ok = dbt("build")
     stop.set()
     for thread in threads:
         thread.join()
-    emit("c", "dbt_build_in_process", seconds=round(build_s, 1), success=build_ok,
-         reads=len(reads), read_failures=read_failures[0], read_errors=read_errors[:3],
-         **percentiles(reads), rows_inserted=inserted[0],
-         insert_rows_per_s=round(inserted[0] / build_s), insert_failures=insert_failures[0],
-         insert_errors=insert_errors[:3], insert=percentiles(insert_times),
-         how="one process; dbt build (dbtRunner, same DuckDB instance), a thread inserting "
-             "500 rows/100 ms into bench_landing, a thread reading 20/s on owner cursors")
+    emit(
+        "c",
+        "dbt_build_in_process",
+        seconds=round(build_s, 1),
+        success=build_ok,
+        reads=len(reads),
+        read_failures=read_failures[0],
+        read_errors=read_errors[:3],
+        **percentiles(reads),
+        rows_inserted=inserted[0],
+        insert_rows_per_s=round(inserted[0] / build_s),
+        insert_failures=insert_failures[0],
+        insert_errors=insert_errors[:3],
+        insert=percentiles(insert_times),
+        how="one process; dbt build (dbtRunner, same DuckDB instance), a thread inserting "
+        "500 rows/100 ms into bench_landing, a thread reading 20/s on owner cursors",
+    )
 
     stop.clear()
     reads.clear()
@@ -559,9 +747,16 @@ def option_c(warehouse: pathlib.Path, scratch: pathlib.Path) -> None:
     stop.set()
     for thread in threads:
         thread.join()
-    emit("c", "dbt_run_staging_warm", seconds=round(run_s, 1), success=run_ok,
-         reads=len(reads), read_failures=read_failures[0], **percentiles(reads),
-         how="second invoke in the same process: dbt run --select staging (incremental)")
+    emit(
+        "c",
+        "dbt_run_staging_warm",
+        seconds=round(run_s, 1),
+        success=run_ok,
+        reads=len(reads),
+        read_failures=read_failures[0],
+        **percentiles(reads),
+        how="second invoke in the same process: dbt run --select staging (incremental)",
+    )
     owner.close()
 
 
@@ -591,7 +786,7 @@ def main() -> None:
     if args.role == "b-reader":
         return lake_reader_role(args.lake, args.stop_file, interval=0.05)
     if args.role == "b-list":
-        return print(json.dumps([str(f) for f in extension_files()]))
+        return say([str(f) for f in extension_files()])
     if args.role == "b-measure":
         return lake_measure_role(args.lake, args.source, args.seconds)
 
@@ -599,9 +794,16 @@ def main() -> None:
         parser.error("--warehouse PATH: a built leadflow warehouse (it is copied, never written)")
     scratch = args.scratch or pathlib.Path(tempfile.mkdtemp(prefix="measure-serving-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    emit("-", "machine", cpus=os.cpu_count(), duckdb=duckdb.__version__,
-         python=sys.version.split()[0], warehouse=str(args.warehouse),
-         warehouse_bytes=args.warehouse.stat().st_size, scratch=str(scratch))
+    emit(
+        "-",
+        "machine",
+        cpus=os.cpu_count(),
+        duckdb=duckdb.__version__,
+        python=sys.version.split()[0],
+        warehouse=str(args.warehouse),
+        warehouse_bytes=args.warehouse.stat().st_size,
+        scratch=str(scratch),
+    )
     started = time.perf_counter()
     chosen = set(args.only.split(","))
     if "a" in chosen:
