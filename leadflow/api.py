@@ -20,9 +20,12 @@ def api_keys(config: Settings) -> dict[str, str]:
     return parse_api_keys(config.api_keys) if config.api_keys else local_api_keys(config.home)
 
 
-def make_api(config: Settings, bootstrap: str | None = None) -> FastAPI:
+def make_api(
+    config: Settings, bootstrap: str | None = None, *, in_service: bool = False
+) -> FastAPI:
     """The API over the settings' home; `/v1/events` publishes to `bootstrap` (default:
-    LEADFLOW_KAFKA_BOOTSTRAP; without one it answers 503)."""
+    LEADFLOW_KAFKA_BOOTSTRAP; without one it answers 503). `in_service`: inside `leadflow
+    run`, which holds the warehouse: read only what it publishes."""
     from scoring_api.main import RequestLimits, create_app
 
     bootstrap = bootstrap or config.kafka_bootstrap
@@ -47,5 +50,6 @@ def make_api(config: Settings, bootstrap: str | None = None) -> FastAPI:
             body_bytes=config.max_score_body_bytes,
         ),
         serving_home=config.home,
+        serving_only=in_service,
     )
     return app

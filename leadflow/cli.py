@@ -479,6 +479,7 @@ def score(
     historical import), as they stood at that event."""
     from leadflow.pipeline import open_warehouse
     from leadflow.runs import recorded_run
+    from leadflow.serving import publish_queue
     from models.batch import score_open_inquiries
     from models.clock import scoring_clock
     from models.scorer import current_scorer
@@ -518,6 +519,7 @@ def score(
         result = score_open_inquiries(
             connection, scorer, scored_at=now, as_of=clock.as_of, everything=everything
         )
+        publish_queue(connection, config.home)  # for readers (leadflow/serving.py)
         report = {**dataclasses.asdict(result), **clock.describe()}
         details.update(report)
     emit(report)
@@ -853,6 +855,35 @@ def bench_score(
         emit(run_bench(err, leads=leads))
 
 
+@bench_app.command("freshness")
+def bench_freshness(
+    seconds: Annotated[float, typer.Option(help="how long the stream runs")] = 300.0,
+    inquiries_per_s: Annotated[float, typer.Option(help="new inquiries per second")] = 20.0,
+    others_per_s: Annotated[float, typer.Option(help="other events per second")] = 200.0,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="a built LEADFLOW_HOME to copy (default: build a demo-sized one)"),
+    ] = None,
+    build_interval: Annotated[float, typer.Option(help="seconds between dbt builds")] = 120.0,
+) -> None:
+    """Speed to lead under a steady stream into a real `leadflow run`: accepted by POST
+    /v1/events → visible with a score in GET /v1/leads/{id}; and a reader's failed reads."""
+    from leadflow.bench_freshness import bench_freshness as run_bench
+
+    settings()
+    with product_errors():
+        emit(
+            run_bench(
+                err,
+                seconds=seconds,
+                inquiries_per_s=inquiries_per_s,
+                others_per_s=others_per_s,
+                home=home,
+                build_interval_s=build_interval,
+            )
+        )
+
+
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
 
@@ -910,6 +941,11 @@ def run(
     config = settings()
     _warn_if_ephemeral(config)
     with product_errors(), kafka_bootstrap(config, err) as bootstrap:
+        if not config.kafka_bootstrap:
+            # a new embedded broker's log starts empty: offsets stored for another log
+            # (an earlier broker) mean nothing to it, so it is read by a group of its own
+            group = f"{config.consumer_group}-embedded-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+            config = config.model_copy(update={"consumer_group": group})
         service = Service(config, err, bootstrap=bootstrap, build_interval_s=build_interval)
         service.run(on_ready=lambda: _announce(config)(_keys(config)))
 
@@ -923,18 +959,51 @@ def _keys(config: Settings) -> dict[str, str]:
 @app.command()
 def demo(
     serve_api: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="serve the API when the pipeline is done")
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="go on as `leadflow run`, fed live simulated events, once the history is in",
+        ),
     ] = True,
+    speed: Annotated[
+        float, typer.Option(help="simulated seconds per real second of the live feed")
+    ] = 120.0,
+    feed_days: Annotated[float, typer.Option(help="simulated days the live feed holds")] = 30.0,
 ) -> None:
-    """Run the whole pipeline on embedded defaults, print its figures, then serve the API."""
-    from leadflow.pipeline import run_demo
+    """Simulate two years up to today and run the whole pipeline on embedded defaults, print
+    its figures, then run the service with the simulation going on in accelerated time."""
+    from ingestion.feeder import Feeder, held_events
+    from leadflow.pipeline import FUTURE_EVENTS, kafka_bootstrap, run_demo
+    from leadflow.service import Service
 
     config = settings()
-    with product_errors():
-        summary = run_demo(config, err)
+    with product_errors(), kafka_bootstrap(config, err) as bootstrap:
+        config = config.model_copy(update={"kafka_bootstrap": bootstrap})
+        summary = run_demo(config, err, feed_days=feed_days if serve_api else 0.0)
         emit(dataclasses.asdict(summary))
-        if serve_api:
-            _serve(config, _announce(config))
+        if not serve_api:
+            return
+        feeder = Feeder(
+            bootstrap,
+            held_events(config.home / FUTURE_EVENTS),
+            start=dt.datetime.now(dt.UTC),
+            speed=speed,
+        )
+
+        def ready() -> None:
+            _announce(config)(_keys(config))
+            feeder.start_feeding()
+            err.print(
+                f"live feed: {feeder.report.pending:,} simulated events of the next "
+                f"{feed_days:g} days, {speed:g}× faster than real time; `leadflow status` "
+                "in another terminal (same LEADFLOW_HOME) shows the service"
+            )
+
+        service = Service(config, err, bootstrap=bootstrap)
+        try:
+            service.run(on_ready=ready)
+        finally:
+            feeder.close()
 
 
 def main() -> None:

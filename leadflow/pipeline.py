@@ -338,7 +338,11 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
 
 
 def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[Any]:
-    """Run the Great Expectations gates; raises QualityGateFailed naming what failed."""
+    """Run the Great Expectations gates; raises QualityGateFailed naming what failed.
+
+    When every gate of the whole set passed, the marts are published for readers
+    (leadflow/serving.py): only a gated state is ever published."""
+    from leadflow.serving import publish_marts
     from quality.gates import check_tables, raise_on_failure
 
     with recorded_run(settings.warehouse_path, "check") as details:
@@ -346,6 +350,9 @@ def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[An
             results = check_tables(connection, list(tables), settings.vocabularies)
         details["tables"] = list(tables)
         raise_on_failure(results)
+    if set(tables) >= set(GATED_TABLES):
+        with contextlib.closing(open_warehouse(settings)) as connection:
+            publish_marts(connection, settings.home, state={"published_by": "check"})
     return results
 
 
@@ -367,13 +374,32 @@ class DemoSummary:
     baseline_auc: float
     ece: float
     seconds: float
+    events_held_for_live_feed: int = 0
 
 
-def run_demo(settings: Settings, console: Console) -> DemoSummary:
-    """Simulate → produce → ingest → dbt build → quality gates → train → score, from scratch."""
+DEMO_YEARS = 2.0
+
+
+def history_start(years: float = DEMO_YEARS) -> dt.date:
+    """The first day of a simulated history that ends today (UTC), so its queue is live."""
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=round(years * 365))
+
+
+FUTURE_EVENTS = "events.future.jsonl"
+
+
+def run_demo(settings: Settings, console: Console, *, feed_days: float = 0.0) -> DemoSummary:
+    """Simulate → produce → ingest → dbt build → quality gates → train → score, from scratch.
+
+    The history ends today. With `feed_days`, the simulation goes on that many days beyond
+    today; those events are held in $LEADFLOW_HOME/events.future.jsonl for the live feed
+    (ingestion/feeder.py) instead of being produced now.
+    """
     from ingestion.consumer import ingest
+    from ingestion.feeder import split_at
     from ingestion.producer import produce_file
     from ingestion.simulator import estimate_events, simulate
+    from leadflow.serving import publish_queue
     from models.batch import score_open_inquiries
     from models.clock import scoring_clock
     from models.scorer import current_scorer
@@ -388,20 +414,30 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
     for stale in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(settings.archive_dir, ignore_errors=True)
+    shutil.rmtree(home / "serving", ignore_errors=True)  # copies of the warehouse replaced
 
+    years = DEMO_YEARS + feed_days / 365
+    simulated_path = home / "events.simulated.jsonl" if feed_days else events_path
     with progress_bar(console) as progress:
-        task = progress.add_task("simulate", total=estimate_events(2.0, 7000))
+        task = progress.add_task("simulate", total=estimate_events(years, 7000))
         simulated = simulate(
-            events_path,
+            simulated_path,
             truth_path,
             seed=settings.seed,
+            years=years,
+            start=history_start(),
             progress=lambda n: progress.advance(task, n),
         )
         progress.update(task, total=simulated.events_written, completed=simulated.events_written)
+    held = 0
+    if feed_days:
+        now = dt.datetime.now(dt.UTC)
+        held = split_at(simulated_path, events_path, home / FUTURE_EVENTS, now)
+        simulated_path.unlink()
 
     with kafka_bootstrap(settings, console) as bootstrap:
         with progress_bar(console) as progress:
-            task = progress.add_task("produce", total=simulated.events_written)
+            task = progress.add_task("produce", total=simulated.events_written - held)
             produced = produce_file(bootstrap, events_path, lambda n: progress.advance(task, n))
         with (
             recorded_run(settings.warehouse_path, "ingest") as details,
@@ -441,6 +477,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
             clock = scoring_clock(connection, now)
             result = score_open_inquiries(connection, scorer, scored_at=now, as_of=clock.as_of)
             details.update({**dataclasses.asdict(result), **clock.describe()})
+        publish_queue(connection, settings.home)
         scored = result.scored
         customers, inquiries = connection.execute(
             "select (select count(*) from dim_customers), (select count(*) from fct_inquiries)"
@@ -460,6 +497,7 @@ def run_demo(settings: Settings, console: Console) -> DemoSummary:
         baseline_auc=round(report.metrics["baseline_auc"], 4),
         ece=round(report.metrics["ece"], 4),
         seconds=round(time.monotonic() - started, 1),
+        events_held_for_live_feed=held,
     )
 
 

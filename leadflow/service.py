@@ -79,6 +79,7 @@ class Part:
         self.body = body
         self.stop = stop
         self.state = PartState(name)
+        self.backoff = 1.0
         self.thread = threading.Thread(target=self._run, name=f"leadflow-{name}", daemon=True)
 
     def start(self) -> None:
@@ -92,6 +93,7 @@ class Part:
         self.state.last_cycle_s = round(seconds, 3)
         self.state.detail.update(detail)
         metrics.CYCLE_SECONDS.labels(part=self.name).observe(seconds)
+        self.backoff = 1.0  # it works again: the next failure starts the back-off over
 
     def failed(self, error: BaseException) -> None:
         """Record a failed cycle that the part itself survives (e.g. a failing build)."""
@@ -100,7 +102,6 @@ class Part:
         metrics.PART_ERRORS.labels(part=self.name).inc()
 
     def _run(self) -> None:
-        backoff = 1.0
         while not self.stop.is_set():
             self.state.state = "running"
             self.state.started_at = _utc_now().isoformat(timespec="seconds")
@@ -118,10 +119,10 @@ class Part:
                 self.state.restarts += 1
                 metrics.PART_RESTARTS.labels(part=self.name).inc()
                 if time.monotonic() - started > 5 * MAX_BACKOFF_S:
-                    backoff = 1.0  # it ran well for a while: start the back-off over
+                    self.backoff = 1.0  # it ran well for a while: start the back-off over
                 self.state.state = "backing_off"
-                self.stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                self.stop.wait(self.backoff)
+                self.backoff = min(self.backoff * 2, MAX_BACKOFF_S)
         self.state.state = "stopped"
 
 
@@ -156,6 +157,7 @@ class Service:
     ) -> None:
         from leadflow.pipeline import open_warehouse
 
+        _import_parts()
         self.settings = settings
         self.console = console
         self.bootstrap = bootstrap
@@ -207,7 +209,7 @@ class Service:
 
         from leadflow.api import make_api
 
-        app = make_api(self.settings, self.bootstrap)
+        app = make_api(self.settings, self.bootstrap, in_service=True)
         config = uvicorn.Config(
             app, host=self.settings.api_host, port=self.settings.api_port, log_level="warning"
         )
@@ -285,16 +287,30 @@ class Service:
                     sweep = True
                 assert self.shared.built_since is not None
                 now = _utc_now()
-                with self.shared.score_lock:
-                    result = live.tick(
-                        scorer, built_since=self.shared.built_since, now=now, sweep=sweep
+                try:
+                    with self.shared.score_lock:
+                        result = live.tick(
+                            scorer, built_since=self.shared.built_since, now=now, sweep=sweep
+                        )
+                        began = time.perf_counter()
+                        queue = publish_live_queue(live, self.settings.home)
+                        result.phases["publish"] = time.perf_counter() - began
+                except (duckdb.CatalogException, duckdb.TransactionException) as error:
+                    # dbt swaps a table it rebuilds (create, rename, drop) while the tick
+                    # read it, or wrote what the tick wrote: the next tick reads it whole
+                    part.state.detail["retried_ticks"] = (
+                        part.state.detail.get("retried_ticks", 0) + 1
                     )
-                    queue = publish_live_queue(live, self.settings.home)
+                    log.info("live tick retried: %s", _one_line(error))
+                    self.shared.landed.set()
+                    self.stop.wait(0.2)
+                    continue
                 sweep = False
                 if result.rescored or result.removed or result.swept:
                     metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
                 part.cycle(
-                    result.seconds,
+                    result.seconds + result.phases["publish"],
+                    phases={name: round(value, 3) for name, value in result.phases.items()},
                     rescored=result.rescored,
                     removed=result.removed,
                     queue=queue,
@@ -420,6 +436,23 @@ class Service:
         staged = path.with_name(f".{STATE_FILE}.{os.getpid()}")
         staged.write_text(json.dumps(self.state(), indent=1, default=str))
         os.replace(staged, path)
+
+
+def _import_parts() -> None:
+    """Import what the parts use, here, before their threads start: Python's import locks
+    can deadlock when threads import the same heavy packages (scikit-learn, narwhals) at
+    once, which happened between the API's model loading and the live scorer."""
+    import dbt.cli.main  # noqa: F401
+    import uvicorn  # noqa: F401
+
+    import ingestion.consumer  # noqa: F401
+    import leadflow.api  # noqa: F401
+    import models.drift  # noqa: F401
+    import models.live  # noqa: F401
+    import models.scorer  # noqa: F401
+    import models.train  # noqa: F401
+    import quality.gates  # noqa: F401
+    import scoring_api.main  # noqa: F401
 
 
 def live_staging(settings: Settings) -> Any:

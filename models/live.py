@@ -128,6 +128,7 @@ class TickResult:
     newest_landed_at: dt.datetime | None = None
     touched: list[str] = field(default_factory=list)
     first_scored: list[str] = field(default_factory=list)  # in the queue for the first time
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 class LiveScorer:
@@ -172,9 +173,11 @@ class LiveScorer:
         `sweep`, or once SWEEP_EVERY_S has passed) and write lead_scores."""
         started = time.perf_counter()
         result = TickResult()
-        self.overlay(as_warehouse_time(built_since) - LANDING_MARGIN)
+        since = as_warehouse_time(built_since) - LANDING_MARGIN
+        self.overlay(since)
+        result.phases["overlay"] = time.perf_counter() - started
         result.newest_landed_at = self._newest_landed()
-        as_of = self._clock(now, as_warehouse_time(built_since) - LANDING_MARGIN)
+        as_of = self._clock(now, since)
         sweep = sweep or time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
         open_ids = self._open(as_of)
         if sweep:
@@ -186,8 +189,11 @@ class LiveScorer:
             still_open = set(open_ids)
             candidates = [i for i in touched if i in still_open]
         closed = self._scored_not_open(open_ids)
+        result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
         rows = self._score(scorer, candidates, as_of=as_of, scored_at=now)
+        result.phases["score"] = time.perf_counter() - started - sum(result.phases.values())
         result.first_scored = self._write(rows, closed)
+        result.phases["write"] = time.perf_counter() - started - sum(result.phases.values())
         if sweep:
             self.last_sweep = time.monotonic()
         self.touched_since = result.newest_landed_at or self.touched_since

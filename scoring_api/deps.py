@@ -85,6 +85,11 @@ def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
         finally:
             cursor.close()
         return
+    if request.app.state.serving_only:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the service is building the warehouse's first published state; retry",
+        )
     # a connection per request, not one for the app's life: an open connection holds a lock
     # on the file that would keep the pipeline from writing the warehouse while the API runs
     try:

@@ -44,6 +44,7 @@ def create_app(
     publish_events: Callable[[Sequence[Event]], None] | None = None,
     limits: RequestLimits = RequestLimits(),  # noqa: B008 - frozen, so one shared default is safe
     serving_home: Path | None = None,
+    serving_only: bool = False,
 ) -> FastAPI:
     """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
 
@@ -51,7 +52,8 @@ def create_app(
     `limits`: the contract's window and body sizes every request is held to.
     `serving_home`: the LEADFLOW_HOME whose published copies are read (leadflow/serving.py);
     by default the warehouse's folder. Until something is published there, the warehouse
-    file itself is read.
+    file itself is read, unless `serving_only` (under `leadflow run`, whose process holds
+    the warehouse): then the API answers 503 until the first publication.
     """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
@@ -74,6 +76,7 @@ def create_app(
     app.state.model = None  # until the lifespan has loaded it
     app.state.warehouse_path = warehouse_path
     app.state.serving = ServingReader(serving_home or warehouse_path.parent)
+    app.state.serving_only = serving_only
     app.state.api_keys = dict(api_keys)
     app.state.publish_events = publish_events
     app.state.limits = limits

@@ -14,7 +14,11 @@ source as (
 landed as (
 
     select * from source
-    {%- if is_incremental() %}
+    {%- if var('leadflow_live', false) %}
+    -- live staging (models/live.py) takes the new copies only: the built table keeps the
+    -- earliest of those it holds, and the next build re-ranks them all
+    where {{ landed_since(incremental_lower_bound()) }}
+    {%- elif is_incremental() %}
     where inquiry_id in (
         select inquiry_id from source
         where {{ landed_since(incremental_lower_bound()) }}
