@@ -39,6 +39,7 @@ from ingestion.contracts import (
     decode_record,
     shown,
 )
+from leadflow.errors import LeadflowError
 
 OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
 
@@ -59,7 +60,7 @@ log = logging.getLogger(__name__)
 _CONFLICTS = (duckdb.TransactionException, duckdb.ConstraintException)
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(LeadflowError, RuntimeError):
     """The warehouse refused a write; the batch was not landed and offsets were not moved."""
 
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from leadflow.errors import LeadflowError
 from leadflow.logs import configure_logging
 from leadflow.settings import Settings
 
@@ -40,53 +42,17 @@ def emit(record: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def product_errors() -> Iterator[None]:
-    """Turn the product's own errors into a one-line message and exit code 1."""
-    from ingestion.archive import ArchiveError
-    from ingestion.broker import BrokerError
-    from ingestion.consumer import IngestError
-    from ingestion.contracts import ContractViolation
-    from ingestion.importer import ExportError, MappingError
-    from ingestion.quarantine import QuarantineError
-    from ingestion.sink import WarehouseError
-    from ingestion.vocabularies import VocabularyError
-    from leadflow.identity import IdentityError
-    from leadflow.keys import KeyConfigError
-    from leadflow.pipeline import TransformError
+    """Turn the product's own errors into a message and exit code 1.
 
-    known: tuple[type[BaseException], ...] = (
-        BrokerError,
-        IngestError,
-        WarehouseError,
-        ContractViolation,
-        QuarantineError,
-        ArchiveError,
-        MappingError,
-        ExportError,
-        TransformError,
-        KeyConfigError,
-        IdentityError,
-        VocabularyError,
-        FileNotFoundError,
-        *_optional_errors(),
-    )
+    The message is printed unwrapped, so a one-line error stays one line on any terminal
+    (and in a log that greps it).
+    """
     try:
         yield
-    except known as error:
-        err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    except (LeadflowError, FileNotFoundError) as error:
+        text = escape(str(error))  # a message may hold [brackets]; they are not markup
+        err.print(f"[bold red]error:[/] {text}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-
-
-def _optional_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = []
-    with contextlib.suppress(ImportError):
-        from quality.errors import QualityGateFailed  # not quality.gates: GX takes seconds
-
-        errors.append(QualityGateFailed)
-    with contextlib.suppress(ImportError):
-        from models.errors import ModelError
-
-        errors.append(ModelError)
-    return tuple(errors)
 
 
 def settings() -> Settings:

@@ -31,6 +31,7 @@ import transforms
 from ingestion.broker import EmbeddedBroker, ensure_topics
 from ingestion.sink import WarehouseError, describe_storage_error
 from ingestion.warehouse import create_landing_tables
+from leadflow.errors import LeadflowError
 from leadflow.runs import carry_runs_over, carry_tables_over, recorded_run
 from leadflow.settings import Settings
 
@@ -38,7 +39,7 @@ TRANSFORMS_DIR = Path(transforms.__file__).parent
 GATED_TABLES = ("raw_events", "stg_leadflow__rejected_values", "fct_inquiries")
 
 
-class TransformError(RuntimeError):
+class TransformError(LeadflowError, RuntimeError):
     """`dbt build` failed; the message lists the failing models and tests."""
 
 
