@@ -265,6 +265,7 @@ def _landed_versions(config: Settings) -> Iterator[Any]:
     import duckdb
 
     from ingestion.importer import landed_versions_in
+    from ingestion.sink import describe_storage_error
 
     if not config.warehouse_path.exists():
         yield None
@@ -272,11 +273,14 @@ def _landed_versions(config: Settings) -> Iterator[Any]:
     try:
         connection = duckdb.connect(str(config.warehouse_path), read_only=True)
     except duckdb.Error as error:
+        why = describe_storage_error(error, "reading the warehouse")
         err.print(
-            f"[yellow]the warehouse cannot be read now ({str(error).splitlines()[0]}): "
-            "corrections of rows imported before are not recognised; the consumer will keep "
-            "them as conflicting duplicates[/]",
+            f"warning: {why}; meanwhile corrections of rows imported before are not "
+            "recognised: the consumer will keep them as conflicting duplicates",
+            style="yellow",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         yield None
         return
@@ -512,11 +516,13 @@ def status() -> None:
     from rich.table import Table
 
     from leadflow.pipeline import open_warehouse
+    from leadflow.runs import journal_path
     from leadflow.status import read_status
 
     config = settings()
+    journal = journal_path(config.warehouse_path)
     with product_errors(), contextlib.closing(open_warehouse(config, read_only=True)) as db:
-        report = read_status(db, config.consumer_group, config.kafka_bootstrap)
+        report = read_status(db, config.consumer_group, config.kafka_bootstrap, journal)
     table = Table(title=f"consumer group {config.consumer_group} on {config.kafka_bootstrap}")
     for column in ("topic", "partition", "end offset", "landed offset", "lag"):
         table.add_column(column, justify="right" if column != "topic" else "left")
