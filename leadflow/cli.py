@@ -872,10 +872,20 @@ def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
 
         url = f"http://{config.api_host}:{config.api_port}"
         sales_key = key_for_role(keys, "sales") or key_for_role(keys, "admin")
-        err.print(f"[bold green]scoring API[/] on {url}  (docs: {url}/docs; Ctrl-C stops it)")
-        err.print(f"API key (sales): {sales_key}")
-        err.print(f"  curl -H 'X-API-Key: {sales_key}' '{url}/v1/leads?limit=5'")
         err.print(
+            f"[bold green]scoring API[/] on {url}  (docs: {url}/docs; Ctrl-C stops it)",
+            soft_wrap=True,
+        )
+        if config.api_keys:
+            roles = ", ".join(sorted(set(keys.values())))
+            _say(f"API keys: the {len(keys)} in LEADFLOW_API_KEYS (roles: {roles})")
+        else:
+            _say(f"API keys, one per role, kept in {(config.home / 'api_keys.json').resolve()}:")
+            for key, role in sorted(keys.items(), key=lambda item: item[1]):
+                _say(f"  {role}: {key}")
+        _say("try:")
+        _say(f"  curl -H 'X-API-Key: {sales_key}' '{url}/v1/leads?limit=5'")
+        _say(
             f"  curl -H 'X-API-Key: {sales_key}' -H 'Content-Type: application/json' "
             f"{url}/v1/score "
             """-d '{"channel":"own_site","product_category":"pumps","country":"CN","quantity":20,"""
@@ -884,6 +894,11 @@ def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
         )
 
     return announce
+
+
+def _say(line: str) -> None:
+    """One line on stderr, never wrapped: a command wrapped at 80 columns fails when pasted."""
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
