@@ -482,9 +482,9 @@ def describe_storage_error(error: BaseException, doing: str) -> str:
         )
     if is_lock_conflict(text):
         return (
-            f"{doing} failed: the file is held{_holder(text)}, and DuckDB lets no other "
-            "process open a file while one writes it; stop that process or wait until it "
-            "is done, then run again"
+            f"{doing} failed: the file is held{_holder(text)}, and DuckDB lets one process "
+            "write a file and no other open it meanwhile; stop that process or wait until "
+            "it is done, then run again"
         )
     if "read-only" in lowered or "readonly" in lowered or "permission denied" in lowered:
         return (
