@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.warehouse import create_landing_tables
+from leadflow.errors import LeadflowError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ _SQL_TYPES = {
 }
 
 
-class ArchiveError(RuntimeError):
+class ArchiveError(LeadflowError, RuntimeError):
     """The archive is missing or cannot be read."""
 
 

@@ -15,11 +15,12 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ingestion.contracts import DEAD_LETTER_TOPIC, TOPIC_BY_SOURCE
+from leadflow.errors import LeadflowError
 
 ALL_TOPICS: tuple[str, ...] = (*TOPIC_BY_SOURCE.values(), DEAD_LETTER_TOPIC)
 
 
-class BrokerError(RuntimeError):
+class BrokerError(LeadflowError, RuntimeError):
     """The broker could not be started or reached."""
 
 

@@ -30,13 +30,14 @@ from ingestion.sink import (
     stored_offsets,
     stored_positions,
 )
+from leadflow.errors import LeadflowError
 
 log = logging.getLogger(__name__)
 SOURCE_TOPICS: tuple[str, ...] = tuple(TOPIC_BY_SOURCE.values())
 MAX_BACKOFF_S = 30.0
 
 
-class IngestError(RuntimeError):
+class IngestError(LeadflowError, RuntimeError):
     """Ingestion cannot go on; the message says what to do."""
 
 

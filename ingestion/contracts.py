@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ingestion.vocabularies import Vocabularies
+from leadflow.errors import LeadflowError
 
 TOPIC_BY_SOURCE: dict[str, str] = {
     "web": "leadflow.web",
@@ -611,7 +612,7 @@ CATALOGUE: dict[tuple[str, int], type[Event]] = {
 EVENT_TYPES: dict[str, str] = {etype: model.source for (etype, _), model in CATALOGUE.items()}
 
 
-class ContractViolation(ValueError):
+class ContractViolation(LeadflowError, ValueError):
     """An event that does not follow the contract; `reason` is short, `details` list each fault."""
 
     def __init__(self, reason: str, details: list[str] | None = None) -> None:

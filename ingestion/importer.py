@@ -41,16 +41,17 @@ from ingestion.contracts import (
     parse_event,
     shown,
 )
+from leadflow.errors import LeadflowError
 
 SOURCE_BY_SYSTEM = {"crm": "sales", "wms": "logistics", "web": "web"}
 _NAMESPACE = uuid.UUID("6f1c2a0e-5b1e-4c55-9a57-1eadf1a0b001")  # leadflow imports
 
 
-class MappingError(ValueError):
+class MappingError(LeadflowError, ValueError):
     """The mapping file itself is wrong; the message names the key."""
 
 
-class ExportError(ValueError):
+class ExportError(LeadflowError, ValueError):
     """The export as a whole cannot be imported (encoding, columns, no rows); one line why."""
 
 

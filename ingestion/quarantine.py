@@ -12,9 +12,10 @@ import orjson
 from kafka import KafkaProducer
 
 from ingestion.contracts import ContractViolation, decode_event
+from leadflow.errors import LeadflowError
 
 
-class QuarantineError(LookupError):
+class QuarantineError(LeadflowError, LookupError):
     """No quarantined event matches."""
 
 

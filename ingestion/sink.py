@@ -39,6 +39,7 @@ from ingestion.contracts import (
     decode_record,
     shown,
 )
+from leadflow.errors import LeadflowError
 
 OffsetCommit = Callable[[dict[tuple[str, int], int]], None]
 
@@ -59,7 +60,7 @@ log = logging.getLogger(__name__)
 _CONFLICTS = (duckdb.TransactionException, duckdb.ConstraintException)
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(LeadflowError, RuntimeError):
     """The warehouse refused a write; the batch was not landed and offsets were not moved."""
 
 
@@ -479,12 +480,11 @@ def describe_storage_error(error: BaseException, doing: str) -> str:
         return (
             f"{doing} failed: the disk is full ({text.splitlines()[0]}); free space and run again"
         )
-    if "conflicting lock" in lowered or "could not set lock" in lowered:
-        holder = re.search(r"\(PID (\d+)\)", text)
-        by = f" by process {holder.group(1)}" if holder else ""
+    if is_lock_conflict(text):
         return (
-            f"{doing} failed: the file is held{by}, which writes it; stop that process or "
-            "wait until it is done, then run again"
+            f"{doing} failed: the file is held{_holder(text)}, and DuckDB lets one process "
+            "write a file and no other open it meanwhile; stop that process or wait until "
+            "it is done, then run again"
         )
     if "read-only" in lowered or "readonly" in lowered or "permission denied" in lowered:
         return (
@@ -493,6 +493,38 @@ def describe_storage_error(error: BaseException, doing: str) -> str:
             "LEADFLOW_HOME at a writable place"
         )
     return f"{doing} failed: {text.splitlines()[0] if text else type(error).__name__}"
+
+
+def is_lock_conflict(text: str) -> bool:
+    """Whether a DuckDB error (or a log holding one) says another process holds the file."""
+    lowered = text.lower()
+    return "conflicting lock" in lowered or "could not set lock" in lowered
+
+
+def _holder(text: str) -> str:
+    """` by process N (`its command`)`, from DuckDB's lock error, as far as it is known."""
+    pid = re.search(r"\(PID (\d+)\)", text)
+    if pid is None:
+        return ""
+    command = _command_of(pid.group(1))
+    return f" by process {pid.group(1)}" + (f" (`{command}`)" if command else "")
+
+
+def _command_of(pid: str) -> str | None:
+    """The command line of process `pid`, shortened, or None where /proc does not tell."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    argv = [arg for arg in raw.decode(errors="replace").split("\0") if arg]
+    if not argv:
+        return None
+    words = [Path(argv[0]).name, *argv[1:]]
+    for i, arg in enumerate(argv):  # `leadflow ingest`, whether run as a script or with -m
+        if arg == "leadflow" or arg.endswith("/leadflow"):
+            words = ["leadflow", *argv[i + 1 :]]
+            break
+    return " ".join(" ".join(words).split())[:80]  # one line, even for `python -c` code
 
 
 def _event_row(message: Message, event: Event, record: dict[str, Any]) -> tuple[Any, ...]:

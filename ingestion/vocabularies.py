@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
+from leadflow.errors import LeadflowError
+
 DEFAULT_PATH = Path(__file__).with_name("vocabularies.yml")
 POLICIES = ("accept", "quarantine")
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -27,7 +29,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-class VocabularyError(ValueError):
+class VocabularyError(LeadflowError, ValueError):
     """The vocabularies file cannot be used; the message says what to fix."""
 
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from leadflow.errors import LeadflowError
 from leadflow.logs import configure_logging
 from leadflow.settings import Settings
 
@@ -40,53 +42,17 @@ def emit(record: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def product_errors() -> Iterator[None]:
-    """Turn the product's own errors into a one-line message and exit code 1."""
-    from ingestion.archive import ArchiveError
-    from ingestion.broker import BrokerError
-    from ingestion.consumer import IngestError
-    from ingestion.contracts import ContractViolation
-    from ingestion.importer import ExportError, MappingError
-    from ingestion.quarantine import QuarantineError
-    from ingestion.sink import WarehouseError
-    from ingestion.vocabularies import VocabularyError
-    from leadflow.identity import IdentityError
-    from leadflow.keys import KeyConfigError
-    from leadflow.pipeline import TransformError
+    """Turn the product's own errors into a message and exit code 1.
 
-    known: tuple[type[BaseException], ...] = (
-        BrokerError,
-        IngestError,
-        WarehouseError,
-        ContractViolation,
-        QuarantineError,
-        ArchiveError,
-        MappingError,
-        ExportError,
-        TransformError,
-        KeyConfigError,
-        IdentityError,
-        VocabularyError,
-        FileNotFoundError,
-        *_optional_errors(),
-    )
+    The message is printed unwrapped, so a one-line error stays one line on any terminal
+    (and in a log that greps it).
+    """
     try:
         yield
-    except known as error:
-        err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    except (LeadflowError, FileNotFoundError) as error:
+        text = escape(str(error))  # a message may hold [brackets]; they are not markup
+        err.print(f"[bold red]error:[/] {text}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-
-
-def _optional_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = []
-    with contextlib.suppress(ImportError):
-        from quality.errors import QualityGateFailed  # not quality.gates: GX takes seconds
-
-        errors.append(QualityGateFailed)
-    with contextlib.suppress(ImportError):
-        from models.errors import ModelError
-
-        errors.append(ModelError)
-    return tuple(errors)
 
 
 def settings() -> Settings:
@@ -299,6 +265,7 @@ def _landed_versions(config: Settings) -> Iterator[Any]:
     import duckdb
 
     from ingestion.importer import landed_versions_in
+    from ingestion.sink import describe_storage_error
 
     if not config.warehouse_path.exists():
         yield None
@@ -306,11 +273,14 @@ def _landed_versions(config: Settings) -> Iterator[Any]:
     try:
         connection = duckdb.connect(str(config.warehouse_path), read_only=True)
     except duckdb.Error as error:
+        why = describe_storage_error(error, "reading the warehouse")
         err.print(
-            f"[yellow]the warehouse cannot be read now ({str(error).splitlines()[0]}): "
-            "corrections of rows imported before are not recognised; the consumer will keep "
-            "them as conflicting duplicates[/]",
+            f"warning: {why}; meanwhile corrections of rows imported before are not "
+            "recognised: the consumer will keep them as conflicting duplicates",
+            style="yellow",
+            markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         yield None
         return
@@ -548,11 +518,13 @@ def status() -> None:
     from rich.table import Table
 
     from leadflow.pipeline import open_warehouse
+    from leadflow.runs import journal_path
     from leadflow.status import read_status
 
     config = settings()
+    journal = journal_path(config.warehouse_path)
     with product_errors(), contextlib.closing(open_warehouse(config, read_only=True)) as db:
-        report = read_status(db, config.consumer_group, config.kafka_bootstrap)
+        report = read_status(db, config.consumer_group, config.kafka_bootstrap, journal)
     table = Table(title=f"consumer group {config.consumer_group} on {config.kafka_bootstrap}")
     for column in ("topic", "partition", "end offset", "landed offset", "lag"):
         table.add_column(column, justify="right" if column != "topic" else "left")
@@ -900,10 +872,20 @@ def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
 
         url = f"http://{config.api_host}:{config.api_port}"
         sales_key = key_for_role(keys, "sales") or key_for_role(keys, "admin")
-        err.print(f"[bold green]scoring API[/] on {url}  (docs: {url}/docs; Ctrl-C stops it)")
-        err.print(f"API key (sales): {sales_key}")
-        err.print(f"  curl -H 'X-API-Key: {sales_key}' '{url}/v1/leads?limit=5'")
         err.print(
+            f"[bold green]scoring API[/] on {url}  (docs: {url}/docs; Ctrl-C stops it)",
+            soft_wrap=True,
+        )
+        if config.api_keys:
+            roles = ", ".join(sorted(set(keys.values())))
+            _say(f"API keys: the {len(keys)} in LEADFLOW_API_KEYS (roles: {roles})")
+        else:
+            _say(f"API keys, one per role, kept in {(config.home / 'api_keys.json').resolve()}:")
+            for key, role in sorted(keys.items(), key=lambda item: item[1]):
+                _say(f"  {role}: {key}")
+        _say("try:")
+        _say(f"  curl -H 'X-API-Key: {sales_key}' '{url}/v1/leads?limit=5'")
+        _say(
             f"  curl -H 'X-API-Key: {sales_key}' -H 'Content-Type: application/json' "
             f"{url}/v1/score "
             """-d '{"channel":"own_site","product_category":"pumps","country":"CN","quantity":20,"""
@@ -912,6 +894,11 @@ def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
         )
 
     return announce
+
+
+def _say(line: str) -> None:
+    """One line on stderr, never wrapped: a command wrapped at 80 columns fails when pasted."""
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 from rich.console import Console
 
+from leadflow.errors import LeadflowError
 from leadflow.pipeline import open_warehouse, run_dbt
 from leadflow.settings import Settings
 
@@ -28,7 +29,7 @@ PREPARED_MODEL = "int_contact_records_prepared"
 MIN_TRAINING_RECORDS = 300
 
 
-class IdentityError(RuntimeError):
+class IdentityError(LeadflowError, RuntimeError):
     """Identity resolution cannot be trained or evaluated; the message says what to do."""
 
 

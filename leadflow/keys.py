@@ -7,10 +7,12 @@ import os
 import secrets
 from pathlib import Path
 
+from leadflow.errors import LeadflowError
+
 ROLES = ("admin", "sales", "ingest")
 
 
-class KeyConfigError(ValueError):
+class KeyConfigError(LeadflowError, ValueError):
     """LEADFLOW_API_KEYS cannot be read."""
 
 

@@ -30,8 +30,9 @@ from rich.progress import (
 
 import transforms
 from ingestion.broker import EmbeddedBroker, ensure_topics
-from ingestion.sink import WarehouseError, describe_storage_error
+from ingestion.sink import WarehouseError, describe_storage_error, is_lock_conflict
 from ingestion.warehouse import create_landing_tables
+from leadflow.errors import LeadflowError
 from leadflow.runs import carry_runs_over, carry_tables_over, recorded_run
 from leadflow.settings import Settings
 
@@ -39,7 +40,7 @@ TRANSFORMS_DIR = Path(transforms.__file__).parent
 GATED_TABLES = ("raw_events", "stg_leadflow__rejected_values", "fct_inquiries")
 
 
-class TransformError(RuntimeError):
+class TransformError(LeadflowError, RuntimeError):
     """`dbt build` failed; the message lists the failing models and tests."""
 
 
@@ -93,10 +94,57 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> duckdb.Duc
         ) from None
 
 
+def check_not_held(path: Path, doing: str) -> None:
+    """Raise WarehouseError, in one line naming the holder, when another process holds the
+    warehouse file; any other trouble opening it is left to the caller's own open.
+
+    Opening it read-write (so readers count too) and closing takes milliseconds; dbt, which
+    needs the file read-write, takes seconds to start and then fails with a traceback.
+    """
+    if not path.exists():
+        return
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as error:
+        if is_lock_conflict(str(error)):
+            raise WarehouseError(describe_storage_error(error, doing)) from None
+
+
+@contextlib.contextmanager
+def storage_errors(doing: str) -> Iterator[None]:
+    """Translate DuckDB's and the file system's errors into a one-line WarehouseError."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as error:
+        raise WarehouseError(describe_storage_error(error, doing)) from None
+
+
+@contextlib.contextmanager
+def kept_from_writers(path: Path) -> Iterator[None]:
+    """Hold `path` open read-only, so no other process can start writing it meanwhile
+    (DuckDB lets readers share a file, never with a writer); WarehouseError if one does."""
+    if not path.exists():
+        yield
+        return
+    with storage_errors(f"opening the warehouse {path}"):
+        connection = duckdb.connect(str(path), read_only=True)
+    with contextlib.closing(connection):
+        yield
+
+
 DBT_ENTRY = "from dbt.cli.main import cli; cli()"
 DBT_NODE_RESULTS = frozenset(
     {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
 )
+
+
+def require_unheld_for_dbt(warehouse: Path, command: str) -> None:
+    """TransformError, in one line naming the holder, when another process holds the
+    warehouse that `dbt command` is about to open."""
+    try:
+        check_not_held(warehouse, f"dbt {command} on the warehouse {warehouse}")
+    except WarehouseError as held:
+        raise TransformError(str(held)) from None
 
 
 def run_dbt(
@@ -111,7 +159,10 @@ def run_dbt(
     dbt runs in a child process: dbt-duckdb keeps its connection open after an in-process
     run, which would lock the warehouse against the read-only gates that follow.
     """
-    dbt_dir = settings.home / "dbt"
+    dbt_dir = (settings.home / "dbt").resolve()  # dbt runs in the dbt project's folder
+    warehouse_path = (warehouse or settings.warehouse_path).resolve()
+    doing = f"dbt {command} on the warehouse {warehouse_path}"
+    require_unheld_for_dbt(warehouse_path, command)
     (dbt_dir / "target" / "run_results.json").unlink(missing_ok=True)  # never report stale
     args = [
         sys.executable,
@@ -134,7 +185,7 @@ def run_dbt(
     # dbt's profile reads the warehouse path from this variable (transforms/profiles.yml)
     env = {
         **os.environ,
-        "LEADFLOW_WAREHOUSE": str((warehouse or settings.warehouse_path).resolve()),
+        "LEADFLOW_WAREHOUSE": str(warehouse_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     errors: list[str] = []
@@ -155,6 +206,9 @@ def run_dbt(
                 errors.append(info.get("msg", ""))
     if process.returncode == 0:
         return
+    held = next((e for e in errors if is_lock_conflict(e)), None)
+    if held is not None:  # taken since check_not_held: dbt's traceback, told in one line
+        raise TransformError(describe_storage_error(Exception(held), doing))
     detail = "; ".join(_dbt_failures(dbt_dir / "target" / "run_results.json")) or " ".join(
         e for e in errors if e
     )
@@ -283,20 +337,21 @@ def transform(
     Incremental models take only the events landed since their last run, unless
     `full_refresh` rebuilds every model from the whole log.
     """
-    with (
-        recorded_run(warehouse or settings.warehouse_path, "transform") as details,
-        progress_bar(console) as progress,
-    ):
-        task = progress.add_task("transform", total=None)
-        run_dbt(
-            settings,
-            "build",
-            ("--full-refresh",) if full_refresh else (),
-            on_node=lambda: progress.advance(task),
-            warehouse=warehouse,
-        )
-        details["nodes"] = int(progress.tasks[task].completed)
-        details["full_refresh"] = full_refresh
+    target = warehouse or settings.warehouse_path
+    with recorded_run(target, "transform") as details:
+        # run_dbt checks too; this is before the progress bar, so a held file is one line
+        require_unheld_for_dbt(target.resolve(), "build")
+        with progress_bar(console) as progress:
+            task = progress.add_task("transform", total=None)
+            run_dbt(
+                settings,
+                "build",
+                ("--full-refresh",) if full_refresh else (),
+                on_node=lambda: progress.advance(task),
+                warehouse=warehouse,
+            )
+            details["nodes"] = int(progress.tasks[task].completed)
+            details["full_refresh"] = full_refresh
 
 
 def rebuild(settings: Settings, console: Console) -> dict[str, int]:
@@ -308,7 +363,12 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
 
     fresh = settings.home / "warehouse.rebuild.duckdb"
     fresh.unlink(missing_ok=True)
-    with recorded_run(settings.warehouse_path, "rebuild") as details:
+    with (
+        recorded_run(settings.warehouse_path, "rebuild") as details,
+        storage_errors(f"rebuilding the warehouse {settings.warehouse_path}"),
+        # a writer that came in now would write on into the file swapped out at the end
+        kept_from_writers(settings.warehouse_path),
+    ):
         with contextlib.closing(duckdb.connect(str(fresh))) as connection:
             restored = restore_landing_tables(
                 connection, settings.archive_dir, settings.consumer_group
@@ -343,11 +403,14 @@ def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[An
     When every gate of the whole set passed, the marts are published for readers
     (leadflow/serving.py): only a gated state is ever published."""
     from leadflow.serving import publish_marts
-    from quality.gates import check_tables, raise_on_failure
 
-    with recorded_run(settings.warehouse_path, "check") as details:
-        with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
-            results = check_tables(connection, list(tables), settings.vocabularies)
+    with (
+        recorded_run(settings.warehouse_path, "check") as details,
+        contextlib.closing(open_warehouse(settings, read_only=True)) as connection,
+    ):
+        from quality.gates import check_tables, raise_on_failure  # after: GX takes seconds
+
+        results = check_tables(connection, list(tables), settings.vocabularies)
         details["tables"] = list(tables)
         raise_on_failure(results)
     if set(tables) >= set(GATED_TABLES):
@@ -411,6 +474,8 @@ def run_demo(settings: Settings, console: Console, *, feed_days: float = 0.0) ->
     events_path, truth_path = home / "events.jsonl", home / "truth.csv"
     # The embedded broker's log lives in memory only, so the warehouse (a projection of
     # that log) is rebuilt from scratch too; otherwise stored offsets would not match.
+    # Not while another process has it open: it would go on with the deleted file.
+    check_not_held(settings.warehouse_path, "starting the demo afresh")
     for stale in (settings.warehouse_path, settings.warehouse_path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(settings.archive_dir, ignore_errors=True)

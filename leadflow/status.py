@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -13,6 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 from ingestion.consumer import SOURCE_TOPICS
 from ingestion.quarantine import reason_counts
 from ingestion.sink import stored_offsets
+from leadflow.runs import last_runs
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,11 @@ def broker_end_offsets(bootstrap: str, timeout_s: float = 10.0) -> dict[tuple[st
         consumer.close()
 
 
-def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> dict[str, Any]:
-    """Landed offsets, last-hour counts and last runs, read from the warehouse."""
+def warehouse_status(
+    connection: duckdb.DuckDBPyConnection, group_id: str, journal: Path | None = None
+) -> dict[str, Any]:
+    """Landed offsets, last-hour counts and last runs, read from the warehouse and from the
+    `journal` of runs it could not take (leadflow.runs)."""
     landed_hour, quarantined_hour = connection.execute(
         """
         select
@@ -73,17 +78,6 @@ def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> di
              where quarantined_at >= now()::timestamp - interval 1 hour)
         """
     ).fetchone()
-    runs = []
-    if connection.execute(
-        "select count(*) from duckdb_tables() where table_name = 'pipeline_runs'"
-    ).fetchone()[0]:  # no stage has run yet on a warehouse that has only been landed into
-        runs = connection.execute(
-            """
-            select stage, max(finished_at) filter (where succeeded) as last_success,
-                   arg_max(succeeded, finished_at) as last_succeeded
-            from pipeline_runs group by stage order by stage
-            """
-        ).fetchall()
     waiting = reason_counts(connection)
     return {
         "landed_offsets": stored_offsets(connection, group_id),
@@ -93,10 +87,7 @@ def warehouse_status(connection: duckdb.DuckDBPyConnection, group_id: str) -> di
         # landed before with other content
         "quarantined_by_reason": waiting,
         "conflicting_duplicates": waiting.get("conflicting_duplicate", 0),
-        "stages": [
-            {"stage": stage, "last_success": str(last) if last else None, "last_run_ok": ok}
-            for stage, last, ok in runs
-        ],
+        "stages": last_runs(connection, journal),
     }
 
 
@@ -115,10 +106,13 @@ def partition_lags(
 
 
 def read_status(
-    connection: duckdb.DuckDBPyConnection, group_id: str, bootstrap: str | None
+    connection: duckdb.DuckDBPyConnection,
+    group_id: str,
+    bootstrap: str | None,
+    journal: Path | None = None,
 ) -> dict[str, Any]:
-    """Everything `leadflow status` shows, as one dict."""
-    status = warehouse_status(connection, group_id)
+    """Everything `leadflow status` shows, as one dict (`journal`: see warehouse_status)."""
+    status = warehouse_status(connection, group_id, journal)
     landed = status.pop("landed_offsets")
     ends: dict[tuple[str, int], int] = {}
     if bootstrap:

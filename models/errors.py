@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from leadflow.errors import LeadflowError
 
-class ModelError(RuntimeError):
+
+class ModelError(LeadflowError, RuntimeError):
     """Base of every error the model stage raises on purpose."""
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from leadflow.errors import LeadflowError
 from models.batch import HISTORY_DDL, _create_tables, lead_score_rows
 from models.clock import LIVE_WITHIN, newest_event_at
 from models.features import as_warehouse_time, build_features
@@ -87,7 +88,7 @@ where not exists (select 1 from stg_sales__inquiry_closures as c
 int_inquiries_labelled says it, with the scoring clock as the log's newest event)."""
 
 
-class LiveStagingError(RuntimeError):
+class LiveStagingError(LeadflowError, RuntimeError):
     """The live staging SQL could not be compiled; the message says why."""
 
 

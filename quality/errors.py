@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from leadflow.errors import LeadflowError
+
 if TYPE_CHECKING:
     from quality.gates import GateResult
 
 
-class QualityGateFailed(Exception):
+class QualityGateFailed(LeadflowError):
     """One or more gates failed; the message names each failed expectation and bad values."""
 
     def __init__(self, results: Iterable[GateResult]) -> None:

@@ -30,6 +30,7 @@ from great_expectations.expectations.row_conditions import (
 )
 
 from ingestion.vocabularies import Vocabularies, load_vocabularies
+from leadflow.errors import LeadflowError
 from quality.errors import QualityGateFailed
 from quality.suites import fct_inquiries, raw_events, stg_leadflow__rejected_values
 
@@ -78,7 +79,7 @@ SUITES: dict[str, TableSuite] = {
 }
 
 
-class UnknownTableError(ValueError):
+class UnknownTableError(LeadflowError, ValueError):
     """A gate was asked for a table that has no suite, or that is not in the warehouse."""
 
 
