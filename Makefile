@@ -17,7 +17,7 @@ RUN := $(UV) run --frozen --all-extras
 
 setup: .venv/.synced
 
-demo: setup  ## simulate → Kafka → DuckDB → dbt → gates → model → scores, then serve on :8000
+demo: setup  ## two simulated years up to today → Kafka → DuckDB → dbt → gates → model → scores, then `leadflow run` on :8000 with a live feed
 	$(RUN) leadflow demo
 
 # Test files run on this many processes (pytest-xdist), each file on one of them so that
@@ -35,10 +35,11 @@ TEST_EXAMPLES ?= 2000
 test-all: setup  ## every test, slow ones included, and long property-based runs drawn afresh
 	LEADFLOW_TEST_EXAMPLES=$(TEST_EXAMPLES) $(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
-bench: setup  ## ingest and scoring throughput vs same-run baselines, dbt build times; one JSON line each
+bench: setup  ## ingest and scoring throughput vs same-run baselines, dbt build times, speed to lead; one JSON line each
 	$(RUN) leadflow bench ingest
 	$(RUN) leadflow bench transform
 	$(RUN) leadflow bench score
+	$(RUN) leadflow bench freshness
 
 lint: setup  ## Python (ruff) and the dbt models (SQLFluff with the dbt templater, .sqlfluff)
 	$(RUN) ruff check .

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import random
 import secrets
@@ -268,6 +269,23 @@ def _wait_ready(client: httpx.Client, timeout_s: float, log_path: Path) -> None:
     raise RuntimeError(f"leadflow run did not publish a queue in {timeout_s:.0f} s:\n{tail}")
 
 
+def _service_parts(home: Path) -> dict[str, Any]:
+    """Each part's restarts, last error and cycle figures, as the service reported them."""
+    try:
+        state = json.loads((home / "run_state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return {
+        name: {
+            "restarts": part["restarts"],
+            "last_error": part["last_error"],
+            "last_cycle_s": part["last_cycle_s"],
+            **{k: v for k, v in part["detail"].items() if k in {"retried_ticks", "build_s"}},
+        }
+        for name, part in state["parts"].items()
+    }
+
+
 def bench_freshness(
     console: Console,
     *,
@@ -337,6 +355,7 @@ def bench_freshness(
                     time.sleep(0.5)
                 watch_stop.set()
                 threads[1].join()
+                parts = _service_parts(settings.home)
             never = len(timings.accepted)
             visible = timings.visible_s
             return {
@@ -359,6 +378,7 @@ def bench_freshness(
                     {"at_s": round(at - stream_started, 1), "wait_s": round(wait, 2)}
                     for at, wait in sorted(timings.visible_at, key=lambda item: -item[1])[:8]
                 ],
+                "service": parts,
                 "never_visible_at_s": sorted(
                     round(at - stream_started, 1) for at in timings.accepted.values()
                 ),

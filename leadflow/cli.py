@@ -519,10 +519,16 @@ def status() -> None:
 
     from leadflow.pipeline import open_warehouse
     from leadflow.runs import journal_path
+    from leadflow.service import read_run_state
     from leadflow.status import read_status
 
     config = settings()
     journal = journal_path(config.warehouse_path)
+    service = read_run_state(config.home)
+    if service is not None and service["running"]:
+        _print_service(service)
+        emit({"service": service})
+        return
     with product_errors(), contextlib.closing(open_warehouse(config, read_only=True)) as db:
         report = read_status(db, config.consumer_group, config.kafka_bootstrap, journal)
     table = Table(title=f"consumer group {config.consumer_group} on {config.kafka_bootstrap}")
@@ -541,6 +547,44 @@ def status() -> None:
     if not config.kafka_bootstrap:
         err.print("[yellow]LEADFLOW_KAFKA_BOOTSTRAP is unset: broker end offsets are unknown[/]")
     emit(report)
+
+
+def _print_service(service: dict[str, Any]) -> None:
+    """The running `leadflow run`: each part, the lag, what readers read now."""
+    from rich.table import Table
+
+    table = Table(title=f"leadflow run (pid {service['pid']}) since {service['started_at']}")
+    for column in ("part", "state", "last cycle", "seconds", "restarts", "last error"):
+        table.add_column(column)
+    for name, part in service["parts"].items():
+        error = part["last_error"] or ""
+        if error and part["last_error_at"]:
+            error = f"{part['last_error_at']}: {error}"
+        table.add_row(
+            name,
+            part["state"],
+            part["last_cycle_at"] or "-",
+            "-" if part["last_cycle_s"] is None else f"{part['last_cycle_s']:.2f}",
+            str(part["restarts"]),
+            error[:120],
+        )
+    err.print(table)
+    lags = [p for p in service.get("partitions", []) if p.get("lag") is not None]
+    if lags:
+        err.print(f"lag: {sum(p['lag'] for p in lags):,} messages over {len(lags)} partitions")
+    published = service.get("published") or {}
+    err.print(
+        f"readers read the marts published {published.get('marts_published_at')} and the "
+        f"queue published {published.get('queue_published_at')}",
+        highlight=False,
+    )
+    build = service["parts"].get("build", {})
+    if build.get("last_error"):
+        err.print(
+            f"[yellow]the last build failed ({build['last_error']}); readers stay on the state "
+            f"published {published.get('marts_published_at')}[/]",
+            highlight=False,
+        )
 
 
 quarantine_app = typer.Typer(help="Inspect and re-drive events that broke the contract.")

@@ -173,9 +173,9 @@ def run_dbt(
         "--no-use-colors",
         *command.split(),  # "build", or a subcommand: "source freshness"
         "--project-dir",
-        str(TRANSFORMS_DIR),
+        str(settings.dbt_project_dir),
         "--profiles-dir",
-        str(TRANSFORMS_DIR),
+        str(settings.dbt_project_dir),
         "--target-path",
         str(dbt_dir / "target"),
         "--log-path",
@@ -380,7 +380,9 @@ def rebuild(settings: Settings, console: Console) -> dict[str, int]:
         for skipped in restored.skipped_files:
             console.log(f"[yellow]skipped {skipped}: empty or not a whole Parquet file[/]")
         # snapshots record history run by run, which no replay of the log gives back
-        snapshots = sorted(path.stem for path in (TRANSFORMS_DIR / "snapshots").glob("*.sql"))
+        snapshots = sorted(
+            path.stem for path in (settings.dbt_project_dir / "snapshots").glob("*.sql")
+        )
         carried = carry_tables_over(settings.warehouse_path, fresh, snapshots)
         if carried:
             console.log(f"kept the history of the snapshots {', '.join(carried)}")
@@ -589,9 +591,9 @@ def dbt_in_process(
     args = [
         *command.split(),
         "--project-dir",
-        str(TRANSFORMS_DIR),
+        str(settings.dbt_project_dir),
         "--profiles-dir",
-        str(TRANSFORMS_DIR),
+        str(settings.dbt_project_dir),
         "--target-path",
         str(dbt_dir / target),
         "--log-path",
@@ -623,9 +625,17 @@ def build_cycle(
     from quality.gates import check_tables, raise_on_failure
 
     started = time.monotonic()
+    # every model of this build reads the events committed now, however many land meanwhile
+    # (one consumer commits its batches in landing order, so none landed before it is
+    # still in flight)
+    with contextlib.closing(connection.cursor()) as cursor:
+        through = cursor.execute("select max(ingested_at) from raw_events").fetchone()[0]
+    extra: tuple[str, ...] = ()
+    if through is not None:
+        extra = ("--vars", json.dumps({"leadflow_landed_through": through.isoformat(sep=" ")}))
     with recorded_run(settings.warehouse_path, "transform") as details:
-        dbt_in_process(settings, "build")
-        details.update(in_service=True)
+        dbt_in_process(settings, "build", extra)
+        details.update(in_service=True, landed_through=str(through))
     built = time.monotonic()
     cursor = connection.cursor()
     try:
@@ -643,6 +653,7 @@ def build_cycle(
         cursor.close()
     published = time.monotonic()
     return {
+        "landed_through": through,
         "build_s": round(built - started, 2),
         "gates_s": round(gated - built, 2),
         "publish_s": round(published - gated, 2),

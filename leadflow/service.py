@@ -126,6 +126,23 @@ class Part:
         self.state.state = "stopped"
 
 
+class InjectedFault(Exception):
+    """Raised into a part's thread on purpose (`$LEADFLOW_HOME/faults/<part>`), to prove it
+    is restarted and loses nothing: the soak test's way to crash one part."""
+
+
+def _raise_in(thread: threading.Thread, error: type[BaseException]) -> bool:
+    """Raise `error` asynchronously in `thread` (at its next Python instruction)."""
+    import ctypes
+
+    if thread.ident is None:
+        return False
+    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(error)
+    )
+    return bool(done == 1)
+
+
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
@@ -168,6 +185,9 @@ class Service:
         self.parts: dict[str, Part] = {}
         self.started_at = _utc_now()
         self.api_server: Any = None
+        self.partitions: list[dict[str, Any]] = []
+        self._state_at = 0.0
+        self.staging: Any = None
 
     # --- supervision -------------------------------------------------------------------
 
@@ -181,8 +201,16 @@ class Service:
             ("state", self._write_state_loop),
         ):
             self.parts[name] = Part(name, body, self.stop)
+        # live scoring starts at once on a warehouse built before, from what it holds
+        self.shared.built_since = built_through(self.shared.connection)
+        with self.shared.dbt_lock:
+            self.staging = live_staging(self.settings)
         for part in self.parts.values():
             part.start()
+        # uvicorn handles SIGTERM/SIGINT while it serves, then restores these and raises the
+        # signal again: with Python's default handlers that would kill the process before
+        # it drains, so the signal only asks the parts to stop here
+        _stop_on_signals(self.stop)
         try:
             if on_ready is not None:
                 on_ready()
@@ -257,7 +285,7 @@ class Service:
                     else None
                 )
             else:
-                self.shared.built_since = started
+                self.shared.built_since = figures.pop("landed_through", None) or started
                 self.shared.built.set()
                 part.cycle(time.monotonic() - began, **figures)
             self.stop.wait(self.build_interval_s)
@@ -267,11 +295,13 @@ class Service:
         from models.scorer import current_scorer
 
         while self.shared.built_since is None and not self.stop.is_set():
-            self.shared.built.wait(1.0)  # the live SQL is compiled once the tables exist
+            self.shared.built.wait(1.0)  # a warehouse never built: after the first build
         if self.stop.is_set():
             return
-        with self.shared.dbt_lock:
-            staging = live_staging(self.settings)
+        staging = self.staging
+        if staging is None:
+            with self.shared.dbt_lock:
+                staging = self.staging = live_staging(self.settings)
         scorer_at: float = 0.0
         scorer = current_scorer(self.settings.registry_dir)
         live = LiveScorer(self.shared.connection, staging)
@@ -306,6 +336,10 @@ class Service:
                     self.stop.wait(0.2)
                     continue
                 sweep = False
+                if result.swept:
+                    part.state.detail["swept_at"] = now.isoformat(timespec="milliseconds")
+                    part.state.detail["swept_as_of"] = str(result.as_of)
+                    part.state.detail["swept_rescored"] = result.rescored
                 if result.rescored or result.removed or result.swept:
                     metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
                 part.cycle(
@@ -375,10 +409,50 @@ class Service:
             return {"version": report.version, "promoted": report.promoted}
         raise ValueError(f"no job {job!r}")
 
+    def _inject_faults(self) -> None:
+        """Crash each part named by a file in $LEADFLOW_HOME/faults/ (the file is removed)."""
+        folder = self.settings.home / "faults"
+        if not folder.is_dir():
+            return
+        for request in folder.iterdir():
+            part = self.parts.get(request.name)
+            request.unlink(missing_ok=True)
+            if part is not None and part is not self.parts.get("state"):
+                log.warning("injecting a fault into %s, as %s asked", part.name, request)
+                _raise_in(part.thread, InjectedFault)
+
     def _write_state_loop(self, part: Part) -> None:
-        while not self.stop.wait(2.0):
+        lag_at = 0.0
+        while not self.stop.wait(0.5):
+            self._inject_faults()
+            if time.monotonic() - self._state_at < 2.0:
+                continue
+            self._state_at = time.monotonic()
+            if time.monotonic() - lag_at >= 10.0:
+                lag_at = time.monotonic()
+                self.partitions = self._lags()
             self.write_state()
             part.state.last_cycle_at = _utc_now().isoformat(timespec="seconds")
+
+    def _lags(self) -> list[dict[str, Any]]:
+        """Lag per partition: the broker's end offsets against the landed ones."""
+        from ingestion.sink import stored_offsets
+        from leadflow.status import broker_end_offsets, partition_lags
+
+        try:
+            ends = broker_end_offsets(self.bootstrap, timeout_s=3.0)
+        except Exception:  # an unreachable broker shows as unknown lag
+            ends = {}
+        cursor = self.shared.connection.cursor()
+        try:
+            landed = stored_offsets(cursor, self.settings.consumer_group)
+        finally:
+            cursor.close()
+        lags = partition_lags(landed, ends)
+        for lag in lags:
+            if lag.lag is not None:
+                metrics.LAG.labels(topic=lag.topic, partition=str(lag.partition)).set(lag.lag)
+        return [dataclasses.asdict(lag) for lag in lags]
 
     # --- status ------------------------------------------------------------------------
 
@@ -396,6 +470,8 @@ class Service:
             "api": f"http://{self.settings.api_host}:{self.settings.api_port}",
             "stopping": self.stop.is_set(),
             "parts": {name: dataclasses.asdict(part.state) for name, part in self.parts.items()},
+            "partitions": self.partitions,
+            "consumer_group": self.settings.consumer_group,
             "published": dataclasses.asdict(publication) if publication else None,
             "last_good_build_started_at": (
                 self.shared.built_since.isoformat(timespec="seconds")
@@ -436,6 +512,18 @@ class Service:
         staged = path.with_name(f".{STATE_FILE}.{os.getpid()}")
         staged.write_text(json.dumps(self.state(), indent=1, default=str))
         os.replace(staged, path)
+
+
+def built_through(connection: duckdb.DuckDBPyConnection) -> dt.datetime | None:
+    """The newest landing the built tables hold, or None when they were never built."""
+    cursor = connection.cursor()
+    try:
+        row = cursor.execute("select max(ingested_at) from stg_leadflow__events").fetchone()
+    except duckdb.CatalogException:
+        return None
+    finally:
+        cursor.close()
+    return row[0] if row and row[0] is not None else dt.datetime(1970, 1, 1)
 
 
 def _import_parts() -> None:
@@ -502,7 +590,7 @@ def _alive(pid: Any) -> bool:
     return True
 
 
-def _wait_for_signal(stop: threading.Event) -> None:
+def _stop_on_signals(stop: threading.Event) -> None:
     import signal
 
     def handler(signum: int, frame: object) -> None:
@@ -510,5 +598,8 @@ def _wait_for_signal(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def _wait_for_signal(stop: threading.Event) -> None:
     while not stop.wait(0.5):
         pass

@@ -184,6 +184,7 @@ def publish_marts(
             raise
         finally:
             cursor.close()
+        path.chmod(0o444)  # published means final: nobody writes, so nobody can lock it
         _swap(
             home,
             marts=path.name,
@@ -213,6 +214,7 @@ def publish_queue(
         except BaseException:
             path.unlink(missing_ok=True)
             raise
+        path.chmod(0o444)
         _swap(home, queue=path.name, queue_published_at=_now_iso())
     return rows.num_rows
 

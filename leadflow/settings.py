@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         default=16 * 1024, gt=0, description="largest request body of every other API call"
     )
 
+    transforms_dir: Path | None = Field(
+        default=None,
+        description="the dbt project to build (a copy of transforms/ you changed); unset: "
+        "the one installed with leadflow",
+    )
     build_interval_s: float = Field(
         default=300.0,
         gt=0,
@@ -85,6 +90,15 @@ class Settings(BaseSettings):
     def vocabularies(self) -> Vocabularies:
         """The vocabularies in force (VocabularyError when the file is unusable)."""
         return load_vocabularies(self.vocabularies_file)
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        """The dbt project the warehouse is built with."""
+        if self.transforms_dir is not None:
+            return self.transforms_dir.resolve()
+        import transforms
+
+        return Path(transforms.__file__).parent
 
     @property
     def warehouse_path(self) -> Path:

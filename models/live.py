@@ -71,6 +71,8 @@ INQUIRY_MODELS = (
 PLACEHOLDER = "__leadflow_live_since__"
 SWEEP_EVERY_S = 60.0
 """Every open inquiry is rescored this often, for scores that change with time alone."""
+TOUCH_MARGIN = dt.timedelta(seconds=2)
+"""A tick rescores what landed since the previous tick's newest landing minus this."""
 LANDING_MARGIN = dt.timedelta(minutes=2)
 """Events are staged live from this long before the last build started: a batch stamped
 before the build but committed after it (landing is pipelined) is not missed."""
@@ -130,6 +132,7 @@ class TickResult:
     touched: list[str] = field(default_factory=list)
     first_scored: list[str] = field(default_factory=list)  # in the queue for the first time
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step
+    as_of: dt.datetime | None = None  # the moment the scores describe
 
 
 class LiveScorer:
@@ -141,6 +144,7 @@ class LiveScorer:
         self.database = self.cursor.execute("select current_database()").fetchone()[0]
         self.last_sweep = 0.0
         self.touched_since: dt.datetime | None = None
+        self.newest_seen: dt.datetime | None = None
         _create_tables(self.cursor)
 
     def close(self) -> None:
@@ -150,12 +154,21 @@ class LiveScorer:
     def overlay(self, built_since: dt.datetime) -> None:
         """Point this cursor's staging names at the built tables plus the events landed since
         `built_since`."""
+        # one transaction: every live table sees the same landed events, so an inquiry
+        # whose submission lands while they are made is in all of them or in none
+        self.cursor.execute("begin transaction")
+        try:
+            for model in LIVE_MODELS:
+                self.cursor.execute(
+                    f"create or replace temp table live_{model} as "
+                    f"{self.staging.select(model, built_since)}"
+                )
+            self.cursor.execute("commit")
+        except BaseException:
+            self.cursor.execute("rollback")
+            raise
         for model, key in LIVE_MODELS.items():
             table = f'"{self.database}".main."{model}"'
-            self.cursor.execute(
-                f"create or replace temp table live_{model} as "
-                f"{self.staging.select(model, built_since)}"
-            )
             self.cursor.execute(
                 f"create or replace temp view {model} as "
                 f"select * from {table} union all by name "
@@ -179,11 +192,16 @@ class LiveScorer:
         result.phases["overlay"] = time.perf_counter() - started
         result.newest_landed_at = self._newest_landed()
         as_of = self._clock(now, since)
+        result.as_of = as_of
         sweep = sweep or time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
         open_ids = self._open(as_of)
         if sweep:
             candidates = open_ids
             result.swept = True
+        elif result.newest_landed_at is not None and result.newest_landed_at == self.newest_seen:
+            touched = []  # nothing landed since the last tick
+            result.touched = touched
+            candidates = []
         else:
             touched = self._touched(self.touched_since)
             result.touched = touched
@@ -197,7 +215,10 @@ class LiveScorer:
         result.phases["write"] = time.perf_counter() - started - sum(result.phases.values())
         if sweep:
             self.last_sweep = time.monotonic()
-        self.touched_since = result.newest_landed_at or self.touched_since
+        self.newest_seen = result.newest_landed_at
+        if result.newest_landed_at is not None:
+            # a little before: what landed in the same batch as the newest is taken again
+            self.touched_since = result.newest_landed_at - TOUCH_MARGIN
         result.rescored, result.removed = len(rows), len(closed)
         result.seconds = time.perf_counter() - started
         return result

@@ -204,12 +204,13 @@ def _unique_company(
         if not {name, domain, core} & taken:
             break
     else:  # a crowded corner of the name space: number the brand, as companies do
-        base, variants, domain = name, variants, domain
+        base, base_variants, base_domain = name, variants, domain
+        head, _, tail = base_domain.partition(".")
         serial = 2
         while {name, domain, min(variants, key=len).lower()} & taken:
+            # numbered from the unnumbered name each time: "Orient 3 Pumps", never "… 3 2 …"
             name = base.replace(" ", f" {serial} ", 1)
-            variants = tuple(v.replace(" ", f" {serial} ", 1) for v in variants)
-            head, _, tail = domain.partition(".")
+            variants = tuple(v.replace(" ", f" {serial} ", 1) for v in base_variants)
             domain = f"{head}{serial}.{tail}"
             serial += 1
     taken.update((name, domain, min(variants, key=len).lower()))

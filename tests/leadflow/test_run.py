@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,18 @@ import httpx
 import pytest
 from rich.console import Console
 
+import transforms
 from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
+from ingestion.contracts import TOPIC_BY_SOURCE
 from ingestion.producer import produce_file
 from ingestion.simulator import simulate
 from leadflow.pipeline import check, history_start, open_warehouse, transform
+from leadflow.serving import publish_queue
 from leadflow.settings import Settings
+from models.batch import score_open_inquiries
+from models.features import build_features
+from models.moments import facts_at
+from models.scorer import current_scorer, score_features
 
 pytestmark = pytest.mark.integration
 
@@ -38,19 +47,25 @@ SALES_KEY = "run-test-sales-key-0123456789"
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One embedded broker for the module."""
+def broker_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One embedded broker for the module (its process, to freeze it)."""
     with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "broker.log") as embedded:
         ensure_topics(embedded.bootstrap)
-        yield embedded.bootstrap
+        yield embedded
 
 
 @pytest.fixture(scope="module")
-def built_home(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Path:
+def broker(broker_process: EmbeddedBroker) -> str:
+    """The module broker's bootstrap address."""
+    return broker_process.bootstrap
+
+
+@pytest.fixture(scope="module")
+def seed_home(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Path:
     """Half a year of simulated history up to today, landed, built, gated and published."""
     from ingestion.consumer import ingest
 
-    home = tmp_path_factory.mktemp("run-home")
+    home = tmp_path_factory.mktemp("run-seed")
     settings = Settings(home=home, kafka_bootstrap=broker)
     events = home / "events.jsonl"
     simulate(
@@ -67,11 +82,25 @@ def built_home(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Path:
     quiet = Console(quiet=True)
     transform(settings, quiet, full_refresh=True)
     check(settings)  # publishes the marts
+    with contextlib.closing(open_warehouse(settings)) as connection:
+        now = dt.datetime.now(dt.UTC)
+        score_open_inquiries(connection, current_scorer(settings.registry_dir), scored_at=now)
+        publish_queue(connection, home)
+    return home
+
+
+@pytest.fixture
+def built_home(seed_home: Path, tmp_path: Path) -> Path:
+    """A copy of the seed home for one test (its offsets go on in the module's broker)."""
+    home = tmp_path / "home"
+    shutil.copytree(seed_home, home)
     return home
 
 
 @contextlib.contextmanager
-def running_service(home: Path, broker: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def running_service(
+    home: Path, broker: str, port: int, **settings: str
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LEADFLOW_")}
     env.update(
         LEADFLOW_HOME=str(home),
@@ -80,7 +109,8 @@ def running_service(home: Path, broker: str, port: int) -> Iterator[subprocess.P
         LEADFLOW_API_KEYS=f"{INGEST_KEY}:ingest,{SALES_KEY}:sales",
         LEADFLOW_BUILD_INTERVAL_S="3600",
     )
-    log = (home / "run.log").open("wb")
+    env.update({f"LEADFLOW_{name.upper()}": value for name, value in settings.items()})
+    log = (home / "run.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "leadflow", "run"], env=env, stdout=log, stderr=log
     )
@@ -105,16 +135,21 @@ class Reader(threading.Thread):
         self.stop = threading.Event()
         self.reads = 0
         self.failed: list[str] = []
+        self.failures_at: list[tuple[float, str]] = []  # (monotonic, what)
 
     def run(self) -> None:
         with httpx.Client(base_url=self.base, timeout=10) as client:
             while not self.stop.wait(0.05):
+                failure = None
                 try:
                     response = client.get("/v1/leads?limit=20", headers={"X-API-Key": SALES_KEY})
                     if response.status_code != 200:
-                        self.failed.append(f"{response.status_code} {response.text[:200]}")
+                        failure = f"{response.status_code} {response.text[:200]}"
                 except httpx.HTTPError as error:
-                    self.failed.append(type(error).__name__)
+                    failure = type(error).__name__
+                if failure is not None:
+                    self.failed.append(failure)
+                    self.failures_at.append((time.monotonic(), failure))
                 self.reads += 1
 
 
@@ -235,3 +270,252 @@ def test_run_scores_arrivals_live_moves_them_on_contact_and_outcome_and_never_fa
             "select count(*) from raw_events where inquiry_id = ?", [inquiry_id]
         ).fetchone()[0]
     assert landed == 3
+
+
+# --- soak with faults ------------------------------------------------------------------
+
+
+@dataclass
+class Soak:
+    """How long and how hard: `make test` runs a short one, `make test-all` the full one."""
+
+    seconds: float
+    inquiries_per_s: float
+    others_per_s: float
+    service_kills: int
+    part_kills: int
+    broker_freeze_s: float
+
+
+class Stream(threading.Thread):
+    """Produces soak events straight to Kafka (so a dead API loses none), 1 % of them
+    breaking the contract; remembers every one."""
+
+    def __init__(self, broker: str, inquiries_per_s: float, others_per_s: float) -> None:
+        super().__init__(daemon=True)
+        from kafka import KafkaProducer
+
+        self.producer = KafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=20)
+        self.inquiries_per_s, self.others_per_s = inquiries_per_s, others_per_s
+        self.stop = threading.Event()
+        self.valid: set[str] = set()
+        self.invalid: set[str] = set()
+
+    def run(self) -> None:
+        tick, owed_inquiries, owed_others = 0.1, 0.0, 0.0
+        inquiries: list[str] = []
+        sent = produced = 0
+        while not self.stop.wait(tick):
+            owed_inquiries += self.inquiries_per_s * tick
+            owed_others += self.others_per_s * tick
+            batch = []
+            while owed_inquiries >= 1:
+                owed_inquiries -= 1
+                inquiry_id = f"INQSOAK{uuid.uuid4().hex[:10].upper()}"
+                inquiries.append(inquiry_id)
+                batch.append(_submission(inquiry_id))
+            while owed_others >= 1 and inquiries:
+                owed_others -= 1
+                batch.append(
+                    _event("lead_contacted", "sales", inquiries[sent % len(inquiries)],
+                           rep_id="rep_02", payload={"medium": "email", "contact_number": 1})
+                )  # fmt: skip
+                sent += 1
+            for event in batch:
+                event["producer"] = "soak"
+                produced += 1
+                if produced % 100 == 0:
+                    event["payload"] = {"broken": True}  # breaks the contract: quarantined
+                    self.invalid.add(event["event_id"])
+                else:
+                    self.valid.add(event["event_id"])
+                topic = TOPIC_BY_SOURCE[event["source"]]
+                self.producer.send(
+                    topic, key=event["inquiry_id"].encode(), value=json.dumps(event).encode()
+                )
+        self.producer.flush()
+        self.producer.close()
+
+
+def _state(home: Path) -> dict[str, Any]:
+    try:
+        return json.loads((home / "run_state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _schedule(soak: Soak) -> list[str]:
+    """The faults, spread out: part, service, freeze, break, part, service, …"""
+    groups = {
+        "part": soak.part_kills,
+        "service": soak.service_kills,
+        "freeze": 1,
+        "break": 1,
+    }
+    order: list[str] = []
+    while any(groups.values()):
+        for fault, left in groups.items():
+            if left:
+                order.append(fault)
+                groups[fault] -= 1
+    return order
+
+
+def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> None:
+    """Run the service under a stream with faults, then check nothing was lost or doubled,
+    readers only failed while the whole service was down, a broken model left readers on
+    the last good state, and the live scores equal a clean rebuild's."""
+    project = tmp_path / "transforms"
+    shutil.copytree(Path(transforms.__file__).parent, project,
+                    ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))  # fmt: skip
+    broken_model = project / "marts" / "fct_orders.sql"
+    good_sql = broken_model.read_text()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = home / "run.log"
+    settings = {"transforms_dir": str(project), "build_interval_s": "15"}
+    reader = Reader(base)
+    stream = Stream(broker.bootstrap, soak.inquiries_per_s, soak.others_per_s)
+    down: list[tuple[float, float]] = []  # (from, to) monotonic: the whole service was dead
+
+    def healthy() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{base}/v1/leads?limit=1", headers={"X-API-Key": SALES_KEY},
+                             timeout=5).status_code == 200  # fmt: skip
+        return False
+
+    service = running_service(home, broker.bootstrap, port, **settings)
+    process = service.__enter__()
+    try:
+        _wait_for(healthy, 180, "the service", log)
+        reader.start()
+        stream.start()
+        faults = _schedule(soak)
+        gap = soak.seconds / (len(faults) + 1)
+        parts = ("ingest", "live", "build", "jobs")
+        for number, fault in enumerate(faults):
+            time.sleep(gap)
+            if fault == "service":
+                killed_at = time.monotonic()
+                process.kill()
+                process.wait()
+                service.__exit__(None, None, None)
+                service = running_service(home, broker.bootstrap, port, **settings)
+                process = service.__enter__()
+                _wait_for(healthy, 180, "the restarted service", log)
+                down.append((killed_at, time.monotonic()))
+            elif fault == "part":
+                (home / "faults").mkdir(exist_ok=True)
+                (home / "faults" / parts[number % len(parts)]).touch()
+            elif fault == "freeze":
+                assert broker.process is not None
+                broker.process.send_signal(signal.SIGSTOP)
+                time.sleep(soak.broker_freeze_s)
+                broker.process.send_signal(signal.SIGCONT)
+            else:  # a model that does not build: readers stay on the last good state
+                published = _state(home)["published"]["marts"]
+                broken_model.write_text("select * from a_table_that_does_not_exist")
+                failed = _wait_for(
+                    lambda: (build := _state(home)["parts"]["build"])["last_error"]
+                    and "fct_orders" in build["last_error"] and build,
+                    120, "the broken build in status", log,
+                )  # fmt: skip
+                assert _state(home)["published"]["marts"] == published, failed
+                response = httpx.get(f"{base}/v1/leads", headers={"X-API-Key": SALES_KEY})
+                assert response.status_code == 200
+                broken_model.write_text(good_sql)
+        stream.stop.set()
+        stream.join()
+        produced_at = time.monotonic()
+
+        # caught up: nothing left to land, then a sweep of every open lead after it
+        def caught_up() -> bool:
+            state = _state(home)
+            lags = [p["lag"] for p in state.get("partitions", [])]
+            return bool(lags) and None not in lags and sum(lags) == 0
+
+        _wait_for(caught_up, 300, "landing every produced event", log)
+        landed_at = dt.datetime.now(dt.UTC)
+        _wait_for(
+            lambda: _state(home)["parts"]["live"]["detail"].get("swept_at", "")
+            > landed_at.isoformat(),
+            300, "a sweep after the last landing", log,
+        )  # fmt: skip
+        del produced_at
+        reader.stop.set()
+        reader.join()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=180) == 0, log.read_text()[-3000:]
+    finally:
+        service.__exit__(None, None, None)
+    swept = _state(home)["parts"]["live"]["detail"]
+
+    # readers failed only while the whole service was down
+    assert reader.reads > 100
+    assert [f for f in reader.failures_at if not any(a - 1 <= f[0] <= b + 1 for a, b in down)] == []
+    assert len(down) == soak.service_kills
+
+    warehouse = home / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        landed = {r[0] for r in connection.execute(
+            "select event_id from raw_events where producer = 'soak'").fetchall()}  # fmt: skip
+        doubled = connection.execute(
+            "select count(*) - count(distinct event_id) from raw_events"
+        ).fetchone()[0]
+        quarantined = {
+            r[0] for r in connection.execute("select event_id from quarantined_events").fetchall()
+        }
+        scores = connection.execute(
+            "select inquiry_id, as_of, probability, model_version from lead_scores"
+        ).df()
+    assert landed == stream.valid and doubled == 0
+    assert stream.invalid <= quarantined
+    # every open lead was rescored by the last sweep, at one moment
+    assert scores["as_of"].nunique() == 1 and str(scores["as_of"].iloc[0]) == swept["swept_as_of"]
+
+    # a clean run over the same events gives the same scores
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy2(warehouse, clean / "warehouse.duckdb")
+    shutil.copytree(home / "registry", clean / "registry")
+    clean_settings = Settings(home=clean)
+    transform(clean_settings, Console(quiet=True), full_refresh=True)
+    with duckdb.connect(str(clean / "warehouse.duckdb")) as connection:
+        open_ids = {r[0] for r in connection.execute(
+            "select inquiry_id from fct_inquiries where is_open").fetchall()}  # fmt: skip
+        facts = facts_at(connection, scores[["inquiry_id", "as_of"]])
+    scorer = current_scorer(clean / "registry")
+    recomputed = score_features(scorer, build_features(facts))
+    assert set(scores["inquiry_id"]) == open_ids
+    by_id = dict(zip(facts["inquiry_id"], recomputed.probability, strict=True))
+    differences = [
+        (row.inquiry_id, row.probability, by_id.get(row.inquiry_id))
+        for row in scores.itertuples()
+        if by_id.get(row.inquiry_id) is None or abs(by_id[row.inquiry_id] - row.probability) > 1e-9
+    ]
+    assert differences == []
+
+
+def test_soak_with_faults_loses_nothing_and_scores_as_a_clean_run(
+    built_home: Path, broker_process: EmbeddedBroker, tmp_path: Path
+) -> None:
+    _soak(
+        built_home,
+        broker_process,
+        Soak(seconds=90, inquiries_per_s=5, others_per_s=50, service_kills=1, part_kills=3,
+             broker_freeze_s=5),
+        tmp_path,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_soak_ten_minutes_with_every_fault(
+    built_home: Path, broker_process: EmbeddedBroker, tmp_path: Path
+) -> None:
+    _soak(
+        built_home,
+        broker_process,
+        Soak(seconds=600, inquiries_per_s=20, others_per_s=200, service_kills=5, part_kills=10,
+             broker_freeze_s=10),
+        tmp_path,
+    )  # fmt: skip

@@ -98,3 +98,17 @@
 {% macro live_lower_bound() -%}
     {{ return('__leadflow_live_since__') }}
 {%- endmacro %}
+
+{#- A where-clause condition: the row landed at or before var `leadflow_landed_through`,
+    when it is set. `leadflow run` lands events while dbt builds; it sets the var to the
+    newest landing committed when the build starts, so that every model of one build
+    reads the same events (a model built later in the run would otherwise see events an
+    earlier one did not, and their relationships would not hold). -#}
+{% macro landed_by_build(ingested_at='ingested_at') -%}
+    {%- set through = var('leadflow_landed_through', none) -%}
+    {%- if through is none -%}
+        1 = 1
+    {%- else -%}
+        {{ ingested_at }} <= cast('{{ through }}' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}

@@ -5,7 +5,9 @@ with
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where {{ landed_since(incremental_lower_bound()) }}
+    where
+        {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

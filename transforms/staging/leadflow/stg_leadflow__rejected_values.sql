@@ -16,6 +16,7 @@ source as (
             {%- endfor %}
         )
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

@@ -9,6 +9,7 @@ source as (
         event_type = 'return_received'
         and {{ payload_casts('return_received') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

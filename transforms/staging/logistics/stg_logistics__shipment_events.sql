@@ -14,6 +14,7 @@ source as (
         )
         and (event_type != 'shipment_created' or {{ payload_casts('shipment_created') }})
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

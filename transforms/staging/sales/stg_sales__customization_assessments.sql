@@ -9,6 +9,7 @@ source as (
         event_type = 'customization_assessed'
         and {{ payload_casts('customization_assessed') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

@@ -9,6 +9,7 @@ source as (
         event_type = 'lead_contacted'
         and {{ payload_casts('lead_contacted') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

@@ -5,7 +5,10 @@ with
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'order_placed' and {{ payload_casts('order_placed') }}
+    where
+        event_type = 'order_placed'
+        and {{ payload_casts('order_placed') }}
+        and {{ landed_by_build() }}
 
 ),
 

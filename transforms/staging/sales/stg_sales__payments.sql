@@ -9,6 +9,7 @@ source as (
         event_type = 'payment_received'
         and {{ payload_casts('payment_received') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

@@ -9,6 +9,7 @@ source as (
         event_type = 'quote_sent'
         and {{ payload_casts('quote_sent') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

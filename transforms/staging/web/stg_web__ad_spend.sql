@@ -9,6 +9,7 @@ source as (
         event_type = 'ad_spend_recorded'
         and {{ payload_casts('ad_spend_recorded') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

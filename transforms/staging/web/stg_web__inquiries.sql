@@ -5,7 +5,10 @@ with
 source as (
 
     select * from {{ source('leadflow', 'raw_events') }}
-    where event_type = 'inquiry_submitted' and {{ payload_casts('inquiry_submitted') }}
+    where
+        event_type = 'inquiry_submitted'
+        and {{ payload_casts('inquiry_submitted') }}
+        and {{ landed_by_build() }}
 
 ),
 

@@ -8,6 +8,7 @@ source as (
     where
         event_type = 'page_viewed'
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 

@@ -9,6 +9,7 @@ source as (
         event_type = 'search_performed'
         and {{ payload_casts('search_performed') }}
         and {{ landed_since(incremental_lower_bound()) }}
+        and {{ landed_by_build() }}
 
 ),
 
