@@ -274,6 +274,7 @@ class Service:
         while not self.stop.is_set():
             started = _utc_now()
             began = time.monotonic()
+            log.info("build started")
             try:
                 with self.shared.dbt_lock:
                     figures = build_cycle(self.settings, self.shared.connection, self.console)
@@ -286,6 +287,7 @@ class Service:
                 )
             else:
                 self.shared.built_since = figures.pop("landed_through", None) or started
+                log.info("build published: %s", figures)
                 self.shared.built.set()
                 part.cycle(time.monotonic() - began, **figures)
             self.stop.wait(self.build_interval_s)
@@ -336,6 +338,16 @@ class Service:
                     self.stop.wait(0.2)
                     continue
                 sweep = False
+                if result.rescored or result.removed or result.seconds > 2:
+                    log.info(
+                        "live tick: %d rescored (%d new), %d removed%s in %.2f s %s",
+                        result.rescored,
+                        len(result.first_scored),
+                        result.removed,
+                        " (sweep)" if result.swept else "",
+                        result.seconds + result.phases["publish"],
+                        {name: round(value, 2) for name, value in result.phases.items()},
+                    )
                 if result.swept:
                     part.state.detail["swept_at"] = now.isoformat(timespec="milliseconds")
                     part.state.detail["swept_as_of"] = str(result.as_of)

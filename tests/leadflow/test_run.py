@@ -245,9 +245,12 @@ def test_run_scores_arrivals_live_moves_them_on_contact_and_outcome_and_never_fa
                     payload={"outcome": "lost", "lost_reason": "price"}))  # fmt: skip
         _wait_for(lambda: lead(inquiry_id) is None, 60, "the lost inquiry leaving the queue", log)
 
-        state = json.loads((built_home / "run_state.json").read_text())
+        state = _wait_for(
+            lambda: (found := _state(built_home)) and found["parts"]["build"]["last_ok_at"]
+            and found,
+            300, "the first build", log,
+        )  # fmt: skip
         assert {"ingest", "build", "live", "jobs"} <= set(state["parts"])
-        assert state["parts"]["build"]["last_ok_at"] is not None, state["parts"]["build"]
         assert state["published"]["queue"] and state["published"]["marts"]
         metrics = client.get("/metrics").text
         assert "leadflow_speed_to_lead_seconds_count" in metrics
@@ -295,11 +298,14 @@ class Stream(threading.Thread):
         super().__init__(daemon=True)
         from kafka import KafkaProducer
 
-        self.producer = KafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=20)
+        self.producer = KafkaProducer(
+            bootstrap_servers=broker, acks="all", linger_ms=20, retries=50, max_block_ms=120_000
+        )
         self.inquiries_per_s, self.others_per_s = inquiries_per_s, others_per_s
         self.stop = threading.Event()
         self.valid: set[str] = set()
         self.invalid: set[str] = set()
+        self.unsent: list[str] = []
 
     def run(self) -> None:
         tick, owed_inquiries, owed_others = 0.1, 0.0, 0.0
@@ -324,16 +330,18 @@ class Stream(threading.Thread):
             for event in batch:
                 event["producer"] = "soak"
                 produced += 1
+                kept = self.valid
                 if produced % 100 == 0:
                     event["payload"] = {"broken": True}  # breaks the contract: quarantined
-                    self.invalid.add(event["event_id"])
-                else:
-                    self.valid.add(event["event_id"])
+                    kept = self.invalid
                 topic = TOPIC_BY_SOURCE[event["source"]]
-                self.producer.send(
+                sent_event = self.producer.send(
                     topic, key=event["inquiry_id"].encode(), value=json.dumps(event).encode()
                 )
-        self.producer.flush()
+                # an event counts as produced once the broker acknowledged it
+                sent_event.add_callback(lambda _, ids=kept, i=event["event_id"]: ids.add(i))
+                sent_event.add_errback(lambda error: self.unsent.append(repr(error)))
+        self.producer.flush(timeout=180)
         self.producer.close()
 
 
@@ -413,12 +421,17 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
                 time.sleep(soak.broker_freeze_s)
                 broker.process.send_signal(signal.SIGCONT)
             else:  # a model that does not build: readers stay on the last good state
-                published = _state(home)["published"]["marts"]
                 broken_model.write_text("select * from a_table_that_does_not_exist")
                 failed = _wait_for(
                     lambda: (build := _state(home)["parts"]["build"])["last_error"]
                     and "fct_orders" in build["last_error"] and build,
                     120, "the broken build in status", log,
+                )  # fmt: skip
+                published = _state(home)["published"]["marts"]
+                _wait_for(
+                    lambda failed=failed: _state(home)["parts"]["build"]["last_error_at"]
+                    != failed["last_error_at"],
+                    120, "a second failed build", log,
                 )  # fmt: skip
                 assert _state(home)["published"]["marts"] == published, failed
                 response = httpx.get(f"{base}/v1/leads", headers={"X-API-Key": SALES_KEY})
@@ -468,6 +481,7 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
         scores = connection.execute(
             "select inquiry_id, as_of, probability, model_version from lead_scores"
         ).df()
+    assert stream.unsent == [] and len(stream.valid) > 100
     assert landed == stream.valid and doubled == 0
     assert stream.invalid <= quarantined
     # every open lead was rescored by the last sweep, at one moment
@@ -477,7 +491,8 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
     clean = tmp_path / "clean"
     clean.mkdir()
     shutil.copy2(warehouse, clean / "warehouse.duckdb")
-    shutil.copytree(home / "registry", clean / "registry")
+    if (home / "registry").exists():  # no model trained: both score with the scorecard
+        shutil.copytree(home / "registry", clean / "registry")
     clean_settings = Settings(home=clean)
     transform(clean_settings, Console(quiet=True), full_refresh=True)
     with duckdb.connect(str(clean / "warehouse.duckdb")) as connection:
