@@ -270,6 +270,7 @@ class Service:
 
     def _build(self, part: Part) -> None:
         from leadflow.pipeline import build_cycle
+        from leadflow.serving import Publication
 
         while not self.stop.is_set():
             started = _utc_now()
@@ -290,7 +291,11 @@ class Service:
                 log.info("build published: %s", figures)
                 self.shared.built.set()
                 part.cycle(time.monotonic() - began, **figures)
-            self.stop.wait(self.build_interval_s)
+            # until a build has passed once, readers have nothing: try again soon
+            never_published = Publication.read(self.settings.home) is None
+            self.stop.wait(
+                min(self.build_interval_s, 15.0) if never_published else self.build_interval_s
+            )
 
     def _live(self, part: Part) -> None:
         from models.live import LiveScorer
