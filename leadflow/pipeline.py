@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -603,7 +604,10 @@ def dbt_in_process(
     ]
     with _DBT_IN_PROCESS:
         (dbt_dir / target / "run_results.json").unlink(missing_ok=True)
-        outcome = dbtRunner().invoke(args)
+        # dbt prints what `compile` compiled to stdout, whatever --quiet says; the service's
+        # stdout is for results
+        with contextlib.redirect_stdout(io.StringIO()):
+            outcome = dbtRunner().invoke(args)
     if outcome.success:
         return outcome.result
     detail = "; ".join(_dbt_failures(dbt_dir / target / "run_results.json"))

@@ -203,7 +203,7 @@ def publish_queue(
     directory.mkdir(parents=True, exist_ok=True)
     with _publish_lock:
         path = _next_path(directory, "queue")
-        rows = connection.execute(queue_sql).fetch_arrow_table()
+        rows = connection.execute(queue_sql).to_arrow_table()
         try:
             with contextlib.closing(duckdb.connect(str(path))) as target:
                 target.execute(f"create table {QUEUE_TABLE} ({QUEUE_COLUMNS})")
@@ -228,7 +228,7 @@ class ServingReader:
     used it for a while.
     """
 
-    def __init__(self, home: Path, *, grace_s: float = 30.0) -> None:
+    def __init__(self, home: Path, *, grace_s: float = 120.0) -> None:
         self.home = home
         self.grace_s = grace_s
         self._lock = threading.Lock()

@@ -1,0 +1,145 @@
+"""The published copies readers read: whole publications only, swapped atomically, pruned."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from leadflow.serving import (
+    KEEP_GENERATIONS,
+    Publication,
+    ServingReader,
+    publish_marts,
+    publish_queue,
+    serving_dir,
+)
+from models.live import LiveStagingError, compile_live_staging
+
+QUEUE = """
+select 'INQ' || i as inquiry_id, timestamp '2026-11-30 08:00:00' as submitted_at,
+       'own_site' as channel, null as campaign, 'Ningbo Pump Co.' as company,
+       '李' as contact_name, 'CN' as country, 'pumps' as product_category, null as sku,
+       5 as quantity, i / 100 as probability, i as score, 'B' as tier, '[]' as reasons,
+       'model' as scorer, 'v1' as model_version, null as events_through,
+       timestamp '2026-12-01 08:00:00' as scored_at, null as as_of
+from range(1, {n} + 1) as t(i)
+"""
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    """A warehouse with one mart, one report, a run log and a table readers never get."""
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    connection.execute("create table fct_inquiries as select range as n from range(10)")
+    connection.execute("create table rpt_kpis as select 1 as period")
+    connection.execute("create table pipeline_runs as select 'check' as stage")
+    connection.execute("create table raw_events as select 'secret@example.com' as email")
+    return connection
+
+
+def test_readers_get_the_marts_and_the_queue_and_nothing_else(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    publish_marts(warehouse, tmp_path, state={"events": 10})
+    publish_queue(warehouse, tmp_path, QUEUE.format(n=3))
+    reader = ServingReader(tmp_path)
+    with contextlib.closing(reader.cursor()) as cursor:
+        assert cursor.execute("select count(*) from fct_inquiries").fetchone() == (10,)
+        assert cursor.execute("select count(*) from lead_queue").fetchone() == (3,)
+        with pytest.raises(duckdb.CatalogException):
+            cursor.execute("select * from raw_events")
+        # read-only, and no file outside the publication can be reached
+        with pytest.raises(duckdb.Error):
+            cursor.execute("create table marts.main.x as select 1")
+        with pytest.raises(duckdb.Error):
+            cursor.execute("select * from read_csv('/etc/passwd')")
+    reader.close()
+    publication = Publication.read(tmp_path)
+    assert publication is not None and publication.marts_state == {"events": 10}
+
+
+def test_a_reader_moves_to_the_new_publication_and_a_cursor_in_use_keeps_reading(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    publish_marts(warehouse, tmp_path)
+    publish_queue(warehouse, tmp_path, QUEUE.format(n=3))
+    reader = ServingReader(tmp_path)  # a request's cursor outlives a swap by the grace period
+    old = reader.cursor()
+    publish_queue(warehouse, tmp_path, QUEUE.format(n=5))
+    with contextlib.closing(reader.cursor()) as new:
+        assert new.execute("select count(*) from lead_queue").fetchone() == (5,)
+    assert old.execute("select count(*) from lead_queue").fetchone() == (3,)
+    old.close()
+    reader.close()
+
+
+def test_old_generations_are_pruned_and_the_current_files_are_read_only(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    publish_marts(warehouse, tmp_path)
+    for n in range(KEEP_GENERATIONS + 3):
+        publish_queue(warehouse, tmp_path, QUEUE.format(n=n + 1))
+    folder = serving_dir(tmp_path)
+    assert len(list(folder.glob("queue-*.duckdb"))) == KEEP_GENERATIONS
+    current = json.loads((folder / "current.json").read_text())
+    assert (folder / current["queue"]).stat().st_mode & 0o222 == 0  # nobody writes it
+
+
+def test_readers_never_fail_while_publications_are_swapped(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    publish_marts(warehouse, tmp_path)
+    publish_queue(warehouse, tmp_path, QUEUE.format(n=1))
+    reader = ServingReader(tmp_path)
+    stop, failures, reads = threading.Event(), [], [0]
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                with contextlib.closing(reader.cursor()) as cursor:
+                    cursor.execute("select count(*) from lead_queue").fetchone()
+                reads[0] += 1
+            except Exception as error:  # any failure is what the test is about
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for n in range(30):
+        publish_queue(warehouse, tmp_path, QUEUE.format(n=n + 1))
+        if n % 10 == 0:
+            publish_marts(warehouse, tmp_path)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    reader.close()
+    assert failures == [] and reads[0] > 30
+
+
+def test_nothing_published_says_what_publishes(tmp_path: Path) -> None:
+    reader = ServingReader(tmp_path)
+    assert not reader.available()
+    with pytest.raises(FileNotFoundError, match="leadflow run"):
+        reader.cursor()
+
+
+def test_live_staging_refuses_a_model_without_the_live_bound() -> None:
+    from models.live import LIVE_MODELS, PLACEHOLDER
+
+    compiled = {name: f"select * from raw_events where ingested_at >= '{PLACEHOLDER}'"
+                for name in LIVE_MODELS}  # fmt: skip
+    staging = compile_live_staging(compiled)
+    since = dt.datetime(2026, 12, 1, 8, 0)
+    assert "2026-12-01 08:00:00" in staging.select("stg_web__inquiries", since)
+    compiled["stg_sales__quotes"] = "select * from raw_events"
+    with pytest.raises(LiveStagingError, match="stg_sales__quotes"):
+        compile_live_staging(compiled)
+    del compiled["stg_web__searches"]
+    with pytest.raises(LiveStagingError, match="stg_web__searches"):
+        compile_live_staging(compiled)
