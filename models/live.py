@@ -58,6 +58,8 @@ LIVE_MODELS: dict[str, str] = {
     "stg_logistics__shipment_events": "event_id",
     "stg_logistics__returns": "event_id",
 }
+ENTITY_KEYS = ("inquiry_id", "order_id")
+"""Models keyed by an entity keep its earliest copy: a live copy counts only when new."""
 INQUIRY_MODELS = (
     # the models whose rows name an inquiry: an event in one of them rescores it
     "stg_web__inquiries",
@@ -145,15 +147,17 @@ class LiveScorer:
         self.last_sweep = 0.0
         self.touched_since: dt.datetime | None = None
         self.newest_seen: dt.datetime | None = None
+        self.views_through: dt.datetime | None = None
         _create_tables(self.cursor)
 
     def close(self) -> None:
         """Release the cursor."""
         self.cursor.close()
 
-    def overlay(self, built_since: dt.datetime) -> None:
-        """Point this cursor's staging names at the built tables plus the events landed since
-        `built_since`."""
+    def overlay(self, built_through: dt.datetime) -> None:
+        """Point this cursor's staging names at the built tables plus the events landed after
+        `built_through`, the newest landing the built tables hold."""
+        since = built_through - LANDING_MARGIN
         # one transaction: every live table sees the same landed events, so an inquiry
         # whose submission lands while they are made is in all of them or in none
         self.cursor.execute("begin transaction")
@@ -161,19 +165,29 @@ class LiveScorer:
             for model in LIVE_MODELS:
                 self.cursor.execute(
                     f"create or replace temp table live_{model} as "
-                    f"{self.staging.select(model, built_since)}"
+                    f"{self.staging.select(model, since)}"
                 )
             self.cursor.execute("commit")
         except BaseException:
             self.cursor.execute("rollback")
             raise
+        if built_through == self.views_through:
+            return  # the views name the live tables, which were just replaced
+        through = f"timestamp '{built_through.isoformat(sep=' ')}'"
         for model, key in LIVE_MODELS.items():
             table = f'"{self.database}".main."{model}"'
-            self.cursor.execute(
-                f"create or replace temp view {model} as "
-                f"select * from {table} union all by name "
-                f"select * from live_{model} where {key} not in (select {key} from {table})"
+            # an event-keyed table holds exactly the events landed up to the build's
+            # bound; an entity (an inquiry, an order) may have an earlier copy built
+            newer = (
+                f"{key} not in (select {key} from {table})"
+                if key in ENTITY_KEYS
+                else f"ingested_at > {through}"
             )
+            self.cursor.execute(
+                f"create or replace temp view {model} as select * from {table} "
+                f"union all by name select * from live_{model} where {newer}"
+            )
+        self.views_through = built_through
 
     def tick(
         self,
@@ -187,8 +201,9 @@ class LiveScorer:
         `sweep`, or once SWEEP_EVERY_S has passed) and write lead_scores."""
         started = time.perf_counter()
         result = TickResult()
-        since = as_warehouse_time(built_since) - LANDING_MARGIN
-        self.overlay(since)
+        built_through = as_warehouse_time(built_since)
+        self.overlay(built_through)
+        since = built_through - LANDING_MARGIN
         result.phases["overlay"] = time.perf_counter() - started
         result.newest_landed_at = self._newest_landed()
         as_of = self._clock(now, since)
