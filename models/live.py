@@ -75,9 +75,9 @@ SWEEP_EVERY_S = 60.0
 """Every open inquiry is rescored this often, for scores that change with time alone."""
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""
-LANDING_MARGIN = dt.timedelta(minutes=2)
-"""Events are staged live from this long before the last build started: a batch stamped
-before the build but committed after it (landing is pipelined) is not missed."""
+LANDING_MARGIN = dt.timedelta(seconds=1)
+"""Live tables take the events from this long before the newest landing the build holds
+(the views take only those after it): the boundary batch is staged on both sides."""
 
 OPEN_SQL = f"""
 select i.inquiry_id

@@ -7,7 +7,7 @@ import heapq
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from ingestion.contracts import EVENT_TYPES, encode_event, parse_event
+from ingestion.contracts import DEFAULT_RULES, EVENT_TYPES, encode_event, parse_event
 from ingestion.simulation.faults import FAULT_KINDS, malformed_line
 from ingestion.simulation.randomness import Draws, Ids
 from ingestion.simulation.world import CST, UTC
@@ -42,6 +42,11 @@ class EventLog:
         self._draws = draws
         self._ids = ids
         self._horizon = horizon
+        # a simulation that runs past today (the demo's live feed) checks its events
+        # against the contract as of its horizon, when they will be sent
+        now = dt.datetime.now(dt.UTC)
+        horizon_at = dt.datetime.fromtimestamp(horizon, dt.UTC)
+        self._window = DEFAULT_RULES.window(now=max(now, horizon_at))
         self._progress = progress
         self._pending: list[tuple[int, int, bytes]] = []
         self._sequence = 0
@@ -75,7 +80,7 @@ class EventLog:
         record.update((key, value) for key, value in identity.items() if value is not None)
         record["payload"] = payload
         # orjson's bytes keep a 4 KiB buffer; an exact copy keeps held lines small.
-        line = bytes(memoryview(encode_event(parse_event(record))))
+        line = bytes(memoryview(encode_event(parse_event(record, self._window))))
         draws = self._draws
         arrives = at
         late_share = LATE_SHARE_CARRIERS if producer in _CARRIERS else LATE_SHARE
