@@ -966,6 +966,7 @@ def run(
     """Run everything as one service: land events continuously, score new inquiries within
     seconds, build and gate the warehouse on a cadence, run the scheduled jobs, serve the API.
     Readers (the API, `leadflow status`, SQL) read the copies it publishes; SIGTERM drains."""
+    from leadflow.api import api_keys
     from leadflow.pipeline import kafka_bootstrap
     from leadflow.service import Service
 
@@ -978,13 +979,7 @@ def run(
             group = f"{config.consumer_group}-embedded-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
             config = config.model_copy(update={"consumer_group": group})
         service = Service(config, err, bootstrap=bootstrap, build_interval_s=build_interval)
-        service.run(on_ready=lambda: _announce(config)(_keys(config)))
-
-
-def _keys(config: Settings) -> dict[str, str]:
-    from leadflow.api import api_keys
-
-    return api_keys(config)
+        service.run(on_ready=lambda: _announce(config)(api_keys(config)))
 
 
 @app.command()
@@ -1004,6 +999,7 @@ def demo(
     """Simulate two years up to today and run the whole pipeline on embedded defaults, print
     its figures, then run the service with the simulation going on in accelerated time."""
     from ingestion.feeder import Feeder, held_events
+    from leadflow.api import api_keys
     from leadflow.pipeline import FUTURE_EVENTS, kafka_bootstrap, run_demo
     from leadflow.service import Service
 
@@ -1022,7 +1018,7 @@ def demo(
         )
 
         def ready() -> None:
-            _announce(config)(_keys(config))
+            _announce(config)(api_keys(config))
             feeder.start_feeding()
             err.print(
                 f"live feed: {feeder.report.pending:,} simulated events of the next "

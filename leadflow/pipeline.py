@@ -173,14 +173,7 @@ def run_dbt(
         "json",
         "--no-use-colors",
         *command.split(),  # "build", or a subcommand: "source freshness"
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--profiles-dir",
-        str(settings.dbt_project_dir),
-        "--target-path",
-        str(dbt_dir / "target"),
-        "--log-path",
-        str(dbt_dir / "logs"),
+        *_dbt_paths(settings, "target"),
         *extra,
     ]
     # dbt's profile reads the warehouse path from this variable (transforms/profiles.yml)
@@ -210,10 +203,30 @@ def run_dbt(
     held = next((e for e in errors if is_lock_conflict(e)), None)
     if held is not None:  # taken since check_not_held: dbt's traceback, told in one line
         raise TransformError(describe_storage_error(Exception(held), doing))
-    detail = "; ".join(_dbt_failures(dbt_dir / "target" / "run_results.json")) or " ".join(
-        e for e in errors if e
-    )
-    raise TransformError(
+    raise _dbt_failed(settings, command, "target", " ".join(e for e in errors if e))
+
+
+def _dbt_paths(settings: Settings, target: str) -> list[str]:
+    """The project, profile, target and log folders every dbt invocation is given."""
+    dbt_dir = (settings.home / "dbt").resolve()
+    project = str(settings.dbt_project_dir)
+    return [
+        "--project-dir",
+        project,
+        "--profiles-dir",
+        project,
+        "--target-path",
+        str(dbt_dir / target),
+        "--log-path",
+        str(dbt_dir / "logs"),
+    ]
+
+
+def _dbt_failed(settings: Settings, command: str, target: str, otherwise: str) -> TransformError:
+    """The error of a failed dbt command: each failed node, else `otherwise`, and the log."""
+    dbt_dir = (settings.home / "dbt").resolve()
+    detail = "; ".join(_dbt_failures(dbt_dir / target / "run_results.json")) or otherwise
+    return TransformError(
         f"dbt {command} failed: {detail[:3000] or 'see the log'}; "
         f"full log in {dbt_dir / 'logs' / 'dbt.log'}"
     )
@@ -246,20 +259,28 @@ class SourceFreshness:
 _PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
 
 
-def freshness(settings: Settings) -> list[SourceFreshness]:
+def freshness(
+    settings: Settings, connection: duckdb.DuckDBPyConnection | None = None
+) -> list[SourceFreshness]:
     """`dbt source freshness` on the warehouse: per source system, when it last landed.
 
     A stale source is reported, not raised: the caller decides (the CLI exits 1 on error).
+    `connection`: the open warehouse of the process that owns it (`leadflow run`), where dbt
+    runs in-process; without it dbt runs in a child process.
     """
-    sources_json = settings.home / "dbt" / "target" / "sources.json"
+    target = "target" if connection is None else "jobs"
+    sources_json = (settings.home / "dbt" / target / "sources.json").resolve()
     sources_json.unlink(missing_ok=True)
     try:
-        run_dbt(settings, "source freshness")
+        if connection is None:
+            run_dbt(settings, "source freshness")
+        else:
+            dbt_in_process(settings, "source freshness", target=target)
     except TransformError:
         if not sources_json.exists():  # dbt failed before checking anything
             raise
     results = json.loads(sources_json.read_text())["results"]
-    landed = _systems_landed(settings)
+    landed = _systems_landed(settings, connection)
     return [
         _freshness_of(result, landed) for result in sorted(results, key=lambda r: r["unique_id"])
     ]
@@ -269,10 +290,13 @@ NEVER_LANDED = "never_landed"
 """The freshness status of a source system no event has ever landed from."""
 
 
-def _systems_landed(settings: Settings) -> set[str]:
+def _systems_landed(
+    settings: Settings, connection: duckdb.DuckDBPyConnection | None = None
+) -> set[str]:
     """The source systems (web, sales, logistics) at least one event landed from."""
-    with contextlib.closing(open_warehouse(settings, read_only=True)) as connection:
-        rows = connection.execute("select distinct source from raw_events").fetchall()
+    cursor = open_warehouse(settings, read_only=True) if connection is None else connection.cursor()
+    with contextlib.closing(cursor):
+        rows = cursor.execute("select distinct source from raw_events").fetchall()
         return {row[0] for row in rows}
 
 
@@ -589,19 +613,7 @@ def dbt_in_process(
     dbt_dir = (settings.home / "dbt").resolve()
     os.environ["LEADFLOW_WAREHOUSE"] = str(settings.warehouse_path.resolve())
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    args = [
-        *command.split(),
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--profiles-dir",
-        str(settings.dbt_project_dir),
-        "--target-path",
-        str(dbt_dir / target),
-        "--log-path",
-        str(dbt_dir / "logs"),
-        "--quiet",
-        *extra,
-    ]
+    args = [*command.split(), *_dbt_paths(settings, target), "--quiet", *extra]
     with _DBT_IN_PROCESS:
         (dbt_dir / target / "run_results.json").unlink(missing_ok=True)
         # dbt prints what `compile` compiled to stdout, whatever --quiet says; the service's
@@ -610,13 +622,8 @@ def dbt_in_process(
             outcome = dbtRunner().invoke(args)
     if outcome.success:
         return outcome.result
-    detail = "; ".join(_dbt_failures(dbt_dir / target / "run_results.json"))
-    if not detail and outcome.exception is not None:
-        detail = str(outcome.exception).strip().splitlines()[0]
-    raise TransformError(
-        f"dbt {command} failed: {detail[:3000] or 'see the log'}; "
-        f"full log in {dbt_dir / 'logs' / 'dbt.log'}"
-    )
+    exception = str(outcome.exception or "").strip().splitlines()
+    raise _dbt_failed(settings, command, target, exception[0] if exception else "")
 
 
 def build_cycle(
@@ -663,25 +670,3 @@ def build_cycle(
         "publish_s": round(published - gated, 2),
         "events": events,
     }
-
-
-def freshness_in_service(
-    settings: Settings, connection: duckdb.DuckDBPyConnection
-) -> list[SourceFreshness]:
-    """`freshness` for the process that owns the warehouse."""
-    sources_json = (settings.home / "dbt" / "jobs" / "sources.json").resolve()
-    sources_json.unlink(missing_ok=True)
-    try:
-        dbt_in_process(settings, "source freshness", target="jobs")
-    except TransformError:
-        if not sources_json.exists():
-            raise
-    results = json.loads(sources_json.read_text())["results"]
-    cursor = connection.cursor()
-    try:
-        landed = {
-            row[0] for row in cursor.execute("select distinct source from raw_events").fetchall()
-        }
-    finally:
-        cursor.close()
-    return [_freshness_of(r, landed) for r in sorted(results, key=lambda r: r["unique_id"])]

@@ -156,8 +156,6 @@ class Shared:
     landed: threading.Event = field(default_factory=threading.Event)
     built: threading.Event = field(default_factory=threading.Event)
     built_since: dt.datetime | None = None  # start of the last build that passed its gates
-    score_lock: threading.Lock = field(default_factory=threading.Lock)
-    dbt_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Service:
@@ -203,8 +201,7 @@ class Service:
             self.parts[name] = Part(name, body, self.stop)
         # live scoring starts at once on a warehouse built before, from what it holds
         self.shared.built_since = built_through(self.shared.connection)
-        with self.shared.dbt_lock:
-            self.staging = live_staging(self.settings)
+        self.staging = live_staging(self.settings)
         for part in self.parts.values():
             part.start()
         # uvicorn handles SIGTERM/SIGINT while it serves, then restores these and raises the
@@ -277,8 +274,7 @@ class Service:
             began = time.monotonic()
             log.info("build started")
             try:
-                with self.shared.dbt_lock:
-                    figures = build_cycle(self.settings, self.shared.connection, self.console)
+                figures = build_cycle(self.settings, self.shared.connection, self.console)
             except Exception as error:
                 part.failed(error)
                 part.state.detail["last_good_build"] = (
@@ -298,6 +294,7 @@ class Service:
             )
 
     def _live(self, part: Part) -> None:
+        from leadflow.serving import publish_queue
         from models.live import LiveScorer
         from models.scorer import current_scorer
 
@@ -307,8 +304,7 @@ class Service:
             return
         staging = self.staging
         if staging is None:
-            with self.shared.dbt_lock:
-                staging = self.staging = live_staging(self.settings)
+            staging = self.staging = live_staging(self.settings)
         scorer_at: float = 0.0
         scorer = current_scorer(self.settings.registry_dir)
         live = LiveScorer(self.shared.connection, staging)
@@ -325,13 +321,13 @@ class Service:
                 assert self.shared.built_since is not None
                 now = _utc_now()
                 try:
-                    with self.shared.score_lock:
-                        result = live.tick(
-                            scorer, built_since=self.shared.built_since, now=now, sweep=sweep
-                        )
-                        began = time.perf_counter()
-                        queue = publish_live_queue(live, self.settings.home)
-                        result.phases["publish"] = time.perf_counter() - began
+                    result = live.tick(
+                        scorer, built_since=self.shared.built_since, now=now, sweep=sweep
+                    )
+                    began = time.perf_counter()
+                    # as the live cursor sees it: with the newest submissions
+                    queue = publish_queue(live.cursor, self.settings.home)
+                    result.phases["publish"] = time.perf_counter() - began
                 except (duckdb.CatalogException, duckdb.TransactionException) as error:
                     # dbt swaps a table it rebuilds (create, rename, drop) while the tick
                     # read it, or wrote what the tick wrote: the next tick reads it whole
@@ -391,13 +387,12 @@ class Service:
                     part.cycle(time.monotonic() - began)
 
     def _run_job(self, job: str) -> dict[str, Any]:
-        from leadflow.pipeline import freshness_in_service
+        from leadflow.pipeline import freshness
         from leadflow.runs import recorded_run
 
         connection = self.shared.connection
         if job == "freshness":
-            with self.shared.dbt_lock:
-                results = freshness_in_service(self.settings, connection)
+            results = freshness(self.settings, connection)
             return {r.source: r.status for r in results}
         if job == "drift":
             from models.drift import measure_drift
@@ -572,13 +567,6 @@ def live_staging(settings: Settings) -> Any:
         target="live",
     )
     return compile_live_staging(compiled_models(result))
-
-
-def publish_live_queue(live: Any, home: Path) -> int:
-    """Publish the queue as the live scorer's cursor sees it (with the newest submissions)."""
-    from leadflow.serving import publish_queue
-
-    return publish_queue(live.cursor, home)
 
 
 def read_run_state(home: Path, *, stale_after_s: float = 15.0) -> dict[str, Any] | None:

@@ -252,12 +252,10 @@ class LiveScorer:
         return wall if newest is None or newest >= wall - LIVE_WITHIN else newest
 
     def _newest_landed(self) -> dt.datetime | None:
-        newest = None
-        for model in INQUIRY_MODELS:
-            value = self.cursor.execute(f"select max(ingested_at) from live_{model}").fetchone()[0]
-            if value is not None and (newest is None or value > newest):
-                newest = value
-        return newest
+        union = " union all ".join(
+            f"select max(ingested_at) as newest from live_{model}" for model in INQUIRY_MODELS
+        )
+        return self.cursor.execute(f"select max(newest) from ({union})").fetchone()[0]
 
     def _touched(self, since: dt.datetime | None) -> list[str]:
         """Inquiries named by the events landed since `since` (all live ones when None)."""
