@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from leadflow.errors import LeadflowError
 from models.batch import HISTORY_DDL, _create_tables, lead_score_rows
 from models.clock import LIVE_WITHIN, newest_event_at
 from models.features import as_warehouse_time, build_features
-from models.moments import facts_at, registered
+from models.moments import EVERY_KEY, FACTS_RELATIONS, buyer_keys, facts_at, registered
 from models.scorer import Scorer, score_features
 from transforms import CONVERSION_WINDOW_DAYS
 
@@ -59,7 +60,11 @@ LIVE_MODELS: dict[str, str] = {
     "stg_logistics__returns": "event_id",
 }
 ENTITY_KEYS = ("inquiry_id", "order_id")
-"""Models keyed by an entity keep its earliest copy: a live copy counts only when new."""
+"""Models keyed by an entity keep its earliest copy: a live copy counts only when new. The
+key is the event log's column of that name, as the model keeps it."""
+ENTITY_MODELS = tuple(model for model, key in LIVE_MODELS.items() if key in ENTITY_KEYS)
+RAW_SOURCE = re.compile(r'(?:"[^"]+"\.)?"[^"]+"\."raw_events"')
+"""The event log as dbt's compiled SQL names it ("database"."schema"."raw_events")."""
 INQUIRY_MODELS = (
     # the models whose rows name an inquiry: an event in one of them rescores it
     "stg_web__inquiries",
@@ -75,9 +80,41 @@ SWEEP_EVERY_S = 60.0
 """Every open inquiry is rescored this often, for scores that change with time alone."""
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""
+REREAD = dt.timedelta(seconds=5)
+"""A tick re-reads the events landed this long before the newest the live tables hold: a
+batch stamped before it but committed after the last tick read is taken too."""
 LANDING_MARGIN = dt.timedelta(seconds=1)
 """Live tables take the events from this long before the newest landing the build holds
 (the views take only those after it): the boundary batch is staged on both sides."""
+
+FILTER_AT_MOST = 5000
+"""A tick scoring at most this many inquiries reads, for their facts, only the rows that
+can be theirs; a sweep of a bigger queue reads the whole tables."""
+BY_INQUIRY = (
+    "stg_sales__lead_assignments",
+    "stg_sales__lead_contacts",
+    "stg_sales__quotes",
+    "stg_sales__customization_assessments",
+)
+BY_VISITOR = ("stg_web__page_views", "stg_web__product_views", "stg_web__searches")
+BY_ORDER = ("stg_logistics__shipment_events", "stg_logistics__returns")
+TICK_COLUMNS = {
+    # what models.moments.FACTS_SQL reads of each table (of an inquiry: only as a buyer's
+    # earlier inquiry); a tick copies these columns of the rows that can matter
+    "stg_web__inquiries": "inquiry_id, submitted_at, email, phone",
+    "stg_web__page_views": "anonymous_id, viewed_at",
+    "stg_web__product_views": "anonymous_id, viewed_at",
+    "stg_web__searches": "anonymous_id, searched_at",
+    "stg_sales__orders": "order_id, placed_at, amount, email, phone, account_id",
+    "stg_sales__lead_assignments": (
+        "inquiry_id, assigned_at, assignee_type, rep_id, distributor_id"
+    ),
+    "stg_sales__lead_contacts": "inquiry_id, contacted_at",
+    "stg_sales__quotes": "inquiry_id, quoted_at, unit_price",
+    "stg_sales__customization_assessments": "inquiry_id, assessed_at, is_feasible",
+    "stg_logistics__shipment_events": "order_id, occurred_at, shipment_event_type",
+    "stg_logistics__returns": "order_id, received_at",
+}
 
 OPEN_SQL = f"""
 select i.inquiry_id
@@ -102,9 +139,17 @@ class LiveStaging:
 
     sql: dict[str, str]
 
-    def select(self, model: str, since: dt.datetime) -> str:
-        """The model's rows for the events landed at or after `since`."""
-        return self.sql[model].replace(PLACEHOLDER, since.isoformat(sep=" "))
+    def select(self, model: str, since: dt.datetime, *, keys: str | None = None) -> str:
+        """The model's rows for the events landed at or after `since` (with `keys`, a
+        relation of the model's key column: only the events of those entities)."""
+        sql = self.sql[model].replace(PLACEHOLDER, since.isoformat(sep=" "))
+        if keys is None:
+            return sql
+        key = LIVE_MODELS[model]
+        (source,) = RAW_SOURCE.findall(sql)  # compile_live_staging checked it is one
+        return sql.replace(
+            source, f"(select * from {source} where {key} in (select {key} from {keys}))"
+        )
 
 
 def compile_live_staging(compiled: dict[str, str]) -> LiveStaging:
@@ -117,6 +162,14 @@ def compile_live_staging(compiled: dict[str, str]) -> LiveStaging:
         raise LiveStagingError(
             f"{', '.join(unbounded)} compiled without the live bound: every staging model "
             "must filter its events with landed_since(incremental_lower_bound())"
+        )
+    unsourced = sorted(
+        name for name in ENTITY_MODELS if len(RAW_SOURCE.findall(compiled[name])) != 1
+    )
+    if unsourced:
+        raise LiveStagingError(
+            f"{', '.join(unsourced)} must read the event log (raw_events) exactly once: "
+            "live scoring re-reads an entity's events by its key there"
         )
     return LiveStaging({name: compiled[name] for name in LIVE_MODELS})
 
@@ -148,6 +201,7 @@ class LiveScorer:
         self.touched_since: dt.datetime | None = None
         self.newest_seen: dt.datetime | None = None
         self.views_through: dt.datetime | None = None
+        self.landed_through: dt.datetime | None = None  # the newest landing the live tables hold
         _create_tables(self.cursor)
 
     def close(self) -> None:
@@ -158,34 +212,89 @@ class LiveScorer:
         """Point this cursor's staging names at the built tables plus the events landed after
         `built_through`, the newest landing the built tables hold."""
         since = built_through - LANDING_MARGIN
+        db = f'"{self.database}".main'
+        cursor = self.cursor
+        # the live tables hold the events landed since `since`: made anew when the build
+        # moves, else brought up to date with what landed since the last tick
+        reread = None
+        if built_through == self.views_through and self.landed_through is not None:
+            reread = max(since, self.landed_through - REREAD)
         # one transaction: every live table sees the same landed events, so an inquiry
         # whose submission lands while they are made is in all of them or in none
-        self.cursor.execute("begin transaction")
+        cursor.execute("begin transaction")
         try:
-            for model in LIVE_MODELS:
-                self.cursor.execute(
-                    f"create or replace temp table live_{model} as "
-                    f"{self.staging.select(model, since)}"
-                )
-            self.cursor.execute("commit")
+            landed_through = cursor.execute(
+                f"select max(ingested_at) from {db}.raw_events where ingested_at >= $since",
+                {"since": since},
+            ).fetchone()[0]
+            for model, key in LIVE_MODELS.items():
+                if reread is None:
+                    cursor.execute(
+                        f"create or replace temp table live_{model} as "
+                        f"{self.staging.select(model, since)}"
+                    )
+                elif key in ENTITY_KEYS:
+                    # an entity with a new copy is made again from all of its copies
+                    cursor.execute(
+                        f"create or replace temp table live_keys as select distinct {key} "
+                        f"from ({self.staging.select(model, reread)})"
+                    )
+                    cursor.execute(
+                        f"delete from live_{model} where {key} in (select {key} from live_keys)"
+                    )
+                    cursor.execute(
+                        f"insert into live_{model} by name "
+                        f"{self.staging.select(model, since, keys='live_keys')}"
+                    )
+                else:
+                    cursor.execute(
+                        f"delete from live_{model} where ingested_at >= $reread", {"reread": reread}
+                    )
+                    cursor.execute(
+                        f"insert into live_{model} by name {self.staging.select(model, reread)}"
+                    )
+            cursor.execute("commit")
         except BaseException:
-            self.cursor.execute("rollback")
+            cursor.execute("rollback")
+            self.landed_through = None  # made anew next time
             raise
+        self.landed_through = landed_through
+        # the buyers the live rows name, before the copies a build already holds go below
+        # (a build can hold them before this scorer is told: the keys stay findable here)
+        self.cursor.execute(
+            "create or replace temp table live_inquiry_keys as select inquiry_id, key_value "
+            f"from ({buyer_keys('live_stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})"
+        )
+        self.cursor.execute(
+            "create or replace temp table live_order_keys as select order_id, key_value "
+            f"from ({buyer_keys('live_stg_sales__orders', 'order_id', EVERY_KEY)})"
+        )
+        for model, key in LIVE_MODELS.items():
+            if key in ENTITY_KEYS:
+                # an entity (an inquiry, an order) may have an earlier copy built: it wins
+                self.cursor.execute(
+                    f"delete from live_{model} where {key} in (select {key} from {db}.{model} "
+                    f"where {key} in (select {key} from live_{model}))"
+                )
         if built_through == self.views_through:
             return  # the views name the live tables, which were just replaced
+        # the buyers the built tables name, once per build: a tick finds a buyer's other
+        # inquiries and orders here instead of normalising every row of the tables
+        self.cursor.execute(
+            "create or replace temp table built_inquiry_keys as select inquiry_id, key_value "
+            f"from ({buyer_keys(f'{db}.stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})"
+        )
+        self.cursor.execute(
+            "create or replace temp table built_order_keys as select order_id, key_value "
+            f"from ({buyer_keys(f'{db}.stg_sales__orders', 'order_id', EVERY_KEY)})"
+        )
         through = f"timestamp '{built_through.isoformat(sep=' ')}'"
         for model, key in LIVE_MODELS.items():
-            table = f'"{self.database}".main."{model}"'
-            # an event-keyed table holds exactly the events landed up to the build's
-            # bound; an entity (an inquiry, an order) may have an earlier copy built
-            newer = (
-                f"{key} not in (select {key} from {table})"
-                if key in ENTITY_KEYS
-                else f"ingested_at > {through}"
-            )
+            # an event-keyed table holds exactly the events landed up to the build's bound
+            newer = "" if key in ENTITY_KEYS else f" where ingested_at > {through}"
             self.cursor.execute(
-                f"create or replace temp view {model} as select * from {table} "
-                f"union all by name select * from live_{model} where {newer}"
+                f"create or replace temp view {model} as select * from {db}.{model} "
+                f"union all by name select * from live_{model}{newer}"
             )
         self.views_through = built_through
 
@@ -209,20 +318,21 @@ class LiveScorer:
         as_of = self._clock(now, since)
         result.as_of = as_of
         sweep = sweep or time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
-        open_ids = self._open(as_of)
         if sweep:
-            candidates = open_ids
+            candidates = self._open(as_of)
+            closed = self._scored_not_open(candidates)
             result.swept = True
-        elif result.newest_landed_at is not None and result.newest_landed_at == self.newest_seen:
-            touched = []  # nothing landed since the last tick
-            result.touched = touched
-            candidates = []
         else:
-            touched = self._touched(self.touched_since)
+            if result.newest_landed_at is not None and result.newest_landed_at == self.newest_seen:
+                touched = []  # nothing landed since the last tick
+            else:
+                touched = self._touched(self.touched_since)
             result.touched = touched
-            still_open = set(open_ids)
+            # what the tick's events name; a lead whose window ran out meanwhile leaves the
+            # queue at the next sweep
+            still_open = set(self._open(as_of, among=touched)) if touched else set()
             candidates = [i for i in touched if i in still_open]
-        closed = self._scored_not_open(open_ids)
+            closed = self._scored_among([i for i in touched if i not in still_open])
         result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
         rows = self._score(scorer, candidates, as_of=as_of, scored_at=now)
         result.phases["score"] = time.perf_counter() - started - sum(result.phases.values())
@@ -268,8 +378,29 @@ class LiveScorer:
         params: dict[str, Any] = {} if since is None else {"since": since}
         return [row[0] for row in self.cursor.execute(query, params).fetchall()]
 
-    def _open(self, as_of: dt.datetime) -> list[str]:
-        rows = self.cursor.execute(OPEN_SQL, {"as_of": as_of}).fetchall()
+    def _open(self, as_of: dt.datetime, among: list[str] | None = None) -> list[str]:
+        """The open inquiries as of `as_of` (those of `among` only, when given)."""
+        if among is None:
+            rows = self.cursor.execute(OPEN_SQL, {"as_of": as_of}).fetchall()
+            return [row[0] for row in rows]
+        frame = pd.DataFrame({"inquiry_id": pd.Series(among, dtype=object)})
+        with registered(self.cursor, "some_inquiries", frame):
+            rows = self.cursor.execute(
+                OPEN_SQL + "  and i.inquiry_id in (select inquiry_id from some_inquiries)\n",
+                {"as_of": as_of},
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def _scored_among(self, inquiry_ids: list[str]) -> list[str]:
+        """Those of `inquiry_ids` that are in the queue."""
+        if not inquiry_ids:
+            return []
+        frame = pd.DataFrame({"inquiry_id": pd.Series(inquiry_ids, dtype=object)})
+        with registered(self.cursor, "some_inquiries", frame):
+            rows = self.cursor.execute(
+                "select inquiry_id from lead_scores "
+                "where inquiry_id in (select inquiry_id from some_inquiries)"
+            ).fetchall()
         return [row[0] for row in rows]
 
     def _scored_not_open(self, open_ids: list[str]) -> list[str]:
@@ -287,7 +418,7 @@ class LiveScorer:
         if not inquiry_ids:
             return pd.DataFrame()
         moments = pd.DataFrame({"inquiry_id": inquiry_ids, "as_of": as_of})
-        facts = facts_at(self.cursor, moments)
+        facts = facts_at(self.cursor, moments, relations=self.tick_relations(inquiry_ids))
         if facts.empty:
             return pd.DataFrame()
         through = self._events_through(facts["inquiry_id"])
@@ -299,6 +430,66 @@ class LiveScorer:
             events_through=facts["events_through"],
             scored_at=as_warehouse_time(scored_at), as_of=as_of,
         )  # fmt: skip
+
+    def tick_relations(self, inquiry_ids: list[str]) -> dict[str, str] | None:
+        """Temporary tables with the rows of the staging tables that can be part of the facts
+        of `inquiry_ids` (a superset: models.moments.FACTS_SQL does the matching), as
+        facts_at's `relations`; None, for the whole tables, past FILTER_AT_MOST inquiries.
+
+        The rows of their visitors, of their own steps, of the other inquiries and the
+        orders that name one of their email, phone or account, and those orders' shipping
+        problems: a few hundred rows instead of every row of a big warehouse."""
+        if len(inquiry_ids) > FILTER_AT_MOST:
+            return None
+        cursor = self.cursor
+        frame = pd.DataFrame({"inquiry_id": pd.Series(inquiry_ids, dtype=object)})
+        keys = buyer_keys("tick_own", "inquiry_id", EVERY_KEY)
+        with registered(cursor, "tick_inquiry_ids", frame):
+            cursor.execute(
+                "create or replace temp table tick_own as select * from stg_web__inquiries "
+                "where inquiry_id in (select inquiry_id from tick_inquiry_ids)"
+            )
+            cursor.execute(
+                f"create or replace temp table tick_keys as select key_value from ({keys})"
+            )
+            cursor.execute(
+                "create or replace temp table tick_inquiries as "
+                "select inquiry_id from tick_inquiry_ids union "
+                "select inquiry_id from built_inquiry_keys "
+                "where key_value in (select key_value from tick_keys) union "
+                "select inquiry_id from live_inquiry_keys "
+                "where key_value in (select key_value from tick_keys)"
+            )
+        cursor.execute(
+            "create or replace temp table tick_orders as "
+            "select order_id from built_order_keys "
+            "where key_value in (select key_value from tick_keys) union "
+            "select order_id from live_order_keys "
+            "where key_value in (select key_value from tick_keys)"
+        )
+        wanted = {
+            "stg_sales__orders": "order_id in (select order_id from tick_orders)",
+            **{
+                model: "anonymous_id in (select anonymous_id from tick_own)" for model in BY_VISITOR
+            },
+            **{model: "inquiry_id in (select inquiry_id from tick_own)" for model in BY_INQUIRY},
+            **{model: "order_id in (select order_id from tick_orders)" for model in BY_ORDER},
+        }
+        for model, condition in wanted.items():
+            cursor.execute(
+                f"create or replace temp table tick_{model} as "
+                f"select {TICK_COLUMNS[model]} from {model} where {condition}"
+            )
+        # the inquiries scored, whole; the buyer's other inquiries, as far as they are read
+        cursor.execute(
+            "create or replace temp table tick_stg_web__inquiries as select * from tick_own "
+            f"union all by name select {TICK_COLUMNS['stg_web__inquiries']} "
+            "from stg_web__inquiries where inquiry_id in (select inquiry_id from tick_inquiries) "
+            "and inquiry_id not in (select inquiry_id from tick_own)"
+        )
+        wanted["stg_web__inquiries"] = "tick_own"
+        assert set(wanted) == set(FACTS_RELATIONS), "every table the facts read is filtered"
+        return {model: f"tick_{model}" for model in wanted}
 
     def _events_through(self, inquiry_ids: pd.Series) -> pd.DataFrame:
         """The newest landing among each inquiry's events (as int_inquiry_milestones_pivoted

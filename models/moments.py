@@ -15,7 +15,7 @@ two identities) and would leak it into the past.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import duckdb
 import pandas as pd
@@ -93,24 +93,38 @@ _REQUIRED_TABLES = (
 )
 
 
-def _buyer_keys(source: str, columns: str, kinds: tuple[str, ...]) -> str:
-    """The union of one row per (row of `source`, identifier) it names the buyer by:
-    key_type 'email' (trimmed, lower case), 'phone' (digits, at least 7) or 'account'."""
+def buyer_keys(
+    source: str, columns: str, kinds: tuple[str, ...], *, among: str | None = None
+) -> str:
+    """One row per (row of `source`, identifier) it names the buyer by: key_type 'email'
+    (trimmed, lower case), 'phone' (digits, at least 7) or 'account'. With `among`, only
+    the identifiers that relation (key_type, key_value) holds: the rows that can match."""
     phone_digits = "regexp_replace(phone, '[^0-9]', '', 'g')"
-    selects = {
-        "email": f"select {columns}, 'email' as key_type, lower(trim(email)) as key_value "
-        f"from {source} where nullif(trim(email), '') is not null",
-        "phone": f"select {columns}, 'phone' as key_type, {phone_digits} as key_value "
-        f"from {source} where length({phone_digits}) >= 7",
-        "account": f"select {columns}, 'account' as key_type, account_id as key_value "
-        f"from {source} where account_id is not null",
+    values = {"email": "lower(trim(email))", "phone": phone_digits, "account": "account_id"}
+    conditions = {
+        "email": "nullif(trim(email), '') is not null",
+        "phone": f"length({phone_digits}) >= 7",
+        "account": "account_id is not null",
     }
-    return "\n    union\n    ".join(selects[kind] for kind in kinds)
+    selects = []
+    for kind in kinds:
+        condition = conditions[kind]
+        if among is not None:
+            condition = (
+                f"{values[kind]} in (select key_value from {among} where key_type = '{kind}') "
+                f"and {condition}"
+            )
+        selects.append(
+            f"select {columns}, '{kind}' as key_type, {values[kind]} as key_value "
+            f"from {source} where {condition}"
+        )
+    # each row's keys differ in key_type: union all keeps nothing twice that union would not
+    return "\n    union all\n    ".join(selects)
 
 
-_EVERY_KEY = ("email", "phone", "account")
+EVERY_KEY = ("email", "phone", "account")
 
-FACTS_SQL = f"""
+FACTS_TEMPLATE = f"""
 with
 
 moments as (
@@ -120,18 +134,24 @@ moments as (
 inquiries as (
     select i.*, m.as_of
     from moments as m
-    inner join stg_web__inquiries as i
+    inner join {{stg_web__inquiries}} as i
         on i.inquiry_id = m.inquiry_id and i.submitted_at < m.as_of
 ),
 
 -- the visitor's web activity before the inquiry was submitted
+visitors as (
+    select distinct anonymous_id from inquiries
+),
+
 web_events as (
     select anonymous_id, viewed_at as occurred_at, 1 as page_view, 0 as product_view, 0 as search
-    from stg_web__page_views
+    from {{stg_web__page_views}} where anonymous_id in (select anonymous_id from visitors)
     union all
-    select anonymous_id, viewed_at, 0, 1, 0 from stg_web__product_views
+    select anonymous_id, viewed_at, 0, 1, 0
+    from {{stg_web__product_views}} where anonymous_id in (select anonymous_id from visitors)
     union all
-    select anonymous_id, searched_at, 0, 0, 1 from stg_web__searches
+    select anonymous_id, searched_at, 0, 0, 1
+    from {{stg_web__searches}} where anonymous_id in (select anonymous_id from visitors)
 ),
 
 web as (
@@ -150,15 +170,24 @@ web as (
 
 -- the buyer, as the inquiry names them: its email, phone digits and account
 inquiry_keys as (
-    {_buyer_keys("inquiries", "inquiry_id, as_of, submitted_at", _EVERY_KEY)}
+    {buyer_keys("inquiries", "inquiry_id, as_of, submitted_at", EVERY_KEY)}
 ),
 
+-- the orders and earlier inquiries that name one of those identifiers
 order_keys as (
-    {_buyer_keys("stg_sales__orders", "order_id, placed_at, amount", _EVERY_KEY)}
+    {
+    buyer_keys(
+        "{stg_sales__orders}", "order_id, placed_at, amount", EVERY_KEY, among="inquiry_keys"
+    )
+}
 ),
 
 earlier_inquiry_keys as (
-    {_buyer_keys("stg_web__inquiries", "inquiry_id, submitted_at", ("email", "phone"))}
+    {
+    buyer_keys(
+        "{stg_web__inquiries}", "inquiry_id, submitted_at", ("email", "phone"), among="inquiry_keys"
+    )
+}
 ),
 
 buyer_orders as (
@@ -170,10 +199,10 @@ buyer_orders as (
 
 order_problems as (
     select order_id, occurred_at as problem_at
-    from stg_logistics__shipment_events
+    from {{stg_logistics__shipment_events}}
     where shipment_event_type = 'exception'
     union all
-    select order_id, received_at from stg_logistics__returns
+    select order_id, received_at from {{stg_logistics__returns}}
 ),
 
 buyer_history as (
@@ -211,7 +240,7 @@ assignments as (
         arg_min(coalesce(a.rep_id, a.distributor_id), a.assigned_at) as handler_id,
         min(a.assigned_at) as assigned_at
     from moments as m
-    inner join stg_sales__lead_assignments as a
+    inner join {{stg_sales__lead_assignments}} as a
         on a.inquiry_id = m.inquiry_id and a.assigned_at < m.as_of
     group by all
 ),
@@ -224,7 +253,7 @@ contacts as (
         max(c.contacted_at) as last_contacted_at,
         count(*) as contact_count
     from moments as m
-    inner join stg_sales__lead_contacts as c
+    inner join {{stg_sales__lead_contacts}} as c
         on c.inquiry_id = m.inquiry_id and c.contacted_at < m.as_of
     group by all
 ),
@@ -237,7 +266,7 @@ quotes as (
         max(q.quoted_at) as last_quoted_at,
         arg_max(q.unit_price, q.quoted_at) as latest_quote_unit_price
     from moments as m
-    inner join stg_sales__quotes as q
+    inner join {{stg_sales__quotes}} as q
         on q.inquiry_id = m.inquiry_id and q.quoted_at < m.as_of
     group by all
 ),
@@ -248,7 +277,7 @@ assessments as (
         m.as_of,
         arg_max(s.is_feasible, s.assessed_at) as customization_feasible
     from moments as m
-    inner join stg_sales__customization_assessments as s
+    inner join {{stg_sales__customization_assessments}} as s
         on s.inquiry_id = m.inquiry_id and s.assessed_at < m.as_of
     group by all
 )
@@ -297,6 +326,14 @@ left join quotes using (inquiry_id, as_of)
 left join assessments using (inquiry_id, as_of)
 order by i.as_of, i.inquiry_id
 """
+"""FACTS_SQL with each table it reads as a placeholder ({stg_web__inquiries}, ...)."""
+
+FACTS_RELATIONS: tuple[str, ...] = tuple(
+    name for name in _REQUIRED_TABLES if "{" + name + "}" in FACTS_TEMPLATE
+)
+"""The tables the facts read: facts_at can read each from a relation of the caller's."""
+FACTS_SQL = FACTS_TEMPLATE.format(**{name: name for name in FACTS_RELATIONS})
+
 
 TRAINING_MOMENTS_SQL = f"""
 with
@@ -377,13 +414,26 @@ def training_moments(
     return moments.drop_duplicates(["inquiry_id", "moment"]).reset_index(drop=True)
 
 
-def facts_at(connection: duckdb.DuckDBPyConnection, moments: pd.DataFrame) -> pd.DataFrame:
+def facts_at(
+    connection: duckdb.DuckDBPyConnection,
+    moments: pd.DataFrame,
+    *,
+    relations: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """FACT_COLUMNS for each (inquiry_id, as_of) of `moments`, from events before as_of.
 
     Moments before their inquiry's submission have no row. Extra columns of `moments`
-    (e.g. `moment`) are kept.
+    (e.g. `moment`) are kept. `relations` reads some of FACTS_RELATIONS from other
+    relations (the live scorer's few rows that can matter); each must hold every row of
+    the table that can match the moments, or facts are missed.
     """
     _require_tables(connection)
+    sql = FACTS_SQL
+    if relations:
+        unknown = sorted(set(relations) - set(FACTS_RELATIONS))
+        if unknown:
+            raise ValueError(f"facts read no table named {', '.join(unknown)}")
+        sql = FACTS_TEMPLATE.format(**{name: relations.get(name, name) for name in FACTS_RELATIONS})
     keys = pd.DataFrame(
         {
             "inquiry_id": moments["inquiry_id"].astype(str).to_numpy(),
@@ -391,7 +441,7 @@ def facts_at(connection: duckdb.DuckDBPyConnection, moments: pd.DataFrame) -> pd
         }
     )
     with registered(connection, "scoring_moments", keys):
-        facts = connection.execute(FACTS_SQL).df()
+        facts = connection.execute(sql).df()
     extra = [name for name in moments.columns if name not in ("inquiry_id", "as_of")]
     if extra:
         labels = moments[["inquiry_id", "as_of", *extra]].copy()

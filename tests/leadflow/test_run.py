@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import pandas as pd
 import pytest
 from rich.console import Console
 
@@ -33,10 +34,12 @@ from ingestion.contracts import TOPIC_BY_SOURCE
 from ingestion.producer import produce_file
 from ingestion.simulator import simulate
 from leadflow.pipeline import check, history_start, open_warehouse, transform
+from leadflow.service import live_staging
 from leadflow.serving import publish_queue
 from leadflow.settings import Settings
 from models.batch import score_open_inquiries
 from models.features import build_features
+from models.live import FILTER_AT_MOST, LiveScorer
 from models.moments import facts_at
 from models.scorer import current_scorer, score_features
 
@@ -201,6 +204,44 @@ def _submission(inquiry_id: str) -> dict[str, Any]:
             "message": "请报价",
         },
     )
+
+
+def test_a_live_tick_reads_only_the_rows_that_can_matter_and_gets_the_same_facts(
+    built_home: Path,
+) -> None:
+    """A tick copies the rows its inquiries' facts can come from (their visitors, their
+    steps, their buyers' other inquiries and orders); the facts equal the whole tables'."""
+    settings = Settings(home=built_home)
+    staging = live_staging(settings)
+    with contextlib.closing(open_warehouse(settings)) as connection:
+        newest = connection.execute("select max(ingested_at) from raw_events").fetchone()[0]
+        live = LiveScorer(connection, staging)
+        live.overlay(newest)
+        # every inquiry two days after its submission, and all of them at the log's end
+        inquiries = connection.execute(
+            "select inquiry_id, submitted_at + interval 2 day as as_of from stg_web__inquiries "
+            "union all select inquiry_id, (select max(occurred_at) from raw_events) "
+            "from stg_web__inquiries order by all"
+        ).df()
+        whole_parts, filtered_parts = [], []
+        for start in range(0, len(inquiries), FILTER_AT_MOST // 2):
+            moments = inquiries.iloc[start : start + FILTER_AT_MOST // 2]
+            relations = live.tick_relations(sorted(set(moments["inquiry_id"])))
+            assert relations is not None
+            filtered_parts.append(facts_at(live.cursor, moments, relations=relations))
+            whole_parts.append(facts_at(live.cursor, moments))
+        copied = live.cursor.execute("select count(*) from tick_stg_web__page_views").fetchone()
+        total = live.cursor.execute("select count(*) from stg_web__page_views").fetchone()
+        live.close()
+    filtered, whole = pd.concat(filtered_parts), pd.concat(whole_parts)
+    assert len(whole) > 1000
+    # the buyers' histories are there to get wrong
+    for fact in ("buyer_prior_inquiries", "buyer_prior_orders", "buyer_shipment_problems"):
+        assert (whole[fact] > 0).sum() >= 5, fact
+    pd.testing.assert_frame_equal(
+        filtered.reset_index(drop=True), whole.reset_index(drop=True), check_exact=True
+    )
+    assert copied[0] < total[0]  # the last tick copied some page views, not every one
 
 
 def test_run_scores_arrivals_live_moves_them_on_contact_and_outcome_and_never_fails_a_reader(
