@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 from rich.console import Console
 
@@ -48,6 +49,8 @@ class Timings:
     """Accepted → visible seconds of the sampled inquiries, and the reader's tally."""
 
     accepted: dict[str, float] = field(default_factory=dict)  # inquiry_id -> monotonic
+    accepted_wall: dict[str, dt.datetime] = field(default_factory=dict)  # UTC, naive
+    waits: dict[str, float] = field(default_factory=dict)  # inquiry_id -> accepted → visible
     visible_s: list[float] = field(default_factory=list)
     visible_at: list[tuple[float, float]] = field(default_factory=list)  # (accepted, wait)
     reads: int = 0
@@ -165,6 +168,7 @@ def _stream(
         try:
             response = client.post("/v1/events", json=batch, headers={"X-API-Key": KEYS["ingest"]})
             accepted_at = time.monotonic()
+            accepted_wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             if response.status_code != 202 or response.json()["rejected"]:
                 timings.post_failed += 1
                 timings.failures.append(f"POST {response.status_code} {response.text[:200]}")
@@ -172,6 +176,7 @@ def _stream(
                 with timings.lock:
                     for inquiry_id in sampled:
                         timings.accepted[inquiry_id] = accepted_at
+                        timings.accepted_wall[inquiry_id] = accepted_wall
         except httpx.HTTPError as error:
             timings.post_failed += 1
             timings.failures.append(f"POST {type(error).__name__}")
@@ -195,6 +200,7 @@ def _watch(client: httpx.Client, timings: Timings, stop: threading.Event) -> Non
                 with timings.lock:
                     timings.accepted.pop(inquiry_id, None)
                     timings.visible_s.append(time.monotonic() - accepted_at)
+                    timings.waits[inquiry_id] = time.monotonic() - accepted_at
                     timings.visible_at.append((accepted_at, time.monotonic() - accepted_at))
         stop.wait(0.2)
 
@@ -315,7 +321,8 @@ def bench_freshness(
                 # fresh consumer group of this one
                 shutil.copytree(home, scratch / "home", ignore=shutil.ignore_patterns("serving"))
                 settings = Settings(home=scratch / "home")
-                events = None
+                with duckdb.connect(str(settings.warehouse_path), read_only=True) as copied:
+                    events = copied.execute("select count(*) from raw_events").fetchone()[0]
                 os.environ["LEADFLOW_CONSUMER_GROUP"] = f"bench-{os.getpid()}"
             port = _free_port()
             timings = Timings()
@@ -358,6 +365,7 @@ def bench_freshness(
                 parts = _service_parts(settings.home)
             never = len(timings.accepted)
             visible = timings.visible_s
+            landed = _landing_waits(settings.warehouse_path, timings)
             return {
                 "bench": "freshness",
                 "warehouse_events": events,
@@ -370,6 +378,11 @@ def bench_freshness(
                 "speed_to_lead_p95_s": _quantile(visible, 0.95),
                 "speed_to_lead_max_s": round(max(visible), 3) if visible else None,
                 "never_visible": never,
+                # where the time went: accepted → landed in raw_events → visible scored
+                "accepted_to_landed_p50_s": _quantile(landed["landed"], 0.5),
+                "accepted_to_landed_p95_s": _quantile(landed["landed"], 0.95),
+                "landed_to_visible_p50_s": _quantile(landed["visible"], 0.5),
+                "landed_to_visible_p95_s": _quantile(landed["visible"], 0.95),
                 "reads": timings.reads,
                 "reads_failed": timings.reads_failed,
                 "failures": timings.failures[:10],
@@ -388,6 +401,27 @@ def bench_freshness(
         if kept is not None:
             console.log(f"the service's log is kept in {kept}")
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _landing_waits(warehouse: Path, timings: Timings) -> dict[str, list[float]]:
+    """Per sampled inquiry seen scored: seconds from accepted to landed (its submission's
+    ingested_at) and from landed to visible. Read after the service stopped."""
+    ids = list(timings.waits)
+    waits: dict[str, list[float]] = {"landed": [], "visible": []}
+    if not ids:
+        return waits
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select inquiry_id, min(ingested_at) from raw_events "
+            "where event_type = 'inquiry_submitted' and inquiry_id in (select unnest($ids)) "
+            "group by inquiry_id",
+            {"ids": ids},
+        ).fetchall()
+    for inquiry_id, landed_at in rows:
+        to_land = (landed_at - timings.accepted_wall[inquiry_id]).total_seconds()
+        waits["landed"].append(to_land)
+        waits["visible"].append(timings.waits[inquiry_id] - to_land)
+    return waits
 
 
 def settings_home_log(scratch: Path) -> Path | None:

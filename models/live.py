@@ -9,9 +9,16 @@ would wait minutes for its score. Instead, every tick (a second or so after a la
    events landed since a moment filled in per tick. Its rows, for events landed since the
    last build started, go to a temporary table, and a temporary view of the model's name
    shows the built table plus those rows. Temporary objects belong to this scorer's own
-   cursor: dbt and every other reader see the built tables only.
+   cursor: dbt and every other reader see the built tables only. A tick brings the
+   tables up to date with the events landed since the last one (an entity with a new
+   copy, an inquiry re-sent, is re-read from all of its events); a build's end makes
+   them anew.
 2. **Point-in-time facts.** `models.moments.facts_at` runs unchanged on that cursor, so a
-   live score is computed exactly as a batch score would be from the same events.
+   live score is computed exactly as a batch score would be from the same events. It
+   reads temporary copies of the rows that can matter to the tick's inquiries: their
+   visitors' web events, their own steps, their buyers' other inquiries and orders
+   (found through identifiers normalised once per build) and those orders' shipping
+   problems. Into a 10M-event warehouse that is a few thousand rows, not every one.
 3. **What is rescored.** Every inquiry an event of the tick names (a submission, a
    routing, a contact, a quote, a customisation answer, an outcome, an order), and once a
    minute every open inquiry (scores that move with time alone: "no contact 48 h after
@@ -23,6 +30,7 @@ would wait minutes for its score. Instead, every tick (a second or so after a la
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -87,7 +95,7 @@ LANDING_MARGIN = dt.timedelta(seconds=1)
 """Live tables take the events from this long before the newest landing the build holds
 (the views take only those after it): the boundary batch is staged on both sides."""
 
-FILTER_AT_MOST = 5000
+FILTER_AT_MOST = 2000
 """A tick scoring at most this many inquiries reads, for their facts, only the rows that
 can be theirs; a sweep of a bigger queue reads the whole tables."""
 BY_INQUIRY = (
@@ -127,6 +135,11 @@ where not exists (select 1 from stg_sales__inquiry_closures as c
 """
 """Open inquiries as of a moment: no outcome, no order, the window not over (as
 int_inquiries_labelled says it, with the scoring clock as the log's newest event)."""
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    """A SQL timestamp literal."""
+    return f"timestamp '{moment.isoformat(sep=' ')}'"
 
 
 class LiveStagingError(LeadflowError, RuntimeError):
@@ -219,84 +232,82 @@ class LiveScorer:
         reread = None
         if built_through == self.views_through and self.landed_through is not None:
             reread = max(since, self.landed_through - REREAD)
-        # one transaction: every live table sees the same landed events, so an inquiry
-        # whose submission lands while they are made is in all of them or in none
-        cursor.execute("begin transaction")
-        try:
-            landed_through = cursor.execute(
-                f"select max(ingested_at) from {db}.raw_events where ingested_at >= $since",
-                {"since": since},
-            ).fetchone()[0]
+        statements = [
+            # one transaction: every live table sees the same landed events, so an inquiry
+            # whose submission lands while they are made is in all of them or in none
+            "begin transaction",
+            "create or replace temp table live_landed as select max(ingested_at) as newest "
+            f"from {db}.raw_events where ingested_at >= {_timestamp(since)}",
+        ]
+        for model, key in LIVE_MODELS.items():
+            if reread is None:
+                statements.append(
+                    f"create or replace temp table live_{model} as "
+                    f"{self.staging.select(model, since)}"
+                )
+            elif key in ENTITY_KEYS:
+                # an entity with a new copy is made again from all of its copies
+                statements += [
+                    f"create or replace temp table live_keys as select distinct {key} "
+                    f"from ({self.staging.select(model, reread)})",
+                    f"delete from live_{model} where {key} in (select {key} from live_keys)",
+                    f"insert into live_{model} by name "
+                    f"{self.staging.select(model, since, keys='live_keys')}",
+                ]
+            else:
+                statements += [
+                    f"delete from live_{model} where ingested_at >= {_timestamp(reread)}",
+                    f"insert into live_{model} by name {self.staging.select(model, reread)}",
+                ]
+        statements += [
+            "commit",
+            # the buyers the live rows name, before the copies a build already holds go
+            # below (a build can hold them before this scorer is told: they stay findable)
+            "create or replace temp table live_inquiry_keys as select inquiry_id, key_value "
+            f"from ({buyer_keys('live_stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})",
+            "create or replace temp table live_order_keys as select order_id, key_value "
+            f"from ({buyer_keys('live_stg_sales__orders', 'order_id', EVERY_KEY)})",
+        ]
+        for model in ENTITY_MODELS:
+            # an entity (an inquiry, an order) may have an earlier copy built: it wins
+            key = LIVE_MODELS[model]
+            statements.append(
+                f"delete from live_{model} where {key} in (select {key} from {db}.{model} "
+                f"where {key} in (select {key} from live_{model}))"
+            )
+        rebuilt = built_through != self.views_through
+        if rebuilt:
+            # the buyers the built tables name, once per build: a tick finds a buyer's other
+            # inquiries and orders here instead of normalising every row of the tables
+            statements += [
+                "create or replace temp table built_inquiry_keys as "
+                "select inquiry_id, key_value from "
+                f"({buyer_keys(f'{db}.stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})",
+                "create or replace temp table built_order_keys as select order_id, key_value "
+                f"from ({buyer_keys(f'{db}.stg_sales__orders', 'order_id', EVERY_KEY)})",
+            ]
             for model, key in LIVE_MODELS.items():
-                if reread is None:
-                    cursor.execute(
-                        f"create or replace temp table live_{model} as "
-                        f"{self.staging.select(model, since)}"
-                    )
-                elif key in ENTITY_KEYS:
-                    # an entity with a new copy is made again from all of its copies
-                    cursor.execute(
-                        f"create or replace temp table live_keys as select distinct {key} "
-                        f"from ({self.staging.select(model, reread)})"
-                    )
-                    cursor.execute(
-                        f"delete from live_{model} where {key} in (select {key} from live_keys)"
-                    )
-                    cursor.execute(
-                        f"insert into live_{model} by name "
-                        f"{self.staging.select(model, since, keys='live_keys')}"
-                    )
-                else:
-                    cursor.execute(
-                        f"delete from live_{model} where ingested_at >= $reread", {"reread": reread}
-                    )
-                    cursor.execute(
-                        f"insert into live_{model} by name {self.staging.select(model, reread)}"
-                    )
-            cursor.execute("commit")
+                # an event-keyed table holds exactly the events landed up to the build's bound
+                newer = (
+                    ""
+                    if key in ENTITY_KEYS
+                    else f" where ingested_at > {_timestamp(built_through)}"
+                )
+                statements.append(
+                    f"create or replace temp view {model} as select * from {db}.{model} "
+                    f"union all by name select * from live_{model}{newer}"
+                )
+        # in one call: a busy process's other threads hold the interpreter between calls
+        try:
+            cursor.execute(";\n".join(statements))
         except BaseException:
-            cursor.execute("rollback")
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("rollback")  # when it failed inside the transaction
             self.landed_through = None  # made anew next time
             raise
-        self.landed_through = landed_through
-        # the buyers the live rows name, before the copies a build already holds go below
-        # (a build can hold them before this scorer is told: the keys stay findable here)
-        self.cursor.execute(
-            "create or replace temp table live_inquiry_keys as select inquiry_id, key_value "
-            f"from ({buyer_keys('live_stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})"
-        )
-        self.cursor.execute(
-            "create or replace temp table live_order_keys as select order_id, key_value "
-            f"from ({buyer_keys('live_stg_sales__orders', 'order_id', EVERY_KEY)})"
-        )
-        for model, key in LIVE_MODELS.items():
-            if key in ENTITY_KEYS:
-                # an entity (an inquiry, an order) may have an earlier copy built: it wins
-                self.cursor.execute(
-                    f"delete from live_{model} where {key} in (select {key} from {db}.{model} "
-                    f"where {key} in (select {key} from live_{model}))"
-                )
-        if built_through == self.views_through:
-            return  # the views name the live tables, which were just replaced
-        # the buyers the built tables name, once per build: a tick finds a buyer's other
-        # inquiries and orders here instead of normalising every row of the tables
-        self.cursor.execute(
-            "create or replace temp table built_inquiry_keys as select inquiry_id, key_value "
-            f"from ({buyer_keys(f'{db}.stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})"
-        )
-        self.cursor.execute(
-            "create or replace temp table built_order_keys as select order_id, key_value "
-            f"from ({buyer_keys(f'{db}.stg_sales__orders', 'order_id', EVERY_KEY)})"
-        )
-        through = f"timestamp '{built_through.isoformat(sep=' ')}'"
-        for model, key in LIVE_MODELS.items():
-            # an event-keyed table holds exactly the events landed up to the build's bound
-            newer = "" if key in ENTITY_KEYS else f" where ingested_at > {through}"
-            self.cursor.execute(
-                f"create or replace temp view {model} as select * from {db}.{model} "
-                f"union all by name select * from live_{model}{newer}"
-            )
-        self.views_through = built_through
+        self.landed_through = cursor.execute("select newest from live_landed").fetchone()[0]
+        if rebuilt:
+            self.views_through = built_through
 
     def tick(
         self,
@@ -328,11 +339,11 @@ class LiveScorer:
             else:
                 touched = self._touched(self.touched_since)
             result.touched = touched
-            # what the tick's events name; a lead whose window ran out meanwhile leaves the
-            # queue at the next sweep
-            still_open = set(self._open(as_of, among=touched)) if touched else set()
-            candidates = [i for i in touched if i in still_open]
-            closed = self._scored_among([i for i in touched if i not in still_open])
+            # of what the tick's events name and what the queue holds: what is still open
+            still_open = self._open(as_of, among=[*touched, *self._scored()])
+            open_ids = set(still_open)
+            candidates = [i for i in touched if i in open_ids]
+            closed = self._scored_not_open(still_open)
         result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
         rows = self._score(scorer, candidates, as_of=as_of, scored_at=now)
         result.phases["score"] = time.perf_counter() - started - sum(result.phases.values())
@@ -391,16 +402,9 @@ class LiveScorer:
             ).fetchall()
         return [row[0] for row in rows]
 
-    def _scored_among(self, inquiry_ids: list[str]) -> list[str]:
-        """Those of `inquiry_ids` that are in the queue."""
-        if not inquiry_ids:
-            return []
-        frame = pd.DataFrame({"inquiry_id": pd.Series(inquiry_ids, dtype=object)})
-        with registered(self.cursor, "some_inquiries", frame):
-            rows = self.cursor.execute(
-                "select inquiry_id from lead_scores "
-                "where inquiry_id in (select inquiry_id from some_inquiries)"
-            ).fetchall()
+    def _scored(self) -> list[str]:
+        """The inquiries in the queue."""
+        rows = self.cursor.execute("select inquiry_id from lead_scores").fetchall()
         return [row[0] for row in rows]
 
     def _scored_not_open(self, open_ids: list[str]) -> list[str]:
@@ -441,32 +445,24 @@ class LiveScorer:
         problems: a few hundred rows instead of every row of a big warehouse."""
         if len(inquiry_ids) > FILTER_AT_MOST:
             return None
-        cursor = self.cursor
         frame = pd.DataFrame({"inquiry_id": pd.Series(inquiry_ids, dtype=object)})
         keys = buyer_keys("tick_own", "inquiry_id", EVERY_KEY)
-        with registered(cursor, "tick_inquiry_ids", frame):
-            cursor.execute(
-                "create or replace temp table tick_own as select * from stg_web__inquiries "
-                "where inquiry_id in (select inquiry_id from tick_inquiry_ids)"
-            )
-            cursor.execute(
-                f"create or replace temp table tick_keys as select key_value from ({keys})"
-            )
-            cursor.execute(
-                "create or replace temp table tick_inquiries as "
-                "select inquiry_id from tick_inquiry_ids union "
-                "select inquiry_id from built_inquiry_keys "
-                "where key_value in (select key_value from tick_keys) union "
-                "select inquiry_id from live_inquiry_keys "
-                "where key_value in (select key_value from tick_keys)"
-            )
-        cursor.execute(
+        statements = [
+            "create or replace temp table tick_own as select * from stg_web__inquiries "
+            "where inquiry_id in (select inquiry_id from tick_inquiry_ids)",
+            f"create or replace temp table tick_keys as select key_value from ({keys})",
+            "create or replace temp table tick_inquiries as "
+            "select inquiry_id from tick_inquiry_ids union "
+            "select inquiry_id from built_inquiry_keys "
+            "where key_value in (select key_value from tick_keys) union "
+            "select inquiry_id from live_inquiry_keys "
+            "where key_value in (select key_value from tick_keys)",
             "create or replace temp table tick_orders as "
             "select order_id from built_order_keys "
             "where key_value in (select key_value from tick_keys) union "
             "select order_id from live_order_keys "
-            "where key_value in (select key_value from tick_keys)"
-        )
+            "where key_value in (select key_value from tick_keys)",
+        ]
         wanted = {
             "stg_sales__orders": "order_id in (select order_id from tick_orders)",
             **{
@@ -475,13 +471,13 @@ class LiveScorer:
             **{model: "inquiry_id in (select inquiry_id from tick_own)" for model in BY_INQUIRY},
             **{model: "order_id in (select order_id from tick_orders)" for model in BY_ORDER},
         }
-        for model, condition in wanted.items():
-            cursor.execute(
-                f"create or replace temp table tick_{model} as "
-                f"select {TICK_COLUMNS[model]} from {model} where {condition}"
-            )
+        statements += [
+            f"create or replace temp table tick_{model} as "
+            f"select {TICK_COLUMNS[model]} from {model} where {condition}"
+            for model, condition in wanted.items()
+        ]
         # the inquiries scored, whole; the buyer's other inquiries, as far as they are read
-        cursor.execute(
+        statements.append(
             "create or replace temp table tick_stg_web__inquiries as select * from tick_own "
             f"union all by name select {TICK_COLUMNS['stg_web__inquiries']} "
             "from stg_web__inquiries where inquiry_id in (select inquiry_id from tick_inquiries) "
@@ -489,6 +485,8 @@ class LiveScorer:
         )
         wanted["stg_web__inquiries"] = "tick_own"
         assert set(wanted) == set(FACTS_RELATIONS), "every table the facts read is filtered"
+        with registered(self.cursor, "tick_inquiry_ids", frame):
+            self.cursor.execute(";\n".join(statements))  # one call, as in overlay
         return {model: f"tick_{model}" for model in wanted}
 
     def _events_through(self, inquiry_ids: pd.Series) -> pd.DataFrame:
