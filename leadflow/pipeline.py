@@ -626,6 +626,10 @@ def dbt_in_process(
     raise _dbt_failed(settings, command, target, exception[0] if exception else "")
 
 
+SERVICE_DBT_THREADS = 1
+"""How many models a build of `leadflow run` runs at once."""
+
+
 def build_cycle(
     settings: Settings, connection: duckdb.DuckDBPyConnection, console: Console
 ) -> dict[str, Any]:
@@ -641,9 +645,11 @@ def build_cycle(
     # still in flight)
     with contextlib.closing(connection.cursor()) as cursor:
         through = cursor.execute("select max(ingested_at) from raw_events").fetchone()[0]
-    extra: tuple[str, ...] = ()
+    # one model at a time: the build is background work here, next to the live ticks and the
+    # API that share the process's database and cores (the batch `transform` runs two)
+    extra: tuple[str, ...] = ("--threads", str(SERVICE_DBT_THREADS))
     if through is not None:
-        extra = ("--vars", json.dumps({"leadflow_landed_through": through.isoformat(sep=" ")}))
+        extra += ("--vars", json.dumps({"leadflow_landed_through": through.isoformat(sep=" ")}))
     with recorded_run(settings.warehouse_path, "transform") as details:
         dbt_in_process(settings, "build", extra)
         details.update(in_service=True, landed_through=str(through))

@@ -6,11 +6,17 @@ the copies it publishes (leadflow/serving.py):
 
 - **ingest** lands events from Kafka continuously (ingestion.consumer);
 - **live** scores what each landing names within a second or so, and every open inquiry
-  once a minute, then publishes the queue (models/live.py);
-- **build** runs `dbt build` (incremental) in this process every `build_interval_s`, then
-  the quality gates, and publishes the marts only when both passed;
+  once a minute (after the arrivals of that tick), then publishes the queue
+  (models/live.py);
+- **build** runs `dbt build` (incremental, one model at a time) in this process every
+  `build_interval_s`, then the quality gates, and publishes the marts only when both
+  passed;
 - **jobs** runs the scheduled jobs: source freshness, drift, retraining;
 - **api** serves the HTTP API (uvicorn) from the published copies.
+
+The parts share the database's worker threads, all cores but one: a build's big queries
+cannot take every core from the live ticks, the API and landing (into a 10M-event
+warehouse this halved the time a new lead waits, for a build 12% longer).
 
 A part that fails is restarted with back-off (1 s doubling to a minute) and its error is
 kept for `leadflow status`, which reads `run_state.json` (rewritten every two seconds).
@@ -180,6 +186,9 @@ class Service:
         self.serve_api = serve_api
         self.stop = threading.Event()
         self.shared = Shared(open_warehouse(settings))
+        # every part's queries share this database's worker threads: a build's big queries
+        # would take them all, so a core is kept for the live ticks, the API and landing
+        self.shared.connection.execute(f"set threads = {database_threads()}")
         self.parts: dict[str, Part] = {}
         self.started_at = _utc_now()
         self.api_server: Any = None
@@ -294,7 +303,6 @@ class Service:
             )
 
     def _live(self, part: Part) -> None:
-        from leadflow.serving import publish_queue
         from models.live import LiveScorer
         from models.scorer import current_scorer
 
@@ -318,54 +326,62 @@ class Service:
                 if self.shared.built.is_set():
                     self.shared.built.clear()
                     sweep = True
-                assert self.shared.built_since is not None
-                now = _utc_now()
-                try:
-                    result = live.tick(
-                        scorer, built_since=self.shared.built_since, now=now, sweep=sweep
-                    )
-                    began = time.perf_counter()
-                    # as the live cursor sees it: with the newest submissions
-                    queue = publish_queue(live.cursor, self.settings.home)
-                    result.phases["publish"] = time.perf_counter() - began
-                except (duckdb.CatalogException, duckdb.TransactionException) as error:
-                    # dbt swaps a table it rebuilds (create, rename, drop) while the tick
-                    # read it, or wrote what the tick wrote: the next tick reads it whole
-                    part.state.detail["retried_ticks"] = (
-                        part.state.detail.get("retried_ticks", 0) + 1
-                    )
-                    log.info("live tick retried: %s", _one_line(error))
-                    self.shared.landed.set()
-                    self.stop.wait(0.2)
-                    continue
-                sweep = False
-                if result.rescored or result.removed or result.seconds > 2:
-                    log.info(
-                        "live tick: %d rescored (%d new), %d removed%s in %.2f s %s",
-                        result.rescored,
-                        len(result.first_scored),
-                        result.removed,
-                        " (sweep)" if result.swept else "",
-                        result.seconds + result.phases["publish"],
-                        {name: round(value, 2) for name, value in result.phases.items()},
-                    )
-                if result.swept:
-                    part.state.detail["swept_at"] = now.isoformat(timespec="milliseconds")
-                    part.state.detail["swept_as_of"] = str(result.as_of)
-                    part.state.detail["swept_rescored"] = result.rescored
-                if result.rescored or result.removed or result.swept:
-                    metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
-                part.cycle(
-                    result.seconds + result.phases["publish"],
-                    phases={name: round(value, 3) for name, value in result.phases.items()},
-                    rescored=result.rescored,
-                    removed=result.removed,
-                    queue=queue,
-                    scorer=scorer.kind,
-                    model_version=scorer.version,
-                )
+                # a sweep starts now after a build, else when one is due
+                if self._live_pass(part, live, scorer, sweep=True if sweep else None):
+                    sweep = False
         finally:
             live.close()
+
+    def _live_pass(self, part: Part, live: Any, scorer: Any, *, sweep: bool | None) -> bool:
+        """One tick of the live scorer and the queue published; False when it must be tried
+        again (dbt swapped a table it read)."""
+        from leadflow.serving import publish_queue
+
+        assert self.shared.built_since is not None
+        now = _utc_now()
+        try:
+            result = live.tick(scorer, built_since=self.shared.built_since, now=now, sweep=sweep)
+            began = time.perf_counter()
+            # as the live cursor sees it: with the newest submissions
+            queue = publish_queue(live.cursor, self.settings.home)
+            result.phases["publish"] = time.perf_counter() - began
+        except (duckdb.CatalogException, duckdb.TransactionException) as error:
+            # dbt swaps a table it rebuilds (create, rename, drop) while the tick read it,
+            # or wrote what the tick wrote: the next tick reads it whole
+            part.state.detail["retried_ticks"] = part.state.detail.get("retried_ticks", 0) + 1
+            log.info("live tick retried: %s", _one_line(error))
+            self.shared.landed.set()
+            self.stop.wait(0.2)
+            return False
+        if result.rescored or result.removed or result.seconds > 2:
+            log.info(
+                "live tick: %d rescored (%d new), %d removed%s in %.2f s %s",
+                result.rescored,
+                len(result.first_scored),
+                result.removed,
+                " (sweep)" if result.swept else "",
+                result.seconds + result.phases["publish"],
+                {name: round(value, 2) for name, value in result.phases.items()},
+            )
+        if result.swept:
+            # when the sweep began and the moment its scores describe; it took a few ticks
+            part.state.detail["swept_at"] = result.swept.started_at.isoformat(
+                timespec="milliseconds"
+            )
+            part.state.detail["swept_as_of"] = str(result.swept.as_of)
+            part.state.detail["swept_rescored"] = result.swept.rescored
+        if result.rescored or result.removed or result.swept:
+            metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
+        part.cycle(
+            result.seconds + result.phases["publish"],
+            phases={name: round(value, 3) for name, value in result.phases.items()},
+            rescored=result.rescored,
+            removed=result.removed,
+            queue=queue,
+            scorer=scorer.kind,
+            model_version=scorer.version,
+        )
+        return True
 
     def _jobs(self, part: Part) -> None:
         """Source freshness, drift and retraining, each on its own period (JOBS)."""
@@ -553,6 +569,12 @@ def _import_parts() -> None:
     import models.train  # noqa: F401
     import quality.gates  # noqa: F401
     import scoring_api.main  # noqa: F401
+
+
+def database_threads() -> int:
+    """The warehouse's worker threads in `leadflow run`: all cores but one (at least one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 2) - 1)
 
 
 def live_staging(settings: Settings) -> Any:

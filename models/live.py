@@ -71,8 +71,8 @@ ENTITY_KEYS = ("inquiry_id", "order_id")
 """Models keyed by an entity keep its earliest copy: a live copy counts only when new. The
 key is the event log's column of that name, as the model keeps it."""
 ENTITY_MODELS = tuple(model for model, key in LIVE_MODELS.items() if key in ENTITY_KEYS)
-RAW_SOURCE = re.compile(r'(?:"[^"]+"\.)?"[^"]+"\."raw_events"')
-"""The event log as dbt's compiled SQL names it ("database"."schema"."raw_events")."""
+RAW_SOURCE = re.compile(r'(?:(?:"[^"]+"|\w+)\.){0,2}(?:"raw_events"|\braw_events\b)')
+"""The event log as compiled SQL names it ("database"."schema"."raw_events", raw_events)."""
 INQUIRY_MODELS = (
     # the models whose rows name an inquiry: an event in one of them rescores it
     "stg_web__inquiries",
@@ -86,6 +86,9 @@ INQUIRY_MODELS = (
 PLACEHOLDER = "__leadflow_live_since__"
 SWEEP_EVERY_S = 60.0
 """Every open inquiry is rescored this often, for scores that change with time alone."""
+SWEEP_CHUNK = 1000
+"""A sweep rescores this many inquiries a tick: a big queue's sweep takes a few ticks, and
+an arrival never waits for all of it."""
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""
 REREAD = dt.timedelta(seconds=5)
@@ -188,13 +191,24 @@ def compile_live_staging(compiled: dict[str, str]) -> LiveStaging:
 
 
 @dataclass
+class Sweep:
+    """A rescoring of every open inquiry as of one moment, SWEEP_CHUNK of them a tick."""
+
+    as_of: dt.datetime
+    started_at: dt.datetime
+    pending: list[str]  # popped from the end
+    done: set[str] = field(default_factory=set)  # scored since, as of later moments
+    rescored: int = 0
+
+
+@dataclass
 class TickResult:
     """What one tick did."""
 
     rescored: int = 0
     removed: int = 0
     queue: int = 0
-    swept: bool = False
+    swept: Sweep | None = None  # the sweep this tick finished
     seconds: float = 0.0
     newest_landed_at: dt.datetime | None = None
     touched: list[str] = field(default_factory=list)
@@ -214,6 +228,7 @@ class LiveScorer:
         self.touched_since: dt.datetime | None = None
         self.newest_seen: dt.datetime | None = None
         self.views_through: dt.datetime | None = None
+        self.sweeping: Sweep | None = None
         self.landed_through: dt.datetime | None = None  # the newest landing the live tables hold
         _create_tables(self.cursor)
 
@@ -315,10 +330,10 @@ class LiveScorer:
         *,
         built_since: dt.datetime,
         now: dt.datetime,
-        sweep: bool = False,
+        sweep: bool | None = None,
     ) -> TickResult:
-        """Rescore what the events landed since the last tick name (every open inquiry with
-        `sweep`, or once SWEEP_EVERY_S has passed) and write lead_scores."""
+        """Rescore what the events landed since the last tick name, or every open inquiry
+        with `sweep` (None: when one is due, `sweep_due`), and write lead_scores."""
         started = time.perf_counter()
         result = TickResult()
         built_through = as_warehouse_time(built_since)
@@ -328,29 +343,38 @@ class LiveScorer:
         result.newest_landed_at = self._newest_landed()
         as_of = self._clock(now, since)
         result.as_of = as_of
-        sweep = sweep or time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
-        if sweep:
-            candidates = self._open(as_of)
-            closed = self._scored_not_open(candidates)
-            result.swept = True
+        if sweep is None:
+            sweep = self.sweep_due()
+        if result.newest_landed_at is not None and result.newest_landed_at == self.newest_seen:
+            touched = []  # nothing landed since the last tick
         else:
-            if result.newest_landed_at is not None and result.newest_landed_at == self.newest_seen:
-                touched = []  # nothing landed since the last tick
-            else:
-                touched = self._touched(self.touched_since)
-            result.touched = touched
-            # of what the tick's events name and what the queue holds: what is still open
-            still_open = self._open(as_of, among=[*touched, *self._scored()])
-            open_ids = set(still_open)
-            candidates = [i for i in touched if i in open_ids]
-            closed = self._scored_not_open(still_open)
+            touched = self._touched(self.touched_since)
+        result.touched = touched
+        if sweep:
+            # every open inquiry as of now, a chunk a tick (new arrivals are not held up)
+            everyone = self._open(as_of)
+            self.sweeping = Sweep(as_of=as_of, started_at=now, pending=everyone[::-1])
+            self.last_sweep = time.monotonic()
+        chunk = self._sweep_chunk(set(touched))
+        # of what the tick names, the sweep's chunk and the queue: what is still open
+        still_open = self._open(as_of, among=[*touched, *chunk, *self._scored()])
+        open_ids = set(still_open)
+        candidates = [i for i in touched if i in open_ids]
+        chunk = [i for i in chunk if i in open_ids]
+        closed = self._scored_not_open(still_open)
         result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
         rows = self._score(scorer, candidates, as_of=as_of, scored_at=now)
+        if chunk:
+            assert self.sweeping is not None
+            swept = self._score(scorer, chunk, as_of=self.sweeping.as_of, scored_at=now)
+            rows = pd.concat([rows, swept], ignore_index=True) if not rows.empty else swept
         result.phases["score"] = time.perf_counter() - started - sum(result.phases.values())
         result.first_scored = self._write(rows, closed)
         result.phases["write"] = time.perf_counter() - started - sum(result.phases.values())
-        if sweep:
-            self.last_sweep = time.monotonic()
+        if self.sweeping is not None:
+            self.sweeping.rescored += len(chunk)
+            if not self.sweeping.pending:
+                result.swept, self.sweeping = self.sweeping, None
         self.newest_seen = result.newest_landed_at
         if result.newest_landed_at is not None:
             # a little before: what landed in the same batch as the newest is taken again
@@ -358,6 +382,24 @@ class LiveScorer:
         result.rescored, result.removed = len(rows), len(closed)
         result.seconds = time.perf_counter() - started
         return result
+
+    def _sweep_chunk(self, touched: set[str]) -> list[str]:
+        """The next SWEEP_CHUNK inquiries of the sweep under way (none scored since it began:
+        `touched` are scored now, as of a later moment than the sweep's)."""
+        sweep = self.sweeping
+        if sweep is None:
+            return []
+        sweep.done |= touched
+        chunk: list[str] = []
+        while sweep.pending and len(chunk) < SWEEP_CHUNK:
+            inquiry_id = sweep.pending.pop()
+            if inquiry_id not in sweep.done:
+                chunk.append(inquiry_id)
+        return chunk
+
+    def sweep_due(self) -> bool:
+        """Whether SWEEP_EVERY_S has passed since the last sweep."""
+        return time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
 
     def _clock(self, now: dt.datetime, since: dt.datetime) -> dt.datetime:
         """The scoring moment (models/clock.py), with the events landed since the build: the

@@ -137,6 +137,14 @@ def test_live_staging_refuses_a_model_without_the_live_bound() -> None:
     staging = compile_live_staging(compiled)
     since = dt.datetime(2026, 12, 1, 8, 0)
     assert "2026-12-01 08:00:00" in staging.select("stg_web__inquiries", since)
+    # an entity's events are re-read by its key, at the event log
+    assert "from (select * from raw_events where inquiry_id in (select inquiry_id from new))" in (
+        staging.select("stg_web__inquiries", since, keys="new")
+    )
+    twice = dict(compiled)
+    twice["stg_sales__orders"] += ' union all select * from "w"."main"."raw_events"'
+    with pytest.raises(LiveStagingError, match="stg_sales__orders must read the event log"):
+        compile_live_staging(twice)
     compiled["stg_sales__quotes"] = "select * from raw_events"
     with pytest.raises(LiveStagingError, match="stg_sales__quotes"):
         compile_live_staging(compiled)
