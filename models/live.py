@@ -84,11 +84,15 @@ INQUIRY_MODELS = (
     "stg_sales__inquiry_closures",
 )
 PLACEHOLDER = "__leadflow_live_since__"
-SWEEP_EVERY_S = 60.0
-"""Every open inquiry is rescored this often, for scores that change with time alone."""
-SWEEP_CHUNK = 1000
-"""A sweep rescores this many inquiries a tick: a big queue's sweep takes a few ticks, and
-an arrival never waits for all of it."""
+SWEEP_EVERY_S = 50.0
+"""Every open inquiry is rescored this often (within a minute, with a sweep's ticks), for
+scores that change with time alone."""
+SWEEP_CHUNK = 250
+"""A sweep rescores at least this many inquiries a tick, and enough to be through the
+queue in SWEEP_TICKS: a big queue's sweep takes some ticks, and an arrival never waits
+for all of it. A sweep starts when the last one began SWEEP_EVERY_S ago and is over; the
+queue is taken in one order, so each lead is rescored about every SWEEP_EVERY_S."""
+SWEEP_TICKS = 20
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""
 REREAD = dt.timedelta(seconds=5)
@@ -197,6 +201,7 @@ class Sweep:
     as_of: dt.datetime
     started_at: dt.datetime
     pending: list[str]  # popped from the end
+    chunk: int  # how many a tick
     done: set[str] = field(default_factory=set)  # scored since, as of later moments
     rescored: int = 0
 
@@ -352,8 +357,13 @@ class LiveScorer:
         result.touched = touched
         if sweep:
             # every open inquiry as of now, a chunk a tick (new arrivals are not held up)
-            everyone = self._open(as_of)
-            self.sweeping = Sweep(as_of=as_of, started_at=now, pending=everyone[::-1])
+            everyone = sorted(self._open(as_of))
+            self.sweeping = Sweep(
+                as_of=as_of,
+                started_at=now,
+                pending=everyone[::-1],
+                chunk=max(SWEEP_CHUNK, -(-len(everyone) // SWEEP_TICKS)),
+            )
             self.last_sweep = time.monotonic()
         chunk = self._sweep_chunk(set(touched))
         # of what the tick names, the sweep's chunk and the queue: what is still open
@@ -384,22 +394,22 @@ class LiveScorer:
         return result
 
     def _sweep_chunk(self, touched: set[str]) -> list[str]:
-        """The next SWEEP_CHUNK inquiries of the sweep under way (none scored since it began:
+        """The next chunk of inquiries of the sweep under way (none scored since it began:
         `touched` are scored now, as of a later moment than the sweep's)."""
         sweep = self.sweeping
         if sweep is None:
             return []
         sweep.done |= touched
         chunk: list[str] = []
-        while sweep.pending and len(chunk) < SWEEP_CHUNK:
+        while sweep.pending and len(chunk) < sweep.chunk:
             inquiry_id = sweep.pending.pop()
             if inquiry_id not in sweep.done:
                 chunk.append(inquiry_id)
         return chunk
 
     def sweep_due(self) -> bool:
-        """Whether SWEEP_EVERY_S has passed since the last sweep."""
-        return time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
+        """Whether SWEEP_EVERY_S has passed since the last sweep began, and it is over."""
+        return self.sweeping is None and time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
 
     def _clock(self, now: dt.datetime, since: dt.datetime) -> dt.datetime:
         """The scoring moment (models/clock.py), with the events landed since the build: the
