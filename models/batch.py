@@ -136,10 +136,11 @@ def lead_score_rows(
     *,
     events_through: pd.Series,
     scored_at: dt.datetime,
-    as_of: dt.datetime,
+    as_of: dt.datetime | pd.Series,
 ) -> pd.DataFrame:
     """The rows of lead_scores (and of its history and lead_score_backtests, which share its
-    columns) for the inquiries of `facts`, scored by `scorer`."""
+    columns) for the inquiries of `facts`, scored by `scorer` as of `as_of` (one moment, or
+    one per row of `facts`)."""
     return pd.DataFrame(
         {
             "inquiry_id": facts["inquiry_id"].astype(object),

@@ -373,11 +373,12 @@ class LiveScorer:
         chunk = [i for i in chunk if i in open_ids]
         closed = self._scored_not_open(still_open)
         result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
-        rows = self._score(scorer, candidates, as_of=as_of, scored_at=now)
-        if chunk:
+        moments = pd.DataFrame({"inquiry_id": pd.Series(candidates, dtype=object), "as_of": as_of})
+        if chunk:  # the sweep's, as of its moment
             assert self.sweeping is not None
-            swept = self._score(scorer, chunk, as_of=self.sweeping.as_of, scored_at=now)
-            rows = pd.concat([rows, swept], ignore_index=True) if not rows.empty else swept
+            swept = pd.DataFrame({"inquiry_id": chunk, "as_of": self.sweeping.as_of})
+            moments = pd.concat([moments, swept], ignore_index=True)
+        rows = self._score(scorer, moments, scored_at=now)
         result.phases["score"] = time.perf_counter() - started - sum(result.phases.values())
         result.first_scored = self._write(rows, closed)
         result.phases["write"] = time.perf_counter() - started - sum(result.phases.values())
@@ -469,11 +470,12 @@ class LiveScorer:
         return [row[0] for row in rows]
 
     def _score(
-        self, scorer: Scorer, inquiry_ids: list[str], *, as_of: dt.datetime, scored_at: dt.datetime
+        self, scorer: Scorer, moments: pd.DataFrame, *, scored_at: dt.datetime
     ) -> pd.DataFrame:
-        if not inquiry_ids:
+        """lead_scores rows for `moments` (inquiry_id, as_of)."""
+        if moments.empty:
             return pd.DataFrame()
-        moments = pd.DataFrame({"inquiry_id": inquiry_ids, "as_of": as_of})
+        inquiry_ids = sorted(set(moments["inquiry_id"]))
         facts = facts_at(self.cursor, moments, relations=self.tick_relations(inquiry_ids))
         if facts.empty:
             return pd.DataFrame()
@@ -484,7 +486,7 @@ class LiveScorer:
         return lead_score_rows(
             facts, features, scores, scorer,
             events_through=facts["events_through"],
-            scored_at=as_warehouse_time(scored_at), as_of=as_of,
+            scored_at=as_warehouse_time(scored_at), as_of=facts["as_of"],
         )  # fmt: skip
 
     def tick_relations(self, inquiry_ids: list[str]) -> dict[str, str] | None:
