@@ -100,7 +100,8 @@ REREAD = dt.timedelta(seconds=5)
 batch stamped before it but committed after the last tick read is taken too."""
 LANDING_MARGIN = dt.timedelta(seconds=1)
 """Live tables take the events from this long before the newest landing the build holds
-(the views take only those after it): the boundary batch is staged on both sides."""
+(the views leave out those the built tables hold): the boundary batch is staged on both
+sides."""
 
 FILTER_AT_MOST = 2000
 """A tick scoring at most this many inquiries reads, for their facts, only the rows that
@@ -288,13 +289,6 @@ class LiveScorer:
             "create or replace temp table live_order_keys as select order_id, key_value "
             f"from ({buyer_keys('live_stg_sales__orders', 'order_id', EVERY_KEY)})",
         ]
-        for model in ENTITY_MODELS:
-            # an entity (an inquiry, an order) may have an earlier copy built: it wins
-            key = LIVE_MODELS[model]
-            statements.append(
-                f"delete from live_{model} where {key} in (select {key} from {db}.{model} "
-                f"where {key} in (select {key} from live_{model}))"
-            )
         rebuilt = built_through != self.views_through
         if rebuilt:
             # the buyers the built tables name, once per build: a tick finds a buyer's other
@@ -307,15 +301,20 @@ class LiveScorer:
                 f"from ({buyer_keys(f'{db}.stg_sales__orders', 'order_id', EVERY_KEY)})",
             ]
             for model, key in LIVE_MODELS.items():
-                # an event-keyed table holds exactly the events landed up to the build's bound
-                newer = (
-                    ""
+                # each row once, whatever the build holds when a query runs (dbt swaps its
+                # tables one by one before this scorer hears of the build): a live row
+                # unless the built table has it. An event the built table has landed at or
+                # after `since` like its live copy; an entity's built copy wins (earliest).
+                built_keys = (
+                    f"select {key} from {db}.{model} "
+                    f"where {key} in (select {key} from live_{model})"
                     if key in ENTITY_KEYS
-                    else f" where ingested_at > {_timestamp(built_through)}"
+                    else f"select {key} from {db}.{model} where ingested_at >= {_timestamp(since)}"
                 )
                 statements.append(
                     f"create or replace temp view {model} as select * from {db}.{model} "
-                    f"union all by name select * from live_{model}{newer}"
+                    f"union all by name select * from live_{model} "
+                    f"where {key} not in ({built_keys})"
                 )
         # in one call: a busy process's other threads hold the interpreter between calls
         try:
