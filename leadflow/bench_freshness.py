@@ -50,9 +50,8 @@ class Timings:
 
     accepted: dict[str, float] = field(default_factory=dict)  # inquiry_id -> monotonic
     accepted_wall: dict[str, dt.datetime] = field(default_factory=dict)  # UTC, naive
-    waits: dict[str, float] = field(default_factory=dict)  # inquiry_id -> accepted → visible
-    visible_s: list[float] = field(default_factory=list)
-    visible_at: list[tuple[float, float]] = field(default_factory=list)  # (accepted, wait)
+    # inquiry_id -> (accepted, monotonic; seconds until visible), once seen scored
+    visible: dict[str, tuple[float, float]] = field(default_factory=dict)
     reads: int = 0
     reads_failed: int = 0
     failures: list[str] = field(default_factory=list)
@@ -199,9 +198,7 @@ def _watch(client: httpx.Client, timings: Timings, stop: threading.Event) -> Non
             if response.status_code == 200 and response.json().get("score") is not None:
                 with timings.lock:
                     timings.accepted.pop(inquiry_id, None)
-                    timings.visible_s.append(time.monotonic() - accepted_at)
-                    timings.waits[inquiry_id] = time.monotonic() - accepted_at
-                    timings.visible_at.append((accepted_at, time.monotonic() - accepted_at))
+                    timings.visible[inquiry_id] = (accepted_at, time.monotonic() - accepted_at)
         stop.wait(0.2)
 
 
@@ -364,7 +361,7 @@ def bench_freshness(
                 threads[1].join()
                 parts = _service_parts(settings.home)
             never = len(timings.accepted)
-            visible = timings.visible_s
+            visible = [wait for _, wait in timings.visible.values()]
             landed = _landing_waits(settings.warehouse_path, timings)
             return {
                 "bench": "freshness",
@@ -389,7 +386,7 @@ def bench_freshness(
                 # the slowest waits, by when in the stream they were accepted (seconds)
                 "slowest": [
                     {"at_s": round(at - stream_started, 1), "wait_s": round(wait, 2)}
-                    for at, wait in sorted(timings.visible_at, key=lambda item: -item[1])[:8]
+                    for at, wait in sorted(timings.visible.values(), key=lambda item: -item[1])[:8]
                 ],
                 "service": parts,
                 "never_visible_at_s": sorted(
@@ -406,7 +403,7 @@ def bench_freshness(
 def _landing_waits(warehouse: Path, timings: Timings) -> dict[str, list[float]]:
     """Per sampled inquiry seen scored: seconds from accepted to landed (its submission's
     ingested_at) and from landed to visible. Read after the service stopped."""
-    ids = list(timings.waits)
+    ids = list(timings.visible)
     waits: dict[str, list[float]] = {"landed": [], "visible": []}
     if not ids:
         return waits
@@ -420,7 +417,7 @@ def _landing_waits(warehouse: Path, timings: Timings) -> dict[str, list[float]]:
     for inquiry_id, landed_at in rows:
         to_land = (landed_at - timings.accepted_wall[inquiry_id]).total_seconds()
         waits["landed"].append(to_land)
-        waits["visible"].append(timings.waits[inquiry_id] - to_land)
+        waits["visible"].append(timings.visible[inquiry_id][1] - to_land)
     return waits
 
 

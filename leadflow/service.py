@@ -15,8 +15,7 @@ the copies it publishes (leadflow/serving.py):
 - **api** serves the HTTP API (uvicorn) from the published copies.
 
 The parts share the database's worker threads, all cores but one: a build's big queries
-cannot take every core from the live ticks, the API and landing (into a 10M-event
-warehouse this halved the time a new lead waits, for a build 12% longer).
+cannot take every core from the live ticks, the API and landing.
 
 A part that fails is restarted with back-off (1 s doubling to a minute) and its error is
 kept for `leadflow status`, which reads `run_state.json` (rewritten every two seconds).

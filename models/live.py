@@ -197,7 +197,7 @@ def compile_live_staging(compiled: dict[str, str]) -> LiveStaging:
 
 @dataclass
 class Sweep:
-    """A rescoring of every open inquiry as of one moment, SWEEP_CHUNK of them a tick."""
+    """A rescoring of every open inquiry as of one moment, `chunk` of them a tick."""
 
     as_of: dt.datetime
     started_at: dt.datetime
@@ -536,11 +536,11 @@ class LiveScorer:
             "from stg_web__inquiries where inquiry_id in (select inquiry_id from tick_inquiries) "
             "and inquiry_id not in (select inquiry_id from tick_own)"
         )
-        wanted["stg_web__inquiries"] = "tick_own"
-        assert set(wanted) == set(FACTS_RELATIONS), "every table the facts read is filtered"
+        relations = {model: f"tick_{model}" for model in [*wanted, "stg_web__inquiries"]}
+        assert set(relations) == set(FACTS_RELATIONS), "every table the facts read is filtered"
         with registered(self.cursor, "tick_inquiry_ids", frame):
             self.cursor.execute(";\n".join(statements))  # one call, as in overlay
-        return {model: f"tick_{model}" for model in wanted}
+        return relations
 
     def _events_through(self, inquiry_ids: pd.Series) -> pd.DataFrame:
         """The newest landing among each inquiry's events (as int_inquiry_milestones_pivoted
