@@ -334,16 +334,23 @@ class Service:
     def _live_pass(self, part: Part, live: Any, scorer: Any, *, sweep: bool | None) -> bool:
         """One tick of the live scorer and the queue published; False when it must be tried
         again (dbt swapped a table it read)."""
-        from leadflow.serving import publish_queue
+        from leadflow.serving import QUEUE_SQL, publish_queue_rows
 
         assert self.shared.built_since is not None
         now = _utc_now()
         try:
-            result = live.tick(scorer, built_since=self.shared.built_since, now=now, sweep=sweep)
+            # the queue as the tick's snapshot sees it: with the newest submissions, each once
+            result = live.tick(
+                scorer,
+                built_since=self.shared.built_since,
+                now=now,
+                sweep=sweep,
+                then=lambda cursor: cursor.execute(QUEUE_SQL).to_arrow_table(),
+            )
             began = time.perf_counter()
-            # as the live cursor sees it: with the newest submissions
-            queue = publish_queue(live.cursor, self.settings.home)
+            queue = publish_queue_rows(result.then, self.settings.home)
             result.phases["publish"] = time.perf_counter() - began
+            result.seconds += result.phases["publish"]
         except (duckdb.CatalogException, duckdb.TransactionException) as error:
             # dbt swaps a table it rebuilds (create, rename, drop) while the tick read it,
             # or wrote what the tick wrote: the next tick reads it whole
@@ -359,7 +366,7 @@ class Service:
                 len(result.first_scored),
                 result.removed,
                 " (sweep)" if result.swept else "",
-                result.seconds + result.phases["publish"],
+                result.seconds,
                 {name: round(value, 2) for name, value in result.phases.items()},
             )
         if result.swept:
@@ -372,7 +379,7 @@ class Service:
         if result.rescored or result.removed or result.swept:
             metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
         part.cycle(
-            result.seconds + result.phases["publish"],
+            result.seconds,
             phases={name: round(value, 3) for name, value in result.phases.items()},
             rescored=result.rescored,
             removed=result.removed,

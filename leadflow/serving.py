@@ -22,17 +22,23 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 POINTER = "current.json"
+log = logging.getLogger(__name__)
+
 KEEP_GENERATIONS = 4  # of each kind; older files are removed when a new one is published
 MART_PREFIXES = ("fct_", "dim_", "rpt_")
 MART_EXTRA_TABLES = ("pipeline_runs", "lead_score_history", "quarantined_events")
@@ -199,11 +205,16 @@ def publish_queue(
 ) -> int:
     """Write the current queue (`queue_sql` on `connection`) into a new serving file and make
     it current; returns its row count."""
+    return publish_queue_rows(connection.execute(queue_sql).to_arrow_table(), home)
+
+
+def publish_queue_rows(rows: pa.Table, home: Path) -> int:
+    """Write `rows`, the queue as QUEUE_SQL reads it, into a new serving file and make it
+    current; returns its row count."""
     directory = serving_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
     with _publish_lock:
         path = _next_path(directory, "queue")
-        rows = connection.execute(queue_sql).to_arrow_table()
         try:
             with contextlib.closing(duckdb.connect(str(path))) as target:
                 target.execute(f"create table {QUEUE_TABLE} ({QUEUE_COLUMNS})")
@@ -274,22 +285,40 @@ class ServingReader:
         publication = Publication.read(self.home)
         assert publication is not None
         key = (publication.marts, publication.queue)
-        self._mtime_ns = mtime
         if key == self._key and self._connection is not None:
+            self._mtime_ns = mtime
             self.publication = publication
             return
-        connection = duckdb.connect(":memory:")
-        directory = serving_dir(self.home)
-        for alias, name in (("marts", publication.marts), ("queue", publication.queue)):
-            if name:
-                quoted = str(directory / name).replace("'", "''")
-                connection.execute(f"attach '{quoted}' as {alias} (read_only)")
-        connection.execute("set enable_external_access = false")
-        connection.execute("set lock_configuration = true")
+        try:
+            connection = self._open(publication)
+        except duckdb.Error as error:
+            if self._connection is None:
+                raise
+            # the last publication serves until this one can be opened (the next request
+            # tries again): in the process that published it, the writer's database lets go
+            # of a file only when its transactions that began before have ended
+            log.info("serving the previous publication: %s", error)
+            return
+        self._mtime_ns = mtime
         if self._connection is not None:
             self._retired.append((time.monotonic(), self._connection))
         self._connection, self._key, self.publication = connection, key, publication
         self._close_retired()
+
+    def _open(self, publication: Publication) -> duckdb.DuckDBPyConnection:
+        connection = duckdb.connect(":memory:")
+        try:
+            directory = serving_dir(self.home)
+            for alias, name in (("marts", publication.marts), ("queue", publication.queue)):
+                if name:
+                    quoted = str(directory / name).replace("'", "''")
+                    connection.execute(f"attach '{quoted}' as {alias} (read_only)")
+            connection.execute("set enable_external_access = false")
+            connection.execute("set lock_configuration = true")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def _close_retired(self) -> None:
         now = time.monotonic()

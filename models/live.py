@@ -35,6 +35,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,6 +222,7 @@ class TickResult:
     first_scored: list[str] = field(default_factory=list)  # in the queue for the first time
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step
     as_of: dt.datetime | None = None  # the moment the scores describe
+    then: Any = None  # what tick's `then` returned
 
 
 class LiveScorer:
@@ -242,21 +244,38 @@ class LiveScorer:
         """Release the cursor."""
         self.cursor.close()
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One transaction: everything read inside sees the database as of its start.
+
+        dbt swaps the tables it builds one by one, and the service hears that a build ended
+        only after the last; a tick in one snapshot sees each built table either before or
+        after its swap for the whole tick, so the live rows it drops because the built table
+        holds them (`overlay`) stay dropped for every query of the tick. On failure the
+        temporary tables are made anew next time (the transaction made some of them)."""
+        self.cursor.execute("begin transaction")
+        try:
+            yield
+            self.cursor.execute("commit")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.cursor.execute("rollback")
+            self.landed_through = self.views_through = None
+            raise
+
     def overlay(self, built_through: dt.datetime) -> None:
         """Point this cursor's staging names at the built tables plus the events landed after
-        `built_through`, the newest landing the built tables hold."""
+        `built_through`, the newest landing the built tables hold. Inside `snapshot`."""
         since = built_through - LANDING_MARGIN
         db = f'"{self.database}".main'
-        cursor = self.cursor
         # the live tables hold the events landed since `since`: made anew when the build
-        # moves, else brought up to date with what landed since the last tick
+        # moves, else brought up to date with what landed since the last tick; in the one
+        # snapshot, every live table sees the same landed events, so an inquiry whose
+        # submission lands meanwhile is in all of them or in none
         reread = None
         if built_through == self.views_through and self.landed_through is not None:
             reread = max(since, self.landed_through - REREAD)
         statements = [
-            # one transaction: every live table sees the same landed events, so an inquiry
-            # whose submission lands while they are made is in all of them or in none
-            "begin transaction",
             "create or replace temp table live_landed as select max(ingested_at) as newest "
             f"from {db}.raw_events where ingested_at >= {_timestamp(since)}",
         ]
@@ -281,7 +300,6 @@ class LiveScorer:
                     f"insert into live_{model} by name {self.staging.select(model, reread)}",
                 ]
         statements += [
-            "commit",
             # the buyers the live rows name, before the copies a build already holds go
             # below (a build can hold them before this scorer is told: they stay findable)
             "create or replace temp table live_inquiry_keys as select inquiry_id, key_value "
@@ -289,6 +307,17 @@ class LiveScorer:
             "create or replace temp table live_order_keys as select order_id, key_value "
             f"from ({buyer_keys('live_stg_sales__orders', 'order_id', EVERY_KEY)})",
         ]
+        for model, key in LIVE_MODELS.items():
+            # each row once: a live row goes when the built table holds it, as this snapshot
+            # sees the build (dbt may have swapped in a newer one than the scorer was told).
+            # An event the built table has landed at or after `since` like its live copy; an
+            # entity's built copy wins (earliest).
+            built_keys = (
+                f"select {key} from {db}.{model} where {key} in (select {key} from live_{model})"
+                if key in ENTITY_KEYS
+                else f"select {key} from {db}.{model} where ingested_at >= {_timestamp(since)}"
+            )
+            statements.append(f"delete from live_{model} where {key} in ({built_keys})")
         rebuilt = built_through != self.views_through
         if rebuilt:
             # the buyers the built tables name, once per build: a tick finds a buyer's other
@@ -300,31 +329,15 @@ class LiveScorer:
                 "create or replace temp table built_order_keys as select order_id, key_value "
                 f"from ({buyer_keys(f'{db}.stg_sales__orders', 'order_id', EVERY_KEY)})",
             ]
-            for model, key in LIVE_MODELS.items():
-                # each row once, whatever the build holds when a query runs (dbt swaps its
-                # tables one by one before this scorer hears of the build): a live row
-                # unless the built table has it. An event the built table has landed at or
-                # after `since` like its live copy; an entity's built copy wins (earliest).
-                built_keys = (
-                    f"select {key} from {db}.{model} "
-                    f"where {key} in (select {key} from live_{model})"
-                    if key in ENTITY_KEYS
-                    else f"select {key} from {db}.{model} where ingested_at >= {_timestamp(since)}"
-                )
-                statements.append(
-                    f"create or replace temp view {model} as select * from {db}.{model} "
-                    f"union all by name select * from live_{model} "
-                    f"where {key} not in ({built_keys})"
-                )
+            statements += [
+                f"create or replace temp view {model} as select * from {db}.{model} "
+                f"union all by name select * from live_{model}"
+                for model in LIVE_MODELS
+            ]
         # in one call: a busy process's other threads hold the interpreter between calls
-        try:
-            cursor.execute(";\n".join(statements))
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                cursor.execute("rollback")  # when it failed inside the transaction
-            self.landed_through = None  # made anew next time
-            raise
-        self.landed_through = cursor.execute("select newest from live_landed").fetchone()[0]
+        self.landed_through = None  # made anew next time, unless this goes through
+        self.cursor.execute(";\n".join(statements))
+        self.landed_through = self.cursor.execute("select newest from live_landed").fetchone()[0]
         if rebuilt:
             self.views_through = built_through
 
@@ -335,9 +348,39 @@ class LiveScorer:
         built_since: dt.datetime,
         now: dt.datetime,
         sweep: bool | None = None,
+        then: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
     ) -> TickResult:
         """Rescore what the events landed since the last tick name, or every open inquiry
-        with `sweep` (None: when one is due, `sweep_due`), and write lead_scores."""
+        with `sweep` (None: when one is due, `sweep_due`), and write lead_scores; then
+        `then(cursor)` (its value in `result.then`), all in one `snapshot`."""
+        started = time.perf_counter()
+        sweeping, last_sweep = self.sweeping, self.last_sweep
+        pending = None if sweeping is None else (list(sweeping.pending), set(sweeping.done))
+        try:
+            with self.snapshot():
+                result = self._tick(scorer, built_since=built_since, now=now, sweep=sweep)
+                if then is not None:
+                    began = time.perf_counter()
+                    result.then = then(self.cursor)
+                    result.phases["then"] = time.perf_counter() - began
+        except BaseException:
+            # as if the tick had not begun: its sweep chunk is taken again
+            self.sweeping, self.last_sweep = sweeping, last_sweep
+            if sweeping is not None and pending is not None:
+                sweeping.pending, sweeping.done = pending
+            raise
+        if self.sweeping is not None and not self.sweeping.pending:
+            result.swept, self.sweeping = self.sweeping, None
+        self.newest_seen = result.newest_landed_at
+        if result.newest_landed_at is not None:
+            # a little before: what landed in the same batch as the newest is taken again
+            self.touched_since = result.newest_landed_at - TOUCH_MARGIN
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _tick(
+        self, scorer: Scorer, *, built_since: dt.datetime, now: dt.datetime, sweep: bool | None
+    ) -> TickResult:
         started = time.perf_counter()
         result = TickResult()
         built_through = as_warehouse_time(built_since)
@@ -383,14 +426,7 @@ class LiveScorer:
         result.phases["write"] = time.perf_counter() - started - sum(result.phases.values())
         if self.sweeping is not None:
             self.sweeping.rescored += len(chunk)
-            if not self.sweeping.pending:
-                result.swept, self.sweeping = self.sweeping, None
-        self.newest_seen = result.newest_landed_at
-        if result.newest_landed_at is not None:
-            # a little before: what landed in the same batch as the newest is taken again
-            self.touched_since = result.newest_landed_at - TOUCH_MARGIN
         result.rescored, result.removed = len(rows), len(closed)
-        result.seconds = time.perf_counter() - started
         return result
 
     def _sweep_chunk(self, touched: set[str]) -> list[str]:
@@ -556,41 +592,34 @@ class LiveScorer:
             ).df()
 
     def _write(self, rows: pd.DataFrame, closed: list[str]) -> list[str]:
-        """Upsert `rows`, drop the `closed`; returns the inquiries scored for the first time."""
-        if rows.empty and not closed:
-            return []
+        """Upsert `rows`, drop the `closed` (in the tick's snapshot: all or nothing); returns
+        the inquiries scored for the first time."""
         cursor = self.cursor
         first: list[str] = []
-        cursor.execute("begin transaction")
-        try:
-            if closed:
-                gone = pd.DataFrame({"inquiry_id": pd.Series(closed, dtype=object)})
-                with registered(cursor, "closed_inquiries", gone):
-                    cursor.execute(
-                        "delete from lead_scores "
-                        "where inquiry_id in (select inquiry_id from closed_inquiries)"
-                    )
-            if not rows.empty:
-                with registered(cursor, "new_lead_scores", rows):
-                    first = [
-                        row[0]
-                        for row in cursor.execute(
-                            "select inquiry_id from new_lead_scores where inquiry_id not in "
-                            "(select inquiry_id from lead_scores)"
-                        ).fetchall()
-                    ]
-                    cursor.execute(
-                        "delete from lead_scores where inquiry_id in "
-                        "(select inquiry_id from new_lead_scores)"
-                    )
-                    cursor.execute("insert into lead_scores by name select * from new_lead_scores")
-                    cursor.execute(
-                        "insert into lead_score_history by name select * from new_lead_scores"
-                    )
-            cursor.execute("commit")
-        except BaseException:
-            cursor.execute("rollback")
-            raise
+        if closed:
+            gone = pd.DataFrame({"inquiry_id": pd.Series(closed, dtype=object)})
+            with registered(cursor, "closed_inquiries", gone):
+                cursor.execute(
+                    "delete from lead_scores "
+                    "where inquiry_id in (select inquiry_id from closed_inquiries)"
+                )
+        if not rows.empty:
+            with registered(cursor, "new_lead_scores", rows):
+                first = [
+                    row[0]
+                    for row in cursor.execute(
+                        "select inquiry_id from new_lead_scores where inquiry_id not in "
+                        "(select inquiry_id from lead_scores)"
+                    ).fetchall()
+                ]
+                cursor.execute(
+                    "delete from lead_scores where inquiry_id in "
+                    "(select inquiry_id from new_lead_scores)"
+                )
+                cursor.execute("insert into lead_scores by name select * from new_lead_scores")
+                cursor.execute(
+                    "insert into lead_score_history by name select * from new_lead_scores"
+                )
         return first
 
 

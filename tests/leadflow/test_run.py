@@ -216,7 +216,8 @@ def test_a_live_tick_reads_only_the_rows_that_can_matter_and_gets_the_same_facts
     with contextlib.closing(open_warehouse(settings)) as connection:
         newest = connection.execute("select max(ingested_at) from raw_events").fetchone()[0]
         live = LiveScorer(connection, staging)
-        live.overlay(newest)
+        with live.snapshot():
+            live.overlay(newest)
         # every inquiry two days after its submission, and all of them at the log's end
         inquiries = connection.execute(
             "select inquiry_id, submitted_at + interval 2 day as as_of from stg_web__inquiries "
@@ -236,12 +237,51 @@ def test_a_live_tick_reads_only_the_rows_that_can_matter_and_gets_the_same_facts
         # a build holds more than the scorer was told (dbt swaps its tables one by one
         # before the service hears the build ended): every row is still there once
         stale = LiveScorer(connection, staging)
-        stale.overlay(newest - dt.timedelta(days=1))
-        for model in LIVE_MODELS:
-            live_rows = stale.cursor.execute(f"select count(*) from live_{model}").fetchone()[0]
-            shown = stale.cursor.execute(f"select count(*) from {model}").fetchone()[0]
-            built = connection.execute(f"select count(*) from main.{model}").fetchone()[0]
-            assert (shown, live_rows > 0) == (built, True), model
+        since = newest - dt.timedelta(days=1)
+        late = {
+            model: connection.execute(
+                f"select count(*) from ({staging.select(model, since)})"
+            ).fetchone()[0]
+            for model in LIVE_MODELS
+        }
+        with stale.snapshot():
+            stale.overlay(since)
+            for model in LIVE_MODELS:
+                shown = stale.cursor.execute(f"select count(*) from {model}").fetchone()[0]
+                built = stale.cursor.execute(f"select count(*) from main.{model}").fetchone()[0]
+                assert (shown, late[model] > 0) == (built, True), model
+        # the build moves on while a tick runs: each inquiry once for every query of the
+        # tick, and the next tick takes the new table
+        count = "select count(*) from stg_web__inquiries"
+        connection.execute("alter table main.stg_web__inquiries rename to stg_web__inquiries_full")
+        try:
+            connection.execute(
+                "create table main.stg_web__inquiries as select * "
+                "from main.stg_web__inquiries_full where ingested_at < $since",
+                {"since": since},
+            )
+            whole = connection.execute(count + "_full").fetchone()[0]
+            assert connection.execute(count).fetchone()[0] < whole
+            stale.views_through = None  # a new build
+            with stale.snapshot():
+                stale.overlay(since)
+                assert stale.cursor.execute(count).fetchone()[0] == whole
+                connection.execute(
+                    "alter table main.stg_web__inquiries rename to stg_web__inquiries_part; "
+                    "alter table main.stg_web__inquiries_full rename to stg_web__inquiries"
+                )
+                assert stale.cursor.execute(count).fetchone()[0] == whole
+            with stale.snapshot():
+                stale.overlay(since)
+                assert stale.cursor.execute(count).fetchone()[0] == whole
+        finally:  # the built table as it was
+            tables = connection.execute("select table_name from duckdb_tables()").fetchall()
+            if ("stg_web__inquiries_full",) in tables:
+                connection.execute(
+                    "drop table if exists main.stg_web__inquiries; "
+                    "alter table main.stg_web__inquiries_full rename to stg_web__inquiries"
+                )
+            connection.execute("drop table if exists main.stg_web__inquiries_part")
         stale.close()
     filtered, whole = pd.concat(filtered_parts), pd.concat(whole_parts)
     assert len(whole) > 1000

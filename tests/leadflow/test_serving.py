@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from leadflow import serving
 from leadflow.serving import (
     KEEP_GENERATIONS,
     Publication,
@@ -120,6 +121,36 @@ def test_readers_never_fail_while_publications_are_swapped(
         thread.join()
     reader.close()
     assert failures == [] and reads[0] > 30
+
+
+def test_a_publication_the_process_still_holds_leaves_readers_on_the_last_one(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the publishing process, a transaction that saw the new file attached (any query
+    of every database's catalog) keeps it open until it ends; readers meanwhile stay on the
+    previous publication, and take the new one after."""
+    publish_marts(warehouse, tmp_path)
+    reader = ServingReader(tmp_path)
+    with contextlib.closing(reader.cursor()) as cursor:
+        assert cursor.execute("select count(*) from fct_inquiries").fetchone() == (10,)
+    other = warehouse.cursor()
+    attach = serving._attach_fresh
+
+    def attach_while_a_transaction_looks(connection: duckdb.DuckDBPyConnection, path: Path) -> str:
+        alias = attach(connection, path)
+        other.execute("begin transaction")
+        other.execute("select count(*) from duckdb_tables()").fetchone()
+        return alias
+
+    monkeypatch.setattr(serving, "_attach_fresh", attach_while_a_transaction_looks)
+    warehouse.execute("insert into fct_inquiries select range from range(5)")
+    publish_marts(warehouse, tmp_path)
+    with contextlib.closing(reader.cursor()) as cursor:  # the last one
+        assert cursor.execute("select count(*) from fct_inquiries").fetchone() == (10,)
+    other.execute("commit")
+    with contextlib.closing(reader.cursor()) as cursor:  # the new one
+        assert cursor.execute("select count(*) from fct_inquiries").fetchone() == (15,)
+    reader.close()
 
 
 def test_nothing_published_says_what_publishes(tmp_path: Path) -> None:
