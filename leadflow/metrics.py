@@ -39,19 +39,23 @@ API_LATENCY = Histogram(
 )
 
 
-def observe_speed_to_lead(
-    cursor: duckdb.DuckDBPyConnection, touched: list[str], published_at: dt.datetime
-) -> None:
-    """Observe, for each inquiry first scored now, the time since its submission landed."""
-    if not touched:
-        return
+def first_landings(cursor: duckdb.DuckDBPyConnection, inquiry_ids: list[str]) -> list[dt.datetime]:
+    """When the submission of each of `inquiry_ids` landed (UTC, naive)."""
+    if not inquiry_ids:
+        return []
     rows = cursor.execute(
         "select min(ingested_at) from stg_web__inquiries where inquiry_id in "
         "(select unnest($ids)) group by inquiry_id",
-        {"ids": touched},
+        {"ids": inquiry_ids},
     ).fetchall()
+    return [row[0] for row in rows]
+
+
+def observe_speed_to_lead(landed: list[dt.datetime], published_at: dt.datetime) -> None:
+    """Observe, for inquiries first scored and published at `published_at`, the time since
+    their submissions `landed` (first_landings)."""
     now = published_at.astimezone(dt.UTC).replace(tzinfo=None)
-    for (landed_at,) in rows:
+    for landed_at in landed:
         seconds = (now - landed_at).total_seconds()
         if 0 <= seconds < 600:  # a first score; older ones are rescores of known inquiries
             SPEED_TO_LEAD.observe(seconds)

@@ -302,6 +302,7 @@ class Service:
             )
 
     def _live(self, part: Part) -> None:
+        from leadflow.serving import QueuePublisher
         from models.live import LiveScorer
         from models.scorer import current_scorer
 
@@ -315,6 +316,7 @@ class Service:
         scorer_at: float = 0.0
         scorer = current_scorer(self.settings.registry_dir)
         live = LiveScorer(self.shared.connection, staging)
+        publisher = QueuePublisher(self.settings.home)
         try:
             sweep = True
             while not self.stop.is_set():
@@ -326,15 +328,18 @@ class Service:
                     self.shared.built.clear()
                     sweep = True
                 # a sweep starts now after a build, else when one is due
-                if self._live_pass(part, live, scorer, sweep=True if sweep else None):
+                if self._live_pass(part, live, publisher, scorer, sweep=True if sweep else None):
                     sweep = False
         finally:
             live.close()
+            publisher.close()
 
-    def _live_pass(self, part: Part, live: Any, scorer: Any, *, sweep: bool | None) -> bool:
-        """One tick of the live scorer and the queue published; False when it must be tried
-        again (dbt swapped a table it read)."""
-        from leadflow.serving import QUEUE_SQL, publish_queue_rows
+    def _live_pass(
+        self, part: Part, live: Any, publisher: Any, scorer: Any, *, sweep: bool | None
+    ) -> bool:
+        """One tick of the live scorer, its queue handed to `publisher`; False when it must be
+        tried again (dbt swapped a table it read)."""
+        from leadflow.serving import QUEUE_SQL
 
         assert self.shared.built_since is not None
         now = _utc_now()
@@ -345,12 +350,16 @@ class Service:
                 built_since=self.shared.built_since,
                 now=now,
                 sweep=sweep,
-                then=lambda cursor: cursor.execute(QUEUE_SQL).to_arrow_table(),
+                then=lambda cursor, tick: (
+                    cursor.execute(QUEUE_SQL).to_arrow_table(),
+                    metrics.first_landings(cursor, tick.first_scored),
+                ),
             )
-            began = time.perf_counter()
-            queue = publish_queue_rows(result.then, self.settings.home)
-            result.phases["publish"] = time.perf_counter() - began
-            result.seconds += result.phases["publish"]
+            rows, landed = result.then
+            # published while the next tick runs; the speed to lead counted when it is
+            publisher.submit(rows, after=lambda: metrics.observe_speed_to_lead(landed, _utc_now()))
+            queue = rows.num_rows
+            result.phases["publish"] = publisher.seconds  # the last publication's
         except (duckdb.CatalogException, duckdb.TransactionException) as error:
             # dbt swaps a table it rebuilds (create, rename, drop) while the tick read it,
             # or wrote what the tick wrote: the next tick reads it whole
@@ -370,14 +379,13 @@ class Service:
                 {name: round(value, 2) for name, value in result.phases.items()},
             )
         if result.swept:
-            # when the sweep began and the moment its scores describe; it took a few ticks
+            # when the sweep began and the scoring moment then (its open leads are those at
+            # that moment); it took a few ticks, each chunk scored as of its own
             part.state.detail["swept_at"] = result.swept.started_at.isoformat(
                 timespec="milliseconds"
             )
             part.state.detail["swept_as_of"] = str(result.swept.as_of)
             part.state.detail["swept_rescored"] = result.swept.rescored
-        if result.rescored or result.removed or result.swept:
-            metrics.observe_speed_to_lead(live.cursor, result.first_scored, _utc_now())
         part.cycle(
             result.seconds,
             phases={name: round(value, 3) for name, value in result.phases.items()},

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,6 +228,62 @@ def publish_queue_rows(rows: pa.Table, home: Path) -> int:
         path.chmod(0o444)
         _swap(home, queue=path.name, queue_published_at=_now_iso())
     return rows.num_rows
+
+
+class QueuePublisher:
+    """Publishes the queue on a thread of its own, so the live scorer goes on with its next
+    tick meanwhile. Only the newest queue handed over is written: one handed over while
+    another is written replaces any still waiting. `after`, given with a queue, runs once
+    it is published. A failed publication is raised by the next `submit` (and by `close`).
+    """
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.seconds = 0.0  # the last publication's
+        self.error: BaseException | None = None
+        self._pending: tuple[pa.Table, Callable[[], None] | None] | None = None
+        self._closing = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="queue-publisher", daemon=True)
+        self._thread.start()
+
+    def submit(self, rows: pa.Table, after: Callable[[], None] | None = None) -> None:
+        """Publish `rows` (the queue as QUEUE_SQL reads it) as soon as the thread is free."""
+        self._raise()
+        with self._changed:
+            self._pending = (rows, after)
+            self._changed.notify()
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Publish what is waiting, then stop."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify()
+        self._thread.join(timeout)
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._pending is None and not self._closing:
+                    self._changed.wait()
+                if self._pending is None:
+                    return
+                (rows, after), self._pending = self._pending, None
+            began = time.perf_counter()
+            try:
+                publish_queue_rows(rows, self.home)
+                if after is not None:
+                    after()
+            except Exception as error:
+                log.warning("publishing the queue failed: %s", error)
+                self.error = error
+            self.seconds = time.perf_counter() - began
 
 
 class ServingReader:

@@ -92,7 +92,8 @@ SWEEP_CHUNK = 250
 """A sweep rescores at least this many inquiries a tick, and enough to be through the
 queue in SWEEP_TICKS: a big queue's sweep takes some ticks, and an arrival never waits
 for all of it. A sweep starts when the last one began SWEEP_EVERY_S ago and is over; the
-queue is taken in one order, so each lead is rescored about every SWEEP_EVERY_S."""
+queue is taken in one order and each chunk is scored as of its tick, so each lead is
+rescored about every SWEEP_EVERY_S, as of that moment."""
 SWEEP_TICKS = 20
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""
@@ -123,12 +124,13 @@ TICK_COLUMNS = {
     "stg_web__product_views": "anonymous_id, viewed_at",
     "stg_web__searches": "anonymous_id, searched_at",
     "stg_sales__orders": "order_id, placed_at, amount, email, phone, account_id",
+    # (and of an inquiry's own steps, when they landed: its events_through)
     "stg_sales__lead_assignments": (
-        "inquiry_id, assigned_at, assignee_type, rep_id, distributor_id"
+        "inquiry_id, assigned_at, assignee_type, rep_id, distributor_id, ingested_at"
     ),
-    "stg_sales__lead_contacts": "inquiry_id, contacted_at",
-    "stg_sales__quotes": "inquiry_id, quoted_at, unit_price",
-    "stg_sales__customization_assessments": "inquiry_id, assessed_at, is_feasible",
+    "stg_sales__lead_contacts": "inquiry_id, contacted_at, ingested_at",
+    "stg_sales__quotes": "inquiry_id, quoted_at, unit_price, ingested_at",
+    "stg_sales__customization_assessments": ("inquiry_id, assessed_at, is_feasible, ingested_at"),
     "stg_logistics__shipment_events": "order_id, occurred_at, shipment_event_type",
     "stg_logistics__returns": "order_id, received_at",
 }
@@ -198,9 +200,10 @@ def compile_live_staging(compiled: dict[str, str]) -> LiveStaging:
 
 @dataclass
 class Sweep:
-    """A rescoring of every open inquiry as of one moment, `chunk` of them a tick."""
+    """A rescoring of every inquiry open at `as_of`, `chunk` of them a tick, each chunk as
+    of its tick."""
 
-    as_of: dt.datetime
+    as_of: dt.datetime  # when it began: the inquiries open then are its
     started_at: dt.datetime
     pending: list[str]  # popped from the end
     chunk: int  # how many a tick
@@ -348,11 +351,11 @@ class LiveScorer:
         built_since: dt.datetime,
         now: dt.datetime,
         sweep: bool | None = None,
-        then: Callable[[duckdb.DuckDBPyConnection], Any] | None = None,
+        then: Callable[[duckdb.DuckDBPyConnection, TickResult], Any] | None = None,
     ) -> TickResult:
         """Rescore what the events landed since the last tick name, or every open inquiry
         with `sweep` (None: when one is due, `sweep_due`), and write lead_scores; then
-        `then(cursor)` (its value in `result.then`), all in one `snapshot`."""
+        `then(cursor, result)` (its value in `result.then`), all in one `snapshot`."""
         started = time.perf_counter()
         sweeping, last_sweep = self.sweeping, self.last_sweep
         pending = None if sweeping is None else (list(sweeping.pending), set(sweeping.done))
@@ -361,7 +364,7 @@ class LiveScorer:
                 result = self._tick(scorer, built_since=built_since, now=now, sweep=sweep)
                 if then is not None:
                     began = time.perf_counter()
-                    result.then = then(self.cursor)
+                    result.then = then(self.cursor, result)
                     result.phases["then"] = time.perf_counter() - began
         except BaseException:
             # as if the tick had not begun: its sweep chunk is taken again
@@ -415,11 +418,11 @@ class LiveScorer:
         chunk = [i for i in chunk if i in open_ids]
         closed = self._scored_not_open(still_open)
         result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
-        moments = pd.DataFrame({"inquiry_id": pd.Series(candidates, dtype=object), "as_of": as_of})
-        if chunk:  # the sweep's, as of its moment
-            assert self.sweeping is not None
-            swept = pd.DataFrame({"inquiry_id": chunk, "as_of": self.sweeping.as_of})
-            moments = pd.concat([moments, swept], ignore_index=True)
+        # the sweep's chunk as of now too: a lead is rescored every SWEEP_EVERY_S or so,
+        # each time as of that moment, so a threshold passed shows within about that long
+        moments = pd.DataFrame(
+            {"inquiry_id": pd.Series([*candidates, *chunk], dtype=object), "as_of": as_of}
+        )
         rows = self._score(scorer, moments, scored_at=now)
         result.phases["score"] = time.perf_counter() - started - sum(result.phases.values())
         result.first_scored = self._write(rows, closed)
@@ -511,10 +514,11 @@ class LiveScorer:
         if moments.empty:
             return pd.DataFrame()
         inquiry_ids = sorted(set(moments["inquiry_id"]))
-        facts = facts_at(self.cursor, moments, relations=self.tick_relations(inquiry_ids))
+        relations = self.tick_relations(inquiry_ids)
+        facts = facts_at(self.cursor, moments, relations=relations)
         if facts.empty:
             return pd.DataFrame()
-        through = self._events_through(facts["inquiry_id"])
+        through = self._events_through(facts["inquiry_id"], filtered=relations is not None)
         facts = facts.merge(through, on="inquiry_id", how="left")
         features = build_features(facts)
         scores = score_features(scorer, features)
@@ -578,12 +582,16 @@ class LiveScorer:
             self.cursor.execute(";\n".join(statements))  # one call, as in overlay
         return relations
 
-    def _events_through(self, inquiry_ids: pd.Series) -> pd.DataFrame:
+    def _events_through(self, inquiry_ids: pd.Series, *, filtered: bool) -> pd.DataFrame:
         """The newest landing among each inquiry's events (as int_inquiry_milestones_pivoted
-        has it for built events)."""
+        has it for built events). `filtered`: from the tick's tables (tick_relations), which
+        hold every event of an open inquiry (it has no order and no outcome)."""
         frame = pd.DataFrame({"inquiry_id": inquiry_ids.astype(object)})
+        sources = (
+            ["tick_own", *(f"tick_{model}" for model in BY_INQUIRY)] if filtered else INQUIRY_MODELS
+        )
         union = " union all ".join(
-            f"select inquiry_id, ingested_at from {model}" for model in INQUIRY_MODELS
+            f"select inquiry_id, ingested_at from {source}" for source in sources
         )
         with registered(self.cursor, "scored_inquiries", frame):
             return self.cursor.execute(
