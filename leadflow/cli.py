@@ -693,6 +693,133 @@ def _serve_directory(directory: Path, host: str, port: int) -> None:
             server.serve_forever()
 
 
+users_app = typer.Typer(help="People who sign in to the pages: roles, passwords.")
+app.add_typer(users_app, name="users")
+
+
+def _password(password_stdin: bool, console_prompt: str) -> tuple[str, bool]:
+    """A password from stdin, typed twice, or made up (then shown once): (it, made up)."""
+    import getpass
+
+    from leadflow.users import new_password
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    if not sys.stdin.isatty():
+        return new_password(), True
+    first = getpass.getpass(f"{console_prompt} (empty: make one up): ")
+    if not first:
+        return new_password(), True
+    if getpass.getpass("again: ") != first:
+        err.print("[bold red]error:[/] the two passwords differ", markup=True)
+        raise typer.Exit(1)
+    return first, False
+
+
+def _user_record(user: Any) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "rep_id": user.rep_id,
+        "distributor_id": user.distributor_id,
+        "created_at": user.created_at,
+        "disabled_at": user.disabled_at,
+    }
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="the name they sign in with (a-z, 0-9, . _ -)")],
+    role: Annotated[
+        str, typer.Option(help="rep, manager, leadership, admin or distributor")
+    ] = "rep",
+    name: Annotated[str | None, typer.Option(help="how pages greet them (e.g. 王芳)")] = None,
+    rep_id: Annotated[
+        str | None, typer.Option(help="a rep's CRM id: the leads assigned to it are theirs")
+    ] = None,
+    distributor_id: Annotated[
+        str | None, typer.Option(help="a distributor's CRM id: the leads handed to it")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="read the password from the first line of stdin")
+    ] = False,
+) -> None:
+    """Add a person. Without --password-stdin, type a password, or leave it empty and one is
+    made up and printed once."""
+    from leadflow.users import Users
+
+    config = settings()
+    with product_errors():
+        password, made_up = _password(password_stdin, f"password for {username}")
+        user = Users(config.users_path).add(
+            username,
+            password,
+            role=role,
+            display_name=name,
+            rep_id=rep_id,
+            distributor_id=distributor_id,
+        )
+    record = _user_record(user)
+    if made_up:
+        record["password"] = password
+    emit(record)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every person, with role and whether they are disabled (never a password)."""
+    from leadflow.users import Users
+
+    config = settings()
+    emit({"users": [_user_record(user) for user in Users(config.users_path).list()]})
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="a name from `list`")]) -> None:
+    """Stop a person signing in, and end their sessions (their work stays)."""
+    from leadflow.users import Users
+
+    config = settings()
+    with product_errors():
+        user = Users(config.users_path).disable(username)
+    emit(_user_record(user))
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(help="a name from `list`")]) -> None:
+    """Let a disabled person sign in again."""
+    from leadflow.users import Users
+
+    config = settings()
+    with product_errors():
+        user = Users(config.users_path).enable(username)
+    emit(_user_record(user))
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument(help="a name from `list`")],
+    password_stdin: Annotated[
+        bool, typer.Option(help="read the password from the first line of stdin")
+    ] = False,
+) -> None:
+    """Set a new password (typed, read from stdin, or made up and printed once); ends the
+    person's sessions and clears their failed sign-ins."""
+    from leadflow.users import Users
+
+    config = settings()
+    with product_errors():
+        users = Users(config.users_path)
+        users.get(username)  # before asking for a password
+        password, made_up = _password(password_stdin, f"new password for {username}")
+        user = users.reset_password(username, password)
+    record: dict[str, Any] = {"username": user.username, "password_reset": True}
+    if made_up:
+        record["password"] = password
+    emit(record)
+
+
 model_app = typer.Typer(help="The model registry: versions, champion and challenger.")
 app.add_typer(model_app, name="model")
 

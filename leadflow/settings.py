@@ -114,3 +114,8 @@ class Settings(BaseSettings):
     def registry_dir(self) -> Path:
         """Where trained models are kept."""
         return self.home / "registry"
+
+    @property
+    def users_path(self) -> Path:
+        """The people who sign in to the pages (leadflow/users.py)."""
+        return self.home / "users.sqlite"
