@@ -589,11 +589,10 @@ def _import_parts() -> None:
     import scoring_api.main  # noqa: F401
 
 
-BACKGROUND_NICENESS = 5
+BACKGROUND_NICENESS = 10
 """How much lower the builds' and the scheduled jobs' threads run than the live ticks, the
-API and landing (Linux niceness, added to the process's: 5 more gets a thread about a
-quarter of a core another thread wants too; at 10, a tenth, builds took six times as long
-on a machine busy with other work)."""
+API and landing (Linux niceness, added to the process's: 10 more gets a thread about a
+tenth of a contended core)."""
 
 
 def run_in_background() -> None:
