@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import traceback
@@ -278,8 +277,6 @@ class Service:
         from leadflow.pipeline import build_cycle
         from leadflow.serving import Publication
 
-        # a build is background work: the live ticks, the API and landing come first
-        run_in_background()
         while not self.stop.is_set():
             started = _utc_now()
             began = time.monotonic()
@@ -402,7 +399,6 @@ class Service:
 
     def _jobs(self, part: Part) -> None:
         """Source freshness, drift and retraining, each on its own period (JOBS)."""
-        run_in_background()
         due = {job: time.monotonic() + first for job, (first, _) in JOBS.items()}
         while not self.stop.wait(2.0):
             if self.shared.built_since is None:
@@ -587,26 +583,6 @@ def _import_parts() -> None:
     import models.train  # noqa: F401
     import quality.gates  # noqa: F401
     import scoring_api.main  # noqa: F401
-
-
-BACKGROUND_NICENESS = 10
-"""How much lower the builds' and the scheduled jobs' threads run than the live ticks, the
-API and landing (Linux niceness, added to the process's: 10 more gets a thread about a
-tenth of a contended core)."""
-
-
-def run_in_background() -> None:
-    """Lower the calling thread's CPU priority (and that of the threads it starts: dbt's
-    pool, the identity matcher's DuckDB workers), on Linux, where a thread has a niceness
-    of its own. Elsewhere that would lower the whole process: left as it is."""
-    if sys.platform != "linux":
-        return
-    try:
-        thread = threading.get_native_id()
-        niceness = os.getpriority(os.PRIO_PROCESS, thread) + BACKGROUND_NICENESS
-        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
-    except OSError as error:  # a container may forbid it; then builds compete evenly
-        log.info("could not lower the build's priority: %s", error)
 
 
 def database_threads() -> int:

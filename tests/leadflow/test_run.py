@@ -34,7 +34,7 @@ from ingestion.contracts import TOPIC_BY_SOURCE
 from ingestion.producer import produce_file
 from ingestion.simulator import simulate
 from leadflow.pipeline import check, history_start, open_warehouse, transform
-from leadflow.service import BACKGROUND_NICENESS, live_staging, run_in_background
+from leadflow.service import live_staging
 from leadflow.serving import publish_queue
 from leadflow.settings import Settings
 from models.batch import score_open_inquiries
@@ -204,31 +204,6 @@ def _submission(inquiry_id: str) -> dict[str, Any]:
             "message": "请报价",
         },
     )
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own niceness is Linux's")
-def test_background_work_runs_below_the_live_ticks_and_the_api() -> None:
-    """A build's thread, and the threads it starts (dbt's pool, the matcher's workers), run
-    at a lower priority; the rest of the process does not."""
-    seen: dict[str, int] = {}
-
-    def priority() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    def build() -> None:
-        run_in_background()
-        seen["build"] = priority()
-        pool = threading.Thread(target=lambda: seen.update(pool=priority()))
-        pool.start()
-        pool.join()
-
-    before = priority()
-    thread = threading.Thread(target=build)
-    thread.start()
-    thread.join()
-    lower = min(before + BACKGROUND_NICENESS, 19)
-    assert seen == {"build": lower, "pool": lower}
-    assert priority() == before
 
 
 def test_a_live_tick_reads_only_the_rows_that_can_matter_and_gets_the_same_facts(
