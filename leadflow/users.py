@@ -129,13 +129,13 @@ class Users:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
+            connection.execute("pragma journal_mode = wal")  # kept by the file from now on
             connection.executescript(SCHEMA)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         try:
-            connection.execute("pragma journal_mode = wal")
             connection.execute("pragma foreign_keys = on")
             connection.row_factory = sqlite3.Row
             yield connection

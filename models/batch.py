@@ -102,16 +102,7 @@ def score_open_inquiries(
             "delete from lead_scores where inquiry_id not in "
             "(select inquiry_id from fct_inquiries where is_open)"
         ).fetchone()
-        if not rows.empty:
-            with registered(connection, "new_lead_scores", rows):
-                connection.execute(
-                    "delete from lead_scores where inquiry_id in "
-                    "(select inquiry_id from new_lead_scores)"
-                )
-                connection.execute("insert into lead_scores by name select * from new_lead_scores")
-                connection.execute(
-                    "insert into lead_score_history by name select * from new_lead_scores"
-                )
+        upsert_scores(connection, rows)
         connection.execute("commit")
     except BaseException:
         connection.execute("rollback")
@@ -126,6 +117,19 @@ def score_open_inquiries(
         feature_seconds=featured - started,
         scoring_seconds=scored - featured,
     )
+
+
+def upsert_scores(connection: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
+    """Replace the lead_scores rows of `rows`' inquiries with them and append them to
+    lead_score_history (inside the caller's transaction)."""
+    if rows.empty:
+        return
+    with registered(connection, "new_lead_scores", rows):
+        connection.execute(
+            "delete from lead_scores where inquiry_id in (select inquiry_id from new_lead_scores)"
+        )
+        connection.execute("insert into lead_scores by name select * from new_lead_scores")
+        connection.execute("insert into lead_score_history by name select * from new_lead_scores")
 
 
 def lead_score_rows(

@@ -43,7 +43,7 @@ import duckdb
 import pandas as pd
 
 from leadflow.errors import LeadflowError
-from models.batch import HISTORY_DDL, _create_tables, lead_score_rows
+from models.batch import HISTORY_DDL, _create_tables, lead_score_rows, upsert_scores
 from models.clock import LIVE_WITHIN, newest_event_at
 from models.features import as_warehouse_time, build_features
 from models.moments import EVERY_KEY, FACTS_RELATIONS, buyer_keys, facts_at, registered
@@ -130,7 +130,7 @@ TICK_COLUMNS = {
     ),
     "stg_sales__lead_contacts": "inquiry_id, contacted_at, ingested_at",
     "stg_sales__quotes": "inquiry_id, quoted_at, unit_price, ingested_at",
-    "stg_sales__customization_assessments": ("inquiry_id, assessed_at, is_feasible, ingested_at"),
+    "stg_sales__customization_assessments": "inquiry_id, assessed_at, is_feasible, ingested_at",
     "stg_logistics__shipment_events": "order_id, occurred_at, shipment_event_type",
     "stg_logistics__returns": "order_id, received_at",
 }
@@ -338,8 +338,7 @@ class LiveScorer:
                 for model in LIVE_MODELS
             ]
         # in one call: a busy process's other threads hold the interpreter between calls
-        self.landed_through = None  # made anew next time, unless this goes through
-        self.cursor.execute(";\n".join(statements))
+        self.cursor.execute(";\n".join(statements))  # on failure, `snapshot` resets both
         self.landed_through = self.cursor.execute("select newest from live_landed").fetchone()[0]
         if rebuilt:
             self.views_through = built_through
@@ -620,14 +619,7 @@ class LiveScorer:
                         "(select inquiry_id from lead_scores)"
                     ).fetchall()
                 ]
-                cursor.execute(
-                    "delete from lead_scores where inquiry_id in "
-                    "(select inquiry_id from new_lead_scores)"
-                )
-                cursor.execute("insert into lead_scores by name select * from new_lead_scores")
-                cursor.execute(
-                    "insert into lead_score_history by name select * from new_lead_scores"
-                )
+        upsert_scores(cursor, rows)
         return first
 
 
