@@ -51,5 +51,7 @@ def make_api(
         ),
         serving_home=config.home,
         serving_only=in_service,
+        users_path=config.users_path,
+        follow_up_hours=config.follow_up_hours,
     )
     return app

@@ -339,8 +339,6 @@ class Service:
     ) -> bool:
         """One tick of the live scorer, its queue handed to `publisher`; False when it must be
         tried again (dbt swapped a table it read)."""
-        from leadflow.serving import QUEUE_SQL
-
         assert self.shared.built_since is not None
         now = _utc_now()
         try:
@@ -350,14 +348,13 @@ class Service:
                 built_since=self.shared.built_since,
                 now=now,
                 sweep=sweep,
-                then=lambda cursor, tick: (
-                    cursor.execute(QUEUE_SQL).to_arrow_table(),
-                    metrics.first_landings(cursor, tick.first_scored),
-                ),
+                then=lambda cursor, tick: _queue_of_tick(cursor, tick, publisher),
             )
-            rows, landed = result.then
+            rows, details, landed = result.then
             # published while the next tick runs; the speed to lead counted when it is
-            publisher.submit(rows, after=lambda: metrics.observe_speed_to_lead(landed, _utc_now()))
+            publisher.submit(
+                rows, details, after=lambda: metrics.observe_speed_to_lead(landed, _utc_now())
+            )
             queue = rows.num_rows
             result.phases["publish"] = publisher.seconds  # the last publication's
         except (duckdb.CatalogException, duckdb.TransactionException) as error:
@@ -583,6 +580,19 @@ def _import_parts() -> None:
     import models.train  # noqa: F401
     import quality.gates  # noqa: F401
     import scoring_api.main  # noqa: F401
+
+
+def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, Any]:
+    """What a tick hands the publisher, read in its snapshot: the queue, the details of its
+    inquiries not kept yet, and when the newly scored ones' events landed."""
+    from leadflow.serving import QUEUE_SQL
+
+    rows = cursor.execute(QUEUE_SQL).to_arrow_table()
+    return (
+        rows,
+        publisher.details.fetch(cursor, rows),
+        metrics.first_landings(cursor, tick.first_scored),
+    )
 
 
 def database_threads() -> int:

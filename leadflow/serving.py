@@ -45,36 +45,115 @@ MART_EXTRA_TABLES = ("pipeline_runs", "lead_score_history", "quarantined_events"
 QUEUE_TABLE = "lead_queue"
 
 QUEUE_COLUMNS = """
-    inquiry_id        varchar primary key,
-    submitted_at      timestamp not null,  -- UTC
-    channel           varchar,
-    campaign          varchar,
-    company           varchar,
-    contact_name      varchar,
-    country           varchar,
-    product_category  varchar,
-    sku               varchar,
-    quantity          integer,
-    probability       double not null,
-    score             integer not null,
-    tier              varchar not null,
-    reasons           json not null,
-    scorer            varchar not null,
-    model_version     varchar not null,
-    events_through    timestamp,           -- newest landing among the inquiry's events
-    scored_at         timestamp not null,  -- UTC
-    as_of             timestamp            -- UTC, the moment the score describes
+    inquiry_id         varchar primary key,
+    submitted_at       timestamp not null,  -- UTC
+    channel            varchar,
+    campaign           varchar,
+    company            varchar,
+    contact_name       varchar,
+    country            varchar,
+    product_category   varchar,
+    sku                varchar,
+    quantity           integer,
+    owner_type         varchar,             -- 'rep' or 'distributor'; null: unassigned
+    rep_id             varchar,
+    distributor_id     varchar,
+    assigned_at        timestamp,           -- UTC, the latest assignment
+    first_contacted_at timestamp,           -- UTC, null until someone contacted the buyer
+    contacts           integer not null,
+    probability        double not null,
+    score              integer not null,
+    tier               varchar not null,
+    reasons            json not null,
+    scorer             varchar not null,
+    model_version      varchar not null,
+    events_through     timestamp,           -- newest landing among the inquiry's events
+    scored_at          timestamp not null,  -- UTC
+    as_of              timestamp            -- UTC, the moment the score describes
 """
 
 QUEUE_SQL = """
+with
+assignment as (
+    select
+        a.inquiry_id,
+        arg_max(a.assignee_type, (a.assigned_at, a.event_id)) as owner_type,
+        arg_max(a.rep_id, (a.assigned_at, a.event_id)) as rep_id,
+        arg_max(a.distributor_id, (a.assigned_at, a.event_id)) as distributor_id,
+        max(a.assigned_at) as assigned_at
+    from lead_scores as s
+    inner join stg_sales__lead_assignments as a using (inquiry_id)
+    group by a.inquiry_id
+),
+contact as (
+    select c.inquiry_id, min(c.contacted_at) as first_contacted_at, count(*) as contacts
+    from lead_scores as s
+    inner join stg_sales__lead_contacts as c using (inquiry_id)
+    group by c.inquiry_id
+)
 select s.inquiry_id, i.submitted_at, i.channel, i.campaign, i.company, i.contact_name,
-       i.country, i.product_category, i.sku, i.quantity, s.probability, s.score, s.tier,
-       s.reasons, s.scorer, s.model_version, s.events_through, s.scored_at, s.as_of
+       i.country, i.product_category, i.sku, i.quantity,
+       a.owner_type, a.rep_id, a.distributor_id, a.assigned_at,
+       c.first_contacted_at, coalesce(c.contacts, 0) as contacts,
+       s.probability, s.score, s.tier, s.reasons, s.scorer, s.model_version,
+       s.events_through, s.scored_at, s.as_of
 from lead_scores as s
 inner join stg_web__inquiries as i using (inquiry_id)
+left join assignment as a using (inquiry_id)
+left join contact as c using (inquiry_id)
 """
-"""The queue as published: every scored open inquiry with what a rep sees of it. Run on a
-connection where `stg_web__inquiries` also holds the newest submissions (models/live.py)."""
+"""The queue as published: every scored open inquiry with what a rep sees of it in a list,
+whose it is, and whether anyone has contacted the buyer yet. Run on a connection where the
+staging models also hold the newest events (models/live.py)."""
+
+DETAILS_TABLE = "lead_details"
+DETAILS_COLUMNS = """
+    inquiry_id          varchar primary key,
+    email               varchar,
+    phone               varchar,
+    province            varchar,
+    target_unit_price   decimal(18, 2),
+    list_unit_price     decimal(18, 2),
+    currency            varchar,
+    needs_customization boolean,
+    incoterm            varchar,
+    delivery_deadline   date,
+    message             varchar
+"""
+DETAILS_FIELDS = """inquiry_id, email, phone, province, target_unit_price, list_unit_price,
+       currency, needs_customization, incoterm, delivery_deadline, message"""
+DETAILS_SQL = f"""
+select {DETAILS_FIELDS}
+from stg_web__inquiries
+where inquiry_id in (select unnest($ids::varchar[]))
+"""
+"""What a lead's page shows of the inquiry beyond the list: an inquiry's submission never
+changes, so each is read once and kept (LeadDetails) instead of on every tick."""
+
+
+class LeadDetails:
+    """The details (DETAILS_SQL) of the queued inquiries, each read once: `fetch` reads those
+    not kept yet, `keep` adds them and forgets the inquiries no longer queued."""
+
+    def __init__(self) -> None:
+        self.table: pa.Table | None = None
+        self._ids: set[str] = set()
+
+    def fetch(self, cursor: duckdb.DuckDBPyConnection, queued: pa.Table) -> pa.Table:
+        """The details of `queued`'s inquiries not kept yet, read on `cursor`."""
+        missing = [i for i in queued["inquiry_id"].to_pylist() if i not in self._ids]
+        return cursor.execute(DETAILS_SQL, {"ids": missing}).to_arrow_table()
+
+    def keep(self, fetched: pa.Table, queued: pa.Table) -> pa.Table:
+        """Add `fetched`, keep only `queued`'s inquiries; returns the details kept."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = fetched if self.table is None else pa.concat_tables([self.table, fetched])
+        table = table.filter(pc.is_in(table["inquiry_id"], value_set=queued["inquiry_id"]))
+        self.table = table
+        self._ids = set(table["inquiry_id"].to_pylist())
+        return table
 
 
 def serving_dir(home: Path) -> Path:
@@ -203,14 +282,15 @@ def publish_marts(
 def publish_queue(
     connection: duckdb.DuckDBPyConnection, home: Path, queue_sql: str = QUEUE_SQL
 ) -> int:
-    """Write the current queue (`queue_sql` on `connection`) into a new serving file and make
-    it current; returns its row count."""
-    return publish_queue_rows(connection.execute(queue_sql).to_arrow_table(), home)
+    """Write the current queue (`queue_sql` on `connection`) and its details into a new
+    serving file and make it current; returns its row count."""
+    rows = connection.execute(queue_sql).to_arrow_table()
+    return publish_queue_rows(rows, home, LeadDetails().fetch(connection, rows))
 
 
-def publish_queue_rows(rows: pa.Table, home: Path) -> int:
-    """Write `rows`, the queue as QUEUE_SQL reads it, into a new serving file and make it
-    current; returns its row count."""
+def publish_queue_rows(rows: pa.Table, home: Path, details: pa.Table | None = None) -> int:
+    """Write `rows`, the queue as QUEUE_SQL reads it, and `details` (DETAILS_SQL's, of
+    those inquiries) into a new serving file and make it current; returns its row count."""
     directory = serving_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
     with _publish_lock:
@@ -221,6 +301,13 @@ def publish_queue_rows(rows: pa.Table, home: Path) -> int:
                 target.register("published_queue", rows)
                 target.execute(f"insert into {QUEUE_TABLE} by name select * from published_queue")
                 target.unregister("published_queue")
+                target.execute(f"create table {DETAILS_TABLE} ({DETAILS_COLUMNS})")
+                if details is not None:
+                    target.register("published_details", details)
+                    target.execute(
+                        f"insert into {DETAILS_TABLE} by name select * from published_details"
+                    )
+                    target.unregister("published_details")
                 target.execute("checkpoint")
         except BaseException:
             path.unlink(missing_ok=True)
@@ -235,23 +322,32 @@ class QueuePublisher:
     tick meanwhile. Only the newest queue handed over is written: one handed over while
     another is written replaces any still waiting. `after`, given with a queue, runs once
     it is published. A failed publication is raised by the next `submit` (and by `close`).
+    `details` keeps the queued inquiries' details: `details.fetch` them in the snapshot the
+    queue was read in, hand them to `submit` with it.
     """
 
     def __init__(self, home: Path) -> None:
         self.home = home
         self.seconds = 0.0  # the last publication's
         self.error: BaseException | None = None
-        self._pending: tuple[pa.Table, Callable[[], None] | None] | None = None
+        self.details = LeadDetails()
+        self._pending: tuple[pa.Table, pa.Table, Callable[[], None] | None] | None = None
         self._closing = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="queue-publisher", daemon=True)
         self._thread.start()
 
-    def submit(self, rows: pa.Table, after: Callable[[], None] | None = None) -> None:
-        """Publish `rows` (the queue as QUEUE_SQL reads it) as soon as the thread is free."""
+    def submit(
+        self, rows: pa.Table, fetched: pa.Table, after: Callable[[], None] | None = None
+    ) -> None:
+        """Publish `rows` (the queue as QUEUE_SQL reads it) as soon as the thread is free,
+        with the details kept plus `fetched` (`details.fetch`'s, in the same snapshot)."""
         self._raise()
+        # kept here, not on the thread: a queue replaced before it was written must not take
+        # the details fetched with it along
+        details = self.details.keep(fetched, rows)
         with self._changed:
-            self._pending = (rows, after)
+            self._pending = (rows, details, after)
             self._changed.notify()
 
     def close(self, timeout: float = 60.0) -> None:
@@ -274,10 +370,10 @@ class QueuePublisher:
                     self._changed.wait()
                 if self._pending is None:
                     return
-                (rows, after), self._pending = self._pending, None
+                (rows, details, after), self._pending = self._pending, None
             began = time.perf_counter()
             try:
-                publish_queue_rows(rows, self.home)
+                publish_queue_rows(rows, self.home, details)
                 if after is not None:
                     after()
             except Exception as error:

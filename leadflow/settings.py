@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ingestion.contracts import EARLIEST_EVENT_AT, ContractRules
 from ingestion.vocabularies import Vocabularies, load_vocabularies
 
+DEFAULT_FOLLOW_UP_HOURS = {"A": 2.0, "B": 8.0, "C": 24.0}
+"""Hours from submission within which a lead of each tier must be contacted; D has none."""
+
 
 class Settings(BaseSettings):
     """leadflow's settings; each field is read from `LEADFLOW_<NAME>`."""
@@ -71,6 +74,22 @@ class Settings(BaseSettings):
         description="`leadflow run`: seconds between two dbt builds (new inquiries are "
         "scored within seconds regardless)",
     )
+
+    follow_up_hours: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_FOLLOW_UP_HOURS),
+        description="hours from submission within which a lead of each tier must be "
+        'contacted, as JSON ({"A": 2, "B": 8, "C": 24}); a tier left out has no deadline',
+    )
+
+    @field_validator("follow_up_hours")
+    @classmethod
+    def _tiers_and_positive_hours(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - {"A", "B", "C", "D"})
+        if unknown:
+            raise ValueError(f"tiers are A, B, C and D, not {unknown}")
+        if any(hours <= 0 for hours in value.values()):
+            raise ValueError("every deadline must be more than 0 hours")
+        return value
 
     @field_validator("earliest_event_at")
     @classmethod

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
 from models.scorer import Scorer
+from scoring_api.auth import CSRF_HEADER, Principal
 from scoring_api.guard import API_KEY_HEADER_NAME, INVALID_KEY, MISSING_KEY
 
 ROLES: frozenset[str] = frozenset({"admin", "sales", "ingest"})
@@ -53,6 +54,37 @@ def get_current_role(
             headers={"WWW-Authenticate": "APIKey"},
         )
     return role
+
+
+def get_principal(
+    request: Request, api_key: Annotated[str | None, Security(API_KEY_HEADER)]
+) -> Principal:
+    """The caller: the person of the session cookie (RequestGuard found it), else the role
+    of the `X-API-Key`; 401 without either. A person's request that changes something must
+    carry their session's CSRF token in the `X-CSRF-Token` header (a page's form carries it
+    in a field, checked by the page)."""
+    session = getattr(request.state, "session", None)
+    if session is not None:
+        user = session.user
+        principal = Principal(
+            role=user.role,
+            username=user.username,
+            display_name=user.display_name,
+            rep_id=user.rep_id,
+            distributor_id=user.distributor_id,
+            csrf_token=session.csrf_token,
+        )
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and request.url.path.startswith("/v1/")
+            and not principal.csrf_matches(request.headers.get(CSRF_HEADER))
+        ):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"missing or wrong CSRF token: send the session's token in {CSRF_HEADER}",
+            )
+        return principal
+    return Principal(role=get_current_role(request, api_key))
 
 
 def get_model(request: Request) -> Scorer:
@@ -111,20 +143,22 @@ def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
 
 
-def require_roles(*allowed: str) -> Callable[[str], str]:
+def require_roles(*allowed: str) -> Callable[[Principal], Principal]:
     """A dependency that lets only the given roles (and admin) through; 403 for the rest."""
 
-    def check(role: Annotated[str, Depends(get_current_role)]) -> str:
-        if role != "admin" and role not in allowed:
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role != "admin" and principal.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                detail=f"role {role!r} may not do this; it needs one of {sorted(allowed)}",
+                detail=f"role {principal.role!r} may not do this; it needs one of "
+                f"{sorted(allowed)}",
             )
-        return role
+        return principal
 
     return check
 
 
 CurrentRole = Annotated[str, Depends(get_current_role)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ModelDep = Annotated[Scorer, Depends(get_model)]
 WarehouseDep = Annotated[duckdb.DuckDBPyConnection, Depends(get_warehouse)]

@@ -43,10 +43,18 @@ _REFUSALS: dict[int, dict[str, Any]] = {
         "model": ErrorOut,
         "description": "no X-API-Key header, or a key that is not known",
     },
-    status.HTTP_403_FORBIDDEN: {"model": ErrorOut, "description": "the key's role may not do this"},
+    status.HTTP_403_FORBIDDEN: {
+        "model": ErrorOut,
+        "description": "the caller's role may not do this, or a signed-in person's request "
+        "lacks the session's CSRF token",
+    },
     status.HTTP_404_NOT_FOUND: {
         "model": ErrorOut,
         "description": "no open inquiry in the queue has this id",
+    },
+    status.HTTP_409_CONFLICT: {
+        "model": ErrorOut,
+        "description": "the lead's state does not allow it (e.g. claiming an assigned lead)",
     },
     status.HTTP_413_CONTENT_TOO_LARGE: {
         "model": ErrorOut,

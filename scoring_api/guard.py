@@ -4,9 +4,12 @@ only up to its limit, so an anonymous or oversized request costs the server noth
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scoring_api.auth import cookie_value
 
 API_KEY_HEADER_NAME = "X-API-Key"
 PROTECTED_PREFIX = "/v1/"
@@ -15,12 +18,15 @@ INVALID_KEY = "invalid API key"
 
 
 class RequestGuard:
-    """ASGI middleware: 401 without a valid key under `/v1/`, 413 past a body limit.
+    """ASGI middleware: 401 without a valid key or session under `/v1/`, 413 past a body
+    limit.
 
     Parameters: `app` (the application behind it), `role_of` (the role of a presented key,
-    or None), `body_limits` (path → largest body in bytes), `default_body_limit` (every
-    other path). The role a key grants is checked later, per router; this only refuses
-    requests that no role could make, before they cost a read.
+    or None), `session_of` (the signed-in session of a session cookie's value, or None),
+    `body_limits` (path → largest body in bytes), `default_body_limit` (every other path).
+    The role a key or person has is checked later, per router; this only refuses requests
+    that no role could make, before they cost a read. A session it found is handed on in
+    the request's state (`request.state.session`).
     """
 
     def __init__(
@@ -28,11 +34,13 @@ class RequestGuard:
         app: ASGIApp,
         *,
         role_of: Callable[[str], str | None],
+        session_of: Callable[[str], Any] | None = None,
         body_limits: Mapping[str, int],
         default_body_limit: int,
     ) -> None:
         self.app = app
         self.role_of = role_of
+        self.session_of = session_of
         self.body_limits = dict(body_limits)
         self.default_body_limit = default_body_limit
 
@@ -42,9 +50,14 @@ class RequestGuard:
             return
         path: str = scope["path"]
         headers = _headers(scope)
+        session = None
+        token = cookie_value(headers.get("cookie", ""))
+        if token and self.session_of is not None:
+            session = self.session_of(token)
+            scope.setdefault("state", {})["session"] = session
         if path.startswith(PROTECTED_PREFIX):
             key = headers.get(API_KEY_HEADER_NAME.lower(), "")
-            if not key or self.role_of(key) is None:
+            if session is None and (not key or self.role_of(key) is None):
                 await _respond(
                     send,
                     401,

@@ -7,18 +7,25 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from ingestion.contracts import DEFAULT_RULES, ContractRules, Event
 from leadflow.serving import ServingReader
+from leadflow.settings import DEFAULT_FOLLOW_UP_HOURS
+from leadflow.users import Users
 from models.scorer import Scorer, current_scorer
+from scoring_api import pages
+from scoring_api.auth import ACT_ON_LEADS, READ_LEADS
 from scoring_api.deps import ROLES, require_roles, role_for_key
 from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard
 from scoring_api.metrics import LatencyRecorder
-from scoring_api.routes import events, health, leads, metrics, score
+from scoring_api.routes import actions, events, health, leads, metrics, score
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +52,8 @@ def create_app(
     limits: RequestLimits = RequestLimits(),  # noqa: B008 - frozen, so one shared default is safe
     serving_home: Path | None = None,
     serving_only: bool = False,
+    users_path: Path | None = None,
+    follow_up_hours: Mapping[str, float] | None = None,
 ) -> FastAPI:
     """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
 
@@ -54,6 +63,8 @@ def create_app(
     by default the warehouse's folder. Until something is published there, the warehouse
     file itself is read, unless `serving_only` (under `leadflow run`, whose process holds
     the warehouse): then the API answers 503 until the first publication.
+    `users_path`: the people who sign in (leadflow/users.py); without it only keys work.
+    `follow_up_hours`: per tier, the hours a lead may wait for its first contact.
     """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
@@ -80,20 +91,34 @@ def create_app(
     app.state.api_keys = dict(api_keys)
     app.state.publish_events = publish_events
     app.state.limits = limits
+    app.state.users = Users(users_path) if users_path is not None else None
+    app.state.follow_up_hours = dict(
+        follow_up_hours if follow_up_hours is not None else DEFAULT_FOLLOW_UP_HOURS
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for router in (score.router, leads.router):
-        app.include_router(router, dependencies=[Depends(require_roles("sales"))])
+    app.include_router(score.router, dependencies=[Depends(require_roles("sales"))])
+    app.include_router(leads.router, dependencies=[Depends(require_roles(*READ_LEADS))])
+    app.include_router(actions.router, dependencies=[Depends(require_roles(*ACT_ON_LEADS))])
     app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.add_exception_handler(pages.SignInNeeded, _sign_in_first)
     install_error_handlers(app)
     app.add_middleware(LatencyRecorder)
     app.add_middleware(
         RequestGuard,
         role_of=lambda key: role_for_key(app.state.api_keys, key),
+        session_of=lambda token: app.state.users.session(token) if app.state.users else None,
         body_limits={events.router.prefix: limits.events_body_bytes},
         default_body_limit=limits.body_bytes,
     )
     return app
+
+
+async def _sign_in_first(request: Request, needed: Exception) -> Response:
+    assert isinstance(needed, pages.SignInNeeded)
+    return RedirectResponse("/login?" + urlencode({"next": needed.next_path}), status_code=303)
 
 
 def _load_model(registry_dir: Path) -> Scorer:

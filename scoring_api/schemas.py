@@ -106,13 +106,35 @@ class ScoreOut(BaseModel):
 
 
 class LeadOut(BaseModel):
-    """One open inquiry in the sales queue, with its latest batch score."""
+    """One open inquiry in the sales queue: its current score, whose it is, and whether it
+    waits past its follow-up deadline."""
 
     inquiry_id: str
     submitted_at: dt.datetime
     channel: str
+    campaign: str | None = None
     company: str | None
+    contact_name: str | None = None
+    country: str | None = None
     product_category: str | None
+    sku: str | None = None
+    quantity: int | None = None
+    owner_type: Literal["rep", "distributor"] | None = Field(
+        default=None, description="who holds the lead; null while it is unassigned"
+    )
+    rep_id: str | None = None
+    distributor_id: str | None = None
+    assigned_at: dt.datetime | None = None
+    first_contacted_at: dt.datetime | None = Field(
+        default=None, description="the first recorded contact with the buyer; null: none yet"
+    )
+    contacts: int = 0
+    follow_up_due_at: dt.datetime | None = Field(
+        default=None,
+        description="when the buyer must have been contacted by (submission + the tier's "
+        "deadline, LEADFLOW_FOLLOW_UP_HOURS); null when the tier has none",
+    )
+    overdue: bool = Field(default=False, description="not contacted yet and past follow_up_due_at")
     probability: float
     score: int
     tier: Tier
@@ -122,10 +144,28 @@ class LeadOut(BaseModel):
     scored_at: dt.datetime
 
 
-class LeadsOut(BaseModel):
-    """Open inquiries, most likely to convert first."""
+class LeadDetailOut(LeadOut):
+    """An open inquiry with what the buyer wrote and how to reach them."""
 
-    count: int
+    email: str | None = None
+    phone: str | None = None
+    province: str | None = None
+    target_unit_price: float | None = None
+    list_unit_price: float | None = None
+    currency: str | None = None
+    needs_customization: bool | None = None
+    incoterm: str | None = None
+    delivery_deadline: dt.date | None = None
+    message: str | None = None
+
+
+class LeadsOut(BaseModel):
+    """A page of open inquiries, most likely to convert first."""
+
+    count: int = Field(description="leads on this page")
+    total: int = Field(description="leads that match the filters, on every page")
+    offset: int
+    limit: int
     leads: list[LeadOut]
 
 

@@ -1,18 +1,22 @@
-"""The sales queue: open inquiries ranked by their latest batch score."""
+"""The sales queue: open inquiries ranked by their current score, each caller seeing the
+leads their role may see (scoring_api/auth.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 import duckdb
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
-from scoring_api.deps import WarehouseDep
+from leadflow.serving import DETAILS_FIELDS, DETAILS_TABLE, QUEUE_SQL, QUEUE_TABLE
+from scoring_api.auth import Principal
+from scoring_api.deps import PrincipalDep, WarehouseDep
 from scoring_api.errors import refusals
 from scoring_api.routing import ContractRoute
-from scoring_api.schemas import LeadOut, LeadsOut, Tier
+from scoring_api.schemas import LeadDetailOut, LeadOut, LeadsOut, Tier
 
 router = APIRouter(
     prefix="/v1/leads",
@@ -21,109 +25,256 @@ router = APIRouter(
     responses=refusals(401, 403, 422, 503),
 )
 
-_COLUMNS = """inquiry_id, submitted_at, channel, company, product_category,
-       probability, score, tier, reasons, scorer, model_version, scored_at"""
-
-QUEUE_SQL = f"""
-select {_COLUMNS}
-from lead_queue
-where ($tier is null or tier = $tier) and ($inquiry_id is null or inquiry_id = $inquiry_id)
-order by probability desc, submitted_at, inquiry_id
-limit $limit
+ORDER = "order by probability desc, submitted_at, inquiry_id"
+_DUE = """
+    submitted_at + to_seconds(cast(3600 * case tier
+        when 'A' then $due_a when 'B' then $due_b when 'C' then $due_c when 'D' then $due_d
+    end as bigint))"""
+QUEUED = f"""
+select *, {_DUE} as follow_up_due_at,
+       coalesce(first_contacted_at is null and {_DUE} < $now, false) as overdue
+from {QUEUE_TABLE}
 """
-"""The queue as `leadflow run` (or `leadflow score`) publishes it (leadflow/serving.py)."""
+"""The published queue with each lead's follow-up deadline (parameters: $due_<tier> hours,
+null for none, and $now)."""
 
-WAREHOUSE_SQL = f"""
-select {_COLUMNS} from (
-    select s.inquiry_id, i.submitted_at, i.channel, i.company, i.product_category,
-           s.probability, s.score, s.tier, s.reasons, s.scorer, s.model_version, s.scored_at
-    from lead_scores as s
-    join fct_inquiries as i on i.inquiry_id = s.inquiry_id
-    where i.is_open
-)
-where ($tier is null or tier = $tier) and ($inquiry_id is null or inquiry_id = $inquiry_id)
-order by probability desc, submitted_at, inquiry_id
-limit $limit
+FROM_WAREHOUSE = f"""
+with
+{QUEUE_TABLE} as (
+    select * from ({QUEUE_SQL})
+    where inquiry_id in (select inquiry_id from fct_inquiries where is_open)
+),
+{DETAILS_TABLE} as (select {DETAILS_FIELDS} from stg_web__inquiries)
 """
-"""The same, read from a warehouse nothing has been published from yet."""
+"""The same tables, read from a warehouse nothing has been published from yet."""
+
+Owner = Literal["any", "mine", "unassigned", "assigned"]
 
 
-def _fetch(
-    request: Request,
-    warehouse: duckdb.DuckDBPyConnection,
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue is narrowed to (every field optional)."""
+
+    tier: str | None = None
+    channel: str | None = None
+    product_category: str | None = None
+    country: str | None = None
+    owner: Owner = "any"
+    rep_id: str | None = None
+    distributor_id: str | None = None
+    overdue: bool | None = None
+    max_age_hours: float | None = None
+
+    def sql(self, principal: Principal) -> tuple[str, dict[str, Any]]:
+        scope, parameters = principal.scope_sql()
+        conditions = [scope]
+        for column in ("tier", "channel", "product_category", "country", "rep_id"):
+            value = getattr(self, column)
+            if value is not None:
+                conditions.append(f"{column} = ${column}")
+                parameters[column] = value
+        if self.distributor_id is not None:
+            conditions.append("distributor_id = $distributor_id")
+            parameters["distributor_id"] = self.distributor_id
+        if self.owner == "unassigned":
+            conditions.append("owner_type is null")
+        elif self.owner == "assigned":
+            conditions.append("owner_type is not null")
+        elif self.owner == "mine":
+            conditions.append(
+                "((owner_type = 'rep' and rep_id = $mine_rep) "
+                "or (owner_type = 'distributor' and distributor_id = $mine_distributor))"
+            )
+            parameters["mine_rep"] = principal.rep_id
+            parameters["mine_distributor"] = principal.distributor_id
+        if self.overdue is not None:
+            conditions.append("overdue" if self.overdue else "not overdue")
+        if self.max_age_hours is not None:
+            conditions.append("submitted_at >= $now - to_seconds(cast($max_age as bigint))")
+            parameters["max_age"] = self.max_age_hours * 3600
+        return " and ".join(f"({condition})" for condition in conditions), parameters
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    total: int
+    leads: list[dict[str, Any]]
+
+
+def deadline_parameters(hours: dict[str, float], now: dt.datetime) -> dict[str, Any]:
+    """The parameters of QUEUED: each tier's follow-up hours (None: no deadline), and now."""
+    return {
+        **{f"due_{tier.lower()}": hours.get(tier) for tier in "ABCD"},
+        "now": now.astimezone(dt.UTC).replace(tzinfo=None),
+    }
+
+
+def read_queue(
+    cursor: duckdb.DuckDBPyConnection,
+    principal: Principal,
+    queue_filter: QueueFilter,
     *,
-    tier: str | None = None,
-    inquiry_id: str | None = None,
+    hours: dict[str, float],
+    published: bool,
     limit: int = 50,
-) -> list[LeadOut]:
-    query = QUEUE_SQL if getattr(request.state, "source", None) == "serving" else WAREHOUSE_SQL
+    offset: int = 0,
+    now: dt.datetime | None = None,
+) -> QueuePage:
+    """A page of the open leads `principal` may see, narrowed by `queue_filter`, ranked."""
+    where, parameters = queue_filter.sql(principal)
+    parameters |= deadline_parameters(hours, now or dt.datetime.now(dt.UTC))
+    prefix = "" if published else FROM_WAREHOUSE
+    query = f"""
+    {prefix}
+    select *, count(*) over () as total
+    from ({QUEUED})
+    where {where}
+    {ORDER}
+    limit $limit offset $offset
+    """
     try:
-        rows = warehouse.execute(
-            query, {"tier": tier, "inquiry_id": inquiry_id, "limit": limit}
-        ).fetchall()
+        relation = cursor.execute(query, parameters | {"limit": limit, "offset": offset})
+        columns = [column[0] for column in relation.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+        total = rows[0]["total"] if rows else 0
+        if not rows and offset > 0:  # past the last page: say how many there are
+            counted = f"{prefix} select count(*) from ({QUEUED}) where {where}"
+            total = cursor.execute(counted, parameters).fetchone()[0]
     except duckdb.CatalogException as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="no lead scores yet: run `leadflow score` after `leadflow train` "
             "(`leadflow run` scores as events land)",
         ) from error
-    return [
-        LeadOut(
-            inquiry_id=row_id,
-            # the warehouse keeps UTC without a zone; say so to the client
-            submitted_at=submitted_at.replace(tzinfo=dt.UTC),
-            channel=channel,
-            company=company,
-            product_category=product_category,
-            probability=probability,
-            score=score,
-            tier=row_tier,
-            reasons=orjson.loads(reasons),
-            scorer=scorer,
-            model_version=model_version,
-            scored_at=scored_at.replace(tzinfo=dt.UTC),
-        )
-        for (
-            row_id,
-            submitted_at,
-            channel,
-            company,
-            product_category,
-            probability,
-            score,
-            row_tier,
-            reasons,
-            scorer,
-            model_version,
-            scored_at,
-        ) in rows
-    ]
+    return QueuePage(total=total, leads=rows)
+
+
+def read_lead_row(
+    cursor: duckdb.DuckDBPyConnection,
+    principal: Principal,
+    inquiry_id: str,
+    *,
+    hours: dict[str, float],
+    published: bool,
+    now: dt.datetime | None = None,
+) -> dict[str, Any] | None:
+    """One open lead with its details, or None when it is not in the queue or is not
+    `principal`'s to see (the two are not told apart: guessing ids reveals nothing)."""
+    parameters = deadline_parameters(hours, now or dt.datetime.now(dt.UTC))
+    prefix = "" if published else FROM_WAREHOUSE
+    query = f"""
+    {prefix}
+    select q.*, d.* exclude (inquiry_id)
+    from ({QUEUED}) as q
+    left join {DETAILS_TABLE} as d using (inquiry_id)
+    where q.inquiry_id = $inquiry_id
+    """
+    try:
+        relation = cursor.execute(query, parameters | {"inquiry_id": inquiry_id})
+    except duckdb.CatalogException as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="no lead scores yet: run `leadflow score` after `leadflow train` "
+            "(`leadflow run` scores as events land)",
+        ) from error
+    columns = [column[0] for column in relation.description]
+    row = relation.fetchone()
+    if row is None:
+        return None
+    lead = dict(zip(columns, row, strict=True))
+    return lead if principal.may_see(lead) else None
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    # the warehouse keeps UTC without a zone; say so to the client
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
+def lead_out(row: dict[str, Any], model: type[LeadOut] = LeadOut) -> LeadOut:
+    """The API's view of a queue row."""
+    fields = {name: row.get(name) for name in model.model_fields if name in row}
+    for name in ("submitted_at", "assigned_at", "first_contacted_at", "follow_up_due_at"):
+        fields[name] = _utc(row.get(name))
+    fields["scored_at"] = _utc(row["scored_at"])
+    fields["reasons"] = orjson.loads(row["reasons"])
+    for name in ("target_unit_price", "list_unit_price"):
+        if row.get(name) is not None:
+            fields[name] = float(row[name])
+    return model(**fields)
+
+
+def _published(request: Request) -> bool:
+    return getattr(request.state, "source", None) == "serving"
 
 
 @router.get("")
 def list_leads(
     request: Request,
     warehouse: WarehouseDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     tier: Tier | None = None,
+    channel: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    product_category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    owner: Annotated[
+        Owner, Query(description="mine: the caller's own leads; unassigned; assigned; any")
+    ] = "any",
+    rep_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    distributor_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    overdue: Annotated[
+        bool | None, Query(description="only leads past (true) or within (false) deadline")
+    ] = None,
+    max_age_hours: Annotated[float | None, Query(gt=0, le=24 * 3650)] = None,
 ) -> LeadsOut:
-    """List open inquiries, most likely to convert first, optionally of one tier."""
-    leads = _fetch(request, warehouse, tier=tier, limit=limit)
-    return LeadsOut(count=len(leads), leads=leads)
+    """Open inquiries the caller may see (a rep: their own and unassigned ones; a
+    distributor: those handed to them), most likely to convert first, a page at a time."""
+    page = read_queue(
+        warehouse,
+        principal,
+        QueueFilter(
+            tier=tier,
+            channel=channel,
+            product_category=product_category,
+            country=country.upper() if country else None,
+            owner=owner,
+            rep_id=rep_id,
+            distributor_id=distributor_id,
+            overdue=overdue,
+            max_age_hours=max_age_hours,
+        ),
+        hours=request.app.state.follow_up_hours,
+        published=_published(request),
+        limit=limit,
+        offset=offset,
+    )
+    leads = [lead_out(row) for row in page.leads]
+    return LeadsOut(count=len(leads), total=page.total, offset=offset, limit=limit, leads=leads)
 
 
 @router.get("/{inquiry_id}", responses=refusals(404))
 def read_lead(
     request: Request,
     warehouse: WarehouseDep,
+    principal: PrincipalDep,
     inquiry_id: Annotated[str, Path(min_length=1, max_length=64)],
-) -> LeadOut:
-    """One open inquiry of the queue with its current score, tier and reasons."""
-    leads = _fetch(request, warehouse, inquiry_id=inquiry_id, limit=1)
-    if not leads:
+) -> LeadDetailOut:
+    """One open inquiry of the queue with its score, owner, deadline, and what the buyer
+    asked and how to reach them."""
+    row = read_lead_row(
+        warehouse,
+        principal,
+        inquiry_id,
+        hours=request.app.state.follow_up_hours,
+        published=_published(request),
+    )
+    if row is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            detail=f"no open inquiry {inquiry_id!r} in the queue (unknown, closed, or not "
-            "scored yet)",
+            detail=f"no open inquiry {inquiry_id!r} in your queue (unknown, closed, not scored "
+            "yet, or not yours)",
         )
-    return leads[0]
+    lead = lead_out(row, LeadDetailOut)
+    assert isinstance(lead, LeadDetailOut)
+    return lead

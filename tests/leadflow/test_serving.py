@@ -26,7 +26,9 @@ QUEUE = """
 select 'INQ' || i as inquiry_id, timestamp '2026-11-30 08:00:00' as submitted_at,
        'own_site' as channel, null as campaign, 'Ningbo Pump Co.' as company,
        '李' as contact_name, 'CN' as country, 'pumps' as product_category, null as sku,
-       5 as quantity, i / 100 as probability, i as score, 'B' as tier, '[]' as reasons,
+       5 as quantity, 'rep' as owner_type, 'rep_01' as rep_id, null as distributor_id,
+       null as assigned_at, null as first_contacted_at, 0 as contacts,
+       i / 100 as probability, i as score, 'B' as tier, '[]' as reasons,
        'model' as scorer, 'v1' as model_version, null as events_through,
        timestamp '2026-12-01 08:00:00' as scored_at, null as as_of
 from range(1, {n} + 1) as t(i)
@@ -41,6 +43,16 @@ def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     connection.execute("create table rpt_kpis as select 1 as period")
     connection.execute("create table pipeline_runs as select 'check' as stage")
     connection.execute("create table raw_events as select 'secret@example.com' as email")
+    connection.execute(
+        """
+        create table stg_web__inquiries as
+        select 'INQ' || i as inquiry_id, 'buyer@example.com' as email, null as phone,
+               'zhejiang' as province, 12.5::decimal(18, 2) as target_unit_price,
+               null as list_unit_price, 'CNY' as currency, false as needs_customization,
+               'FOB' as incoterm, null as delivery_deadline, '要报价' as message
+        from range(1, 100) as t(i)
+        """
+    )
     return connection
 
 
@@ -53,6 +65,10 @@ def test_readers_get_the_marts_and_the_queue_and_nothing_else(
     with contextlib.closing(reader.cursor()) as cursor:
         assert cursor.execute("select count(*) from fct_inquiries").fetchone() == (10,)
         assert cursor.execute("select count(*) from lead_queue").fetchone() == (3,)
+        # each queued inquiry's details, for its page
+        assert cursor.execute(
+            "select count(*), min(message) from lead_queue join lead_details using (inquiry_id)"
+        ).fetchone() == (3, "要报价")
         with pytest.raises(duckdb.CatalogException):
             cursor.execute("select * from raw_events")
         # read-only, and no file outside the publication can be reached

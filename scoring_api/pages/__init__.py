@@ -1,0 +1,465 @@
+"""The sales workspace's pages: sign in, my queue, a lead with its customer, the team.
+
+Served by the API's own app, in Chinese (default) or English, with nothing fetched from
+anywhere else (the style sheet is in static/). Every page reads what the JSON endpoints
+read and every form records through the same code (routes/leads.py, routes/actions.py),
+so a page never shows or does what the caller's role could not by API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import duckdb
+import orjson
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import TypeAdapter, ValidationError
+
+from leadflow.users import SignInRefused
+from scoring_api.auth import (
+    ACT_ON_LEADS,
+    ASSIGN_LEADS,
+    CSRF_FIELD,
+    READ_LEADS,
+    SESSION_COOKIE,
+    Principal,
+)
+from scoring_api.deps import get_warehouse
+from scoring_api.pages import i18n
+from scoring_api.routes.actions import ActionIn, record_action
+from scoring_api.routes.leads import QueueFilter, read_lead_row, read_queue
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+STATIC_DIR = Path(__file__).parent / "static"
+LOGIN_COOKIE = "leadflow_login"
+PAGE_SIZE = 50
+ACTION = TypeAdapter(ActionIn)
+
+router = APIRouter(include_in_schema=False)
+
+
+class SignInNeeded(Exception):
+    """A page was asked for without a session: the handler sends the browser to sign in."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def language_of(request: Request) -> str:
+    chosen = request.query_params.get("lang") or request.cookies.get(i18n.LANGUAGE_COOKIE)
+    return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+
+def person(request: Request) -> Principal:
+    """The signed-in person (RequestGuard looked the session up), else sign in first."""
+    session = getattr(request.state, "session", None)
+    if session is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInNeeded(target)
+    user = session.user
+    return Principal(
+        role=user.role,
+        username=user.username,
+        display_name=user.display_name,
+        rep_id=user.rep_id,
+        distributor_id=user.distributor_id,
+        csrf_token=session.csrf_token,
+    )
+
+
+Person = Annotated[Principal, Depends(person)]
+
+
+def render(
+    request: Request,
+    template: str,
+    principal: Principal | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    language = language_of(request)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "t": i18n.translator(language),
+            "lang": language,
+            "user": principal,
+            "csrf_field": CSRF_FIELD,
+            "lost_reason_label": lambda value: i18n.label(i18n.LOST_REASONS, language, value),
+            "channel_label": lambda value: i18n.label(i18n.CHANNELS, language, value),
+            "switch_language": _with_query(request, lang="en" if language == "zh-CN" else "zh-CN"),
+            "may_act": principal is not None and principal.role in ACT_ON_LEADS,
+            "may_assign": principal is not None and principal.role in ASSIGN_LEADS,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie(
+            i18n.LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", httponly=True
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@contextlib.contextmanager
+def reading(request: Request) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A cursor on what readers read (as the API's), or None while nothing can be read."""
+    cursors = get_warehouse(request)
+    try:
+        cursor = next(cursors)
+    except HTTPException:
+        yield None
+        return
+    try:
+        yield cursor
+    finally:
+        cursors.close()
+
+
+def _with_query(request: Request, **changes: Any) -> str:
+    query = dict(request.query_params)
+    query.update({key: value for key, value in changes.items() if value is not None})
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+def _safe_next(target: str | None) -> str:
+    # only a path of this site: never an open redirect
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/queue"
+    return target
+
+
+# --- signing in ---------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", None, login_token=token, next=_safe_next(next))
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+    )
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/queue",  # noqa: A002
+) -> Response:
+    expected = request.cookies.get(LOGIN_COOKIE)
+    if not expected or not secrets.compare_digest(expected, csrf_token):
+        return _login_again(request, "form_expired", next, 403)
+    users = request.app.state.users
+    client = request.client.host if request.client else "unknown"
+    try:
+        session, token = users.sign_in(username, password, client=client)
+    except SignInRefused as refused:
+        key = "sign_in_throttled" if "too many" in str(refused).lower() else "sign_in_failed"
+        return _login_again(request, key, next, 401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        max_age=int(dt.timedelta(hours=12).total_seconds()),
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+def _login_again(request: Request, error: str, next_path: str, status_code: int) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        None,
+        status_code=status_code,
+        login_token=token,
+        next=_safe_next(next_path),
+        error=error,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, principal: Person, csrf_token: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    if not principal.csrf_matches(csrf_token):
+        raise HTTPException(403, detail="missing or wrong CSRF token")
+    request.app.state.users.sign_out(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+@router.get("/queue")
+def queue_page(
+    request: Request,
+    principal: Person,
+    tier: str | None = None,
+    channel: str | None = None,
+    product_category: str | None = None,
+    country: str | None = None,
+    owner: str | None = None,
+    overdue: str | None = None,
+    age: str | None = None,
+    page: int = 1,
+    done: str | None = None,
+) -> Response:
+    if principal.role not in READ_LEADS:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    default_owner = "mine" if principal.role in ("rep", "distributor") else "any"
+    chosen = {
+        "tier": tier if tier in ("A", "B", "C", "D") else None,
+        "channel": channel or None,
+        "product_category": product_category or None,
+        "country": (country or "").strip().upper()[:2] or None,
+        "owner": owner if owner in ("mine", "unassigned", "assigned", "any") else default_owner,
+        "overdue": overdue == "1",
+        "age": age if age in ("24", "168", "720") else None,
+    }
+    page = max(1, min(page, 100_000))
+    queue_filter = QueueFilter(
+        tier=chosen["tier"],
+        channel=chosen["channel"],
+        product_category=chosen["product_category"],
+        country=chosen["country"],
+        owner=chosen["owner"],
+        overdue=True if chosen["overdue"] else None,
+        max_age_hours=float(chosen["age"]) if chosen["age"] else None,
+    )
+    leads: list[dict[str, Any]] = []
+    total = 0
+    unavailable = False
+    options: dict[str, list[str]] = {"channel": [], "product_category": []}
+    with reading(request) as cursor:
+        published = getattr(request.state, "source", None) == "serving"
+        try:
+            if cursor is None:
+                raise HTTPException(503)
+            result = read_queue(
+                cursor,
+                principal,
+                queue_filter,
+                hours=request.app.state.follow_up_hours,
+                published=published,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+            )
+            leads, total = result.leads, result.total
+            options = _filter_options(cursor, published)
+        except HTTPException:
+            unavailable = True
+    first = (page - 1) * PAGE_SIZE + 1
+    return render(
+        request,
+        "queue.html",
+        principal,
+        leads=leads,
+        total=total,
+        first=first,
+        last=first + len(leads) - 1,
+        page=page,
+        chosen=chosen,
+        options=options,
+        unavailable=unavailable,
+        now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        previous_url=_with_query(request, page=page - 1, done=None) if page > 1 else None,
+        next_url=_with_query(request, page=page + 1) if first + len(leads) - 1 < total else None,
+        done=done,
+    )
+
+
+def _filter_options(cursor: duckdb.DuckDBPyConnection, published: bool) -> dict[str, list[str]]:
+    table = "lead_queue" if published else "stg_web__inquiries"
+    options = {}
+    for column in ("channel", "product_category"):
+        rows = cursor.execute(
+            f"select distinct {column} from {table} where {column} is not null order by 1"
+        ).fetchall()
+        options[column] = [row[0] for row in rows]
+    return options
+
+
+# --- a lead ---------------------------------------------------------------------------------
+
+
+@router.get("/leads/{inquiry_id}")
+def lead_page(
+    request: Request, principal: Person, inquiry_id: str, done: str | None = None
+) -> Response:
+    if principal.role not in READ_LEADS or len(inquiry_id) > 64:
+        return render(request, "message.html", principal, 404, message="lead_not_found")
+    lead = None
+    customer: dict[str, Any] = {}
+    with reading(request) as cursor:
+        published = getattr(request.state, "source", None) == "serving"
+        try:
+            if cursor is None:
+                raise HTTPException(503)
+            lead = read_lead_row(
+                cursor,
+                principal,
+                inquiry_id,
+                hours=request.app.state.follow_up_hours,
+                published=published,
+            )
+        except HTTPException:
+            lead = None
+        if lead is not None and cursor is not None:
+            customer = customer_view(cursor, inquiry_id)
+    if lead is None:
+        return render(request, "message.html", principal, 404, message="lead_not_found")
+    lead["reasons"] = orjson.loads(lead["reasons"])
+    vocabularies = request.app.state.limits.rules.vocabularies
+    lost_reasons = sorted(vocabularies.lost_reasons) if vocabularies is not None else []
+    return render(
+        request,
+        "lead.html",
+        principal,
+        lead=lead,
+        customer=customer,
+        lost_reasons=lost_reasons or list(i18n.LOST_REASONS),
+        request_id=lambda: uuid.uuid4().hex,
+        now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        done=done,
+    )
+
+
+def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[str, Any]:
+    """The lead's score history and its customer's 360 from the published marts (empty
+    parts when the marts do not hold them yet: a lead newer than the last build)."""
+    view: dict[str, Any] = {"history": [], "timeline": [], "customer": None}
+
+    def rows(sql: str, *parameters: Any) -> list[dict[str, Any]]:
+        try:
+            relation = cursor.execute(sql, list(parameters))
+        except duckdb.Error:
+            return []
+        names = [column[0] for column in relation.description]
+        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+
+    view["history"] = rows(
+        "select scored_at, as_of, score, tier from lead_score_history "
+        "where inquiry_id = ? order by scored_at desc limit 20",
+        inquiry_id,
+    )
+    found = rows("select customer_id from fct_inquiries where inquiry_id = ?", inquiry_id)
+    if not found or found[0]["customer_id"] is None:
+        return view
+    customer_id = found[0]["customer_id"]
+    customer = rows("select * from dim_customers where customer_id = ?", customer_id)
+    view["customer"] = customer[0] if customer else None
+    view["timeline"] = rows(
+        """
+        select * from (
+            select submitted_at as at, 'web' as source, 'inquiry' as kind,
+                   inquiry_id as ref, coalesce(product_category, '') || ' × ' ||
+                   coalesce(cast(quantity as varchar), '?') || ' · ' || channel as detail
+            from fct_inquiries where customer_id = $1
+            union all
+            select quoted_at, 'sales', 'quote', inquiry_id,
+                   cast(unit_price as varchar) || ' ' || coalesce(currency, '')
+            from fct_quotes where customer_id = $1
+            union all
+            select placed_at, 'sales', 'order', order_id,
+                   cast(amount as varchar) || ' ' || coalesce(currency, '')
+            from fct_orders where customer_id = $1
+            union all
+            select created_at, 'logistics', 'shipment', shipment_id,
+                   carrier || case when has_exception then ' · exception' else '' end
+            from fct_shipments where customer_id = $1
+            union all
+            select started_at, 'web', 'session', session_id,
+                   cast(page_views as varchar) || ' page views'
+            from fct_sessions where customer_id = $1
+        )
+        order by at desc
+        limit 100
+        """,
+        customer_id,
+    )
+    return view
+
+
+@router.post("/leads/{inquiry_id}/actions")
+async def act_from_page(request: Request, principal: Person, inquiry_id: str) -> Response:
+    form = await request.form()
+    fields = {key: value for key, value in form.items() if isinstance(value, str) and value != ""}
+    if not principal.csrf_matches(fields.pop(CSRF_FIELD, None)):
+        return render(request, "message.html", principal, 403, message="form_expired")
+    if principal.role not in ACT_ON_LEADS:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    if fields.get("action") == "won":  # the outcome form's reason list is for "lost"
+        fields.pop("lost_reason", None)
+    try:
+        action = ACTION.validate_python(_typed(fields))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'form'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        return render(request, "message.html", principal, 422, detail=problems)
+    with reading(request) as cursor:
+        try:
+            if cursor is None:
+                raise HTTPException(503, detail="the queue cannot be read right now; retry")
+            record_action(request, cursor, principal, inquiry_id, action)
+        except HTTPException as refused:
+            return render(
+                request, "message.html", principal, refused.status_code, detail=refused.detail
+            )
+    if action.action in ("won", "lost"):
+        target = "/queue?" + urlencode({"done": inquiry_id})
+    else:
+        target = f"/leads/{inquiry_id}?" + urlencode({"done": action.action})
+    return RedirectResponse(target, status_code=303)
+
+
+def _typed(fields: dict[str, str]) -> dict[str, Any]:
+    """Form text as the action's JSON types: numbers as numbers, yes/no as booleans."""
+    typed: dict[str, Any] = dict(fields)
+    for name in ("unit_price",):
+        if name in typed:
+            with contextlib.suppress(ValueError):
+                typed[name] = float(typed[name])
+    for name in ("quantity", "valid_days", "lead_time_days"):
+        if name in typed:
+            with contextlib.suppress(ValueError):
+                typed[name] = int(typed[name])
+    if "feasible" in typed:
+        typed["feasible"] = typed["feasible"] == "yes"
+    return typed

@@ -1,0 +1,173 @@
+"""The pages' words in Chinese (zh-CN, the default) and English."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
+LANGUAGE_COOKIE = "leadflow_lang"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # key: (zh-CN, en)
+    "product": ("leadflow 询盘", "leadflow inquiries"),
+    "my_queue": ("我的询盘", "My queue"),
+    "team": ("团队", "Team"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "sign_in_failed": ("用户名或密码不正确。", "The username or password is not right."),
+    "sign_in_throttled": (
+        "失败次数过多，请 15 分钟后再试。",
+        "Too many failed attempts: try again in 15 minutes.",
+    ),
+    "form_expired": ("表单已过期，请重新提交。", "The form expired: please send it again."),
+    "filters": ("筛选", "Filters"),
+    "apply": ("筛选", "Apply"),
+    "reset": ("清除", "Clear"),
+    "all": ("全部", "All"),
+    "tier": ("等级", "Tier"),
+    "channel": ("渠道", "Channel"),
+    "product_category": ("产品", "Product"),
+    "country": ("国家", "Country"),
+    "age": ("询盘时长", "Age"),
+    "owner": ("负责人", "Owner"),
+    "owner_mine": ("我的", "Mine"),
+    "owner_unassigned": ("未分配", "Unassigned"),
+    "owner_assigned": ("已分配", "Assigned"),
+    "owner_any": ("全部", "Everyone's"),
+    "overdue_only": ("仅超时未跟进", "Past deadline only"),
+    "age_any": ("不限", "Any"),
+    "age_24": ("24 小时内", "Last 24 h"),
+    "age_168": ("7 天内", "Last 7 days"),
+    "age_720": ("30 天内", "Last 30 days"),
+    "score": ("评分", "Score"),
+    "probability": ("成交概率", "Likelihood"),
+    "company": ("公司", "Company"),
+    "contact": ("联系人", "Contact"),
+    "quantity": ("数量", "Qty"),
+    "deadline": ("跟进时限", "Follow up by"),
+    "overdue": ("已超时", "Overdue"),
+    "contacted": ("已联系", "Contacted"),
+    "no_deadline": ("无时限", "No deadline"),
+    "unassigned": ("未分配", "Unassigned"),
+    "showing": ("第 {first}–{last} 条，共 {total} 条", "{first}–{last} of {total}"),
+    "previous": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "empty_queue": ("没有符合条件的询盘。", "No open inquiry matches these filters."),
+    "no_queue_yet": (
+        "评分尚未发布：服务启动后几秒钟内即会出现。",
+        "No scores are published yet: they appear seconds after the service starts.",
+    ),
+    "why": ("评分依据", "Why this score"),
+    "raises": ("提高", "raises"),
+    "lowers": ("降低", "lowers"),
+    "points": ("分", "points"),
+    "the_buyer": ("客户", "The buyer"),
+    "the_ask": ("询盘内容", "What they asked"),
+    "email": ("邮箱", "Email"),
+    "phone": ("电话", "Phone"),
+    "target_price": ("目标单价", "Target unit price"),
+    "list_price": ("目录单价", "List unit price"),
+    "customisation": ("定制", "Customisation"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "incoterm": ("贸易术语", "Incoterm"),
+    "delivery_deadline": ("交货期限", "Needed by"),
+    "message": ("留言", "Message"),
+    "submitted": ("提交时间", "Submitted"),
+    "actions": ("记录跟进", "Record what happened"),
+    "claim": ("认领", "Claim"),
+    "claim_help": ("这条询盘尚未分配，认领后由你跟进。", "Nobody holds this lead yet: claim it."),
+    "assign": ("分配", "Assign"),
+    "assign_to": ("分配给", "Assign to"),
+    "rep": ("销售", "Rep"),
+    "distributor": ("经销商", "Distributor"),
+    "log_contact": ("记录联系", "Log a contact"),
+    "medium": ("方式", "How"),
+    "medium_phone": ("电话", "Call"),
+    "medium_email": ("邮件", "Email"),
+    "medium_wechat": ("微信", "WeChat"),
+    "medium_visit": ("拜访", "Visit"),
+    "medium_other": ("其他", "Other"),
+    "send_quote": ("发送报价", "Send a quote"),
+    "unit_price": ("单价", "Unit price"),
+    "currency": ("币种", "Currency"),
+    "valid_days": ("有效天数", "Valid for (days)"),
+    "customisation_answer": ("定制可行性", "Customisation answer"),
+    "feasible": ("可以定制", "Feasible"),
+    "infeasible": ("无法定制", "Not feasible"),
+    "lead_time_days": ("交期（天）", "Lead time (days)"),
+    "outcome": ("结果", "Outcome"),
+    "won": ("成交", "Won"),
+    "lost": ("丢单", "Lost"),
+    "lost_reason": ("丢单原因", "Lost reason"),
+    "note": ("备注", "Note"),
+    "record": ("记录", "Record"),
+    "recorded": (
+        "已记录（{event}），几秒钟内生效。",
+        "Recorded ({event}); it shows within seconds.",
+    ),
+    "closed_recorded": (
+        "已记录 {inquiry} 的结果，它将在几秒钟内离开队列。",
+        "The outcome of {inquiry} is recorded; it leaves the queue within seconds.",
+    ),
+    "history": ("评分变化", "Score history"),
+    "customer_360": ("客户全景", "Customer 360"),
+    "timeline": ("时间线", "Timeline"),
+    "identity_links": ("为何归为同一客户", "Why these records are one customer"),
+    "not_built_yet": (
+        "客户视图在下一次构建后出现（约几分钟）。",
+        "The customer view appears after the next build (minutes).",
+    ),
+    "lead_not_found": (
+        "没有这条询盘：可能已关闭、尚未评分，或不属于你。",
+        "No such lead in your queue: closed, not scored yet, or not yours.",
+    ),
+    "forbidden": ("你的角色不能执行此操作。", "Your role may not do this."),
+    "scorer_scorecard": (
+        "尚未训练模型：评分来自规则评分卡。",
+        "No model trained yet: scores come from the rule-based scorecard.",
+    ),
+}
+
+LOST_REASONS: dict[str, tuple[str, str]] = {
+    "price": ("价格", "price"),
+    "product_unavailable": ("无货", "product unavailable"),
+    "customization_infeasible": ("无法定制", "customisation infeasible"),
+    "slow_response": ("响应慢", "slow response"),
+    "competitor": ("竞争对手", "competitor"),
+    "distributor_conflict": ("经销商冲突", "distributor conflict"),
+    "no_budget": ("无预算", "no budget"),
+    "unresponsive": ("客户无回应", "buyer unresponsive"),
+    "other": ("其他", "other"),
+}
+
+CHANNELS: dict[str, tuple[str, str]] = {
+    "own_site": ("官网", "own site"),
+    "alibaba": ("阿里巴巴国际站", "Alibaba.com"),
+    "made_in_china": ("中国制造网", "Made-in-China"),
+    "1688": ("1688", "1688"),
+    "wechat": ("微信", "WeChat"),
+    "phone": ("电话", "phone"),
+    "trade_show": ("展会", "trade show"),
+}
+
+
+def translator(language: str):  # type: ignore[no-untyped-def]  # a Jinja global
+    """`t(key, **values)` in `language`; an unknown key shows as itself."""
+    index = 0 if language == "zh-CN" else 1
+
+    def t(key: str, **values: object) -> str:
+        words = MESSAGES.get(key)
+        text = words[index] if words else key
+        return text.format(**values) if values else text
+
+    return t
+
+
+def label(vocabulary: dict[str, tuple[str, str]], language: str, value: str | None) -> str:
+    """A vocabulary value's label in `language`; an unconfigured value as it is."""
+    if value is None:
+        return "—"
+    words = vocabulary.get(value)
+    return words[0 if language == "zh-CN" else 1] if words else value
