@@ -1067,6 +1067,20 @@ def _announce(config: Settings) -> Callable[[dict[str, str]], None]:
     return announce
 
 
+def _announce_people(config: Settings) -> None:
+    """The demo's people and where to sign in (passwords kept in the home, like its keys)."""
+    from leadflow.users import Users, demo_people
+
+    people = demo_people(config.home, Users(config.users_path))
+    url = f"http://{config.api_host}:{config.api_port}"
+    _say(
+        f"sales workspace: {url}/  (中文; English: {url}/queue?lang=en); people, kept in "
+        f"{(config.home / 'demo_people.json').resolve()}:"
+    )
+    for username, role, password in people:
+        _say(f"  {role}: {username} / {password}")
+
+
 def _say(line: str) -> None:
     """One line on stderr, never wrapped: a command wrapped at 80 columns fails when pasted."""
     err.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -1146,6 +1160,7 @@ def demo(
 
         def ready() -> None:
             _announce(config)(api_keys(config))
+            _announce_people(config)
             feeder.start_feeding()
             err.print(
                 f"live feed: {feeder.report.pending:,} simulated events of the next "

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import duckdb
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 EVENTS_CONSUMED = Counter(
     "leadflow_events_consumed_total",
@@ -59,3 +63,31 @@ def observe_speed_to_lead(landed: list[dt.datetime], published_at: dt.datetime) 
         seconds = (now - landed_at).total_seconds()
         if 0 <= seconds < 600:  # a first score; older ones are rescores of known inquiries
             SPEED_TO_LEAD.observe(seconds)
+
+
+OVERDUE_LEADS = Gauge(
+    "leadflow_follow_up_overdue_leads",
+    "open leads not contacted by their tier's follow-up deadline (LEADFLOW_FOLLOW_UP_HOURS)",
+    ["tier"],
+)
+UNASSIGNED_LEADS = Gauge("leadflow_unassigned_leads", "open leads nobody holds")
+
+
+def observe_queue(rows: pa.Table, hours: dict[str, float], now: dt.datetime) -> None:
+    """Count the published queue's deadline breaches per tier and its unassigned leads."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    moment = now.astimezone(dt.UTC).replace(tzinfo=None)
+    uncontacted = pc.is_null(rows["first_contacted_at"])
+    for tier in ("A", "B", "C", "D"):
+        if tier not in hours:
+            OVERDUE_LEADS.labels(tier).set(0)
+            continue
+        cutoff = pa.scalar(moment - dt.timedelta(hours=hours[tier]), rows["submitted_at"].type)
+        late = pc.and_(
+            pc.and_(pc.equal(rows["tier"], tier), uncontacted),
+            pc.less(rows["submitted_at"], cutoff),
+        )
+        OVERDUE_LEADS.labels(tier).set(pc.sum(late.cast(pa.int64())).as_py() or 0)
+    UNASSIGNED_LEADS.set(rows["owner_type"].null_count)

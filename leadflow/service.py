@@ -352,9 +352,13 @@ class Service:
             )
             rows, details, landed = result.then
             # published while the next tick runs; the speed to lead counted when it is
-            publisher.submit(
-                rows, details, after=lambda: metrics.observe_speed_to_lead(landed, _utc_now())
-            )
+            hours = self.settings.follow_up_hours
+
+            def published() -> None:
+                metrics.observe_speed_to_lead(landed, _utc_now())
+                metrics.observe_queue(rows, hours, _utc_now())
+
+            publisher.submit(rows, details, after=published)
             queue = rows.num_rows
             result.phases["publish"] = publisher.seconds  # the last publication's
         except (duckdb.CatalogException, duckdb.TransactionException) as error:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
+import os
 import re
 import secrets
 import sqlite3
@@ -339,3 +341,41 @@ def _check_password(password: str) -> None:
         raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
     if password.strip() != password:
         raise UserError("a password cannot begin or end with a space")
+
+
+DEMO_PEOPLE = (
+    # username, role, CRM id, display name: one of each role, on the simulation's ids
+    ("manager", "manager", None, "销售经理 Sales manager"),
+    ("rep01", "rep", "rep_01", "销售 rep_01"),
+    ("director", "leadership", None, "总经理 Director"),
+    ("dist_east", "distributor", "dist_east", "华东经销商 East distributor"),
+)
+
+
+def demo_people(home: Path, users: Users) -> list[tuple[str, str, str]]:
+    """The demo's people (DEMO_PEOPLE) as (username, role, password), made on first use with
+    made-up passwords kept in `home/demo_people.json` (mode 0600), like the demo's API keys."""
+    path = home / "demo_people.json"
+    if path.exists():
+        kept: list[list[str]] = json.loads(path.read_text())
+        return [(username, role, password) for username, role, password in kept]
+    people = []
+    for username, role, crm_id, display_name in DEMO_PEOPLE:
+        password = new_password()
+        try:
+            users.add(
+                username,
+                password,
+                role=role,
+                display_name=display_name,
+                rep_id=crm_id if role == "rep" else None,
+                distributor_id=crm_id if role == "distributor" else None,
+            )
+        except UserError:  # made by hand before: give it a known password again
+            users.reset_password(username, password)
+        people.append((username, role, password))
+    home.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(people, handle, indent=2, ensure_ascii=False)
+    return people

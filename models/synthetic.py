@@ -189,10 +189,20 @@ def write_tables(
         "fct_inquiries": pd.DataFrame(
             {
                 "inquiry_id": ids,
+                "customer_id": _nulls(n),  # no identity resolution in this world
                 "submitted_at": submitted,
                 "channel": inquiries_frame["channel"],
                 "company": inquiries_frame["company"],
                 "product_category": inquiries_frame["product_category"],
+                # who handled it, how fast, how it ended (the team view's inputs)
+                "assignee_type": np.where(is_distributor, "distributor", "rep").astype(object),
+                "rep_id": np.where(is_distributor, None, handler_names),
+                "distributor_id": np.where(is_distributor, handler_names, None),
+                "first_response_hours": np.where(
+                    has_contact, (contacted - submitted) / np.timedelta64(3600, "s"), np.nan
+                ),
+                "outcome": np.where(won, "won", np.where(closed, "lost", None)).astype(object),
+                "lost_reason": np.where(closed, "price", None).astype(object),
                 "is_converted": converted & ~open_,
                 "is_label_mature": ~open_,
                 "is_open": open_,

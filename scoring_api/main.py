@@ -25,7 +25,7 @@ from scoring_api.deps import ROLES, require_roles, role_for_key
 from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard
 from scoring_api.metrics import LatencyRecorder
-from scoring_api.routes import actions, events, health, leads, metrics, score
+from scoring_api.routes import actions, events, health, leads, metrics, score, team
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ def create_app(
     app.include_router(score.router, dependencies=[Depends(require_roles("sales"))])
     app.include_router(leads.router, dependencies=[Depends(require_roles(*READ_LEADS))])
     app.include_router(actions.router, dependencies=[Depends(require_roles(*ACT_ON_LEADS))])
+    app.include_router(team.router, dependencies=[Depends(require_roles(*READ_LEADS))])
     app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

@@ -37,6 +37,7 @@ from scoring_api.deps import get_warehouse
 from scoring_api.pages import i18n
 from scoring_api.routes.actions import ActionIn, record_action
 from scoring_api.routes.leads import QueueFilter, read_lead_row, read_queue
+from scoring_api.routes.team import team_view
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIC_DIR = Path(__file__).parent / "static"
@@ -97,6 +98,7 @@ def render(
             "csrf_field": CSRF_FIELD,
             "lost_reason_label": lambda value: i18n.label(i18n.LOST_REASONS, language, value),
             "channel_label": lambda value: i18n.label(i18n.CHANNELS, language, value),
+            "product_label": lambda value: i18n.label(i18n.PRODUCTS, language, value),
             "switch_language": _with_query(request, lang="en" if language == "zh-CN" else "zh-CN"),
             "may_act": principal is not None and principal.role in ACT_ON_LEADS,
             "may_assign": principal is not None and principal.role in ASSIGN_LEADS,
@@ -367,7 +369,7 @@ def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[st
     def rows(sql: str, *parameters: Any) -> list[dict[str, Any]]:
         try:
             relation = cursor.execute(sql, list(parameters))
-        except duckdb.Error:
+        except duckdb.CatalogException:  # not published yet (no build since the start)
             return []
         names = [column[0] for column in relation.description]
         return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
@@ -386,17 +388,17 @@ def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[st
     view["timeline"] = rows(
         """
         select * from (
-            select submitted_at as at, 'web' as source, 'inquiry' as kind,
+            select submitted_at as happened_at, 'web' as source, 'inquiry' as kind,
                    inquiry_id as ref, coalesce(product_category, '') || ' × ' ||
                    coalesce(cast(quantity as varchar), '?') || ' · ' || channel as detail
             from fct_inquiries where customer_id = $1
             union all
             select quoted_at, 'sales', 'quote', inquiry_id,
-                   cast(unit_price as varchar) || ' ' || coalesce(currency, '')
+                   printf('%.2f', unit_price) || ' ' || coalesce(currency, '')
             from fct_quotes where customer_id = $1
             union all
             select placed_at, 'sales', 'order', order_id,
-                   cast(amount as varchar) || ' ' || coalesce(currency, '')
+                   printf('%.2f', amount) || ' ' || coalesce(currency, '')
             from fct_orders where customer_id = $1
             union all
             select created_at, 'logistics', 'shipment', shipment_id,
@@ -407,7 +409,7 @@ def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[st
                    cast(page_views as varchar) || ' page views'
             from fct_sessions where customer_id = $1
         )
-        order by at desc
+        order by happened_at desc
         limit 100
         """,
         customer_id,
@@ -447,6 +449,31 @@ async def act_from_page(request: Request, principal: Person, inquiry_id: str) ->
     else:
         target = f"/leads/{inquiry_id}?" + urlencode({"done": action.action})
     return RedirectResponse(target, status_code=303)
+
+
+# --- the team -------------------------------------------------------------------------------
+
+
+@router.get("/team")
+def team_page(request: Request, principal: Person, days: int = 90) -> Response:
+    if not principal.sees_all():
+        return render(request, "message.html", principal, 403, message="forbidden")
+    days = max(1, min(days, 3660))
+    with reading(request) as cursor:
+        try:
+            if cursor is None:
+                raise HTTPException(503)
+            team = team_view(request, cursor, principal, days)
+        except HTTPException:
+            return render(request, "message.html", principal, 503, message="no_queue_yet")
+    return render(
+        request,
+        "team.html",
+        principal,
+        team=team,
+        days=days,
+        now=dt.datetime.now(dt.UTC),
+    )
 
 
 def _typed(fields: dict[str, str]) -> dict[str, Any]:

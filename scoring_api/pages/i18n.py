@@ -111,6 +111,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已记录 {inquiry} 的结果，它将在几秒钟内离开队列。",
         "The outcome of {inquiry} is recorded; it leaves the queue within seconds.",
     ),
+    "n_inquiries": ("{n} 次询盘", "{n} inquiries"),
+    "n_orders": ("{n} 个订单", "{n} orders"),
+    "n_shipments": ("{n} 次发货", "{n} shipments"),
+    "revenue": ("成交额", "revenue"),
     "history": ("评分变化", "Score history"),
     "customer_360": ("客户全景", "Customer 360"),
     "timeline": ("时间线", "Timeline"),
@@ -123,6 +127,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "没有这条询盘：可能已关闭、尚未评分，或不属于你。",
         "No such lead in your queue: closed, not scored yet, or not yours.",
     ),
+    "deadline_breaches": ("超时未跟进", "Past follow-up deadline"),
+    "standard": ("赢单率标准", "The win-rate standard"),
+    "since": ("自 {since} 起提交的询盘", "inquiries submitted since {since}"),
+    "handled": ("负责询盘", "Handled"),
+    "median_first_response": ("首次响应中位数", "Median first response"),
+    "win_rate": ("赢单率", "Win rate"),
+    "ended_in_order": ("成单", "Ended in an order"),
+    "top_lost_reasons": ("主要丢单原因", "Top lost reasons"),
     "forbidden": ("你的角色不能执行此操作。", "Your role may not do this."),
     "scorer_scorecard": (
         "尚未训练模型：评分来自规则评分卡。",
@@ -150,6 +162,15 @@ CHANNELS: dict[str, tuple[str, str]] = {
     "wechat": ("微信", "WeChat"),
     "phone": ("电话", "phone"),
     "trade_show": ("展会", "trade show"),
+}
+
+PRODUCTS: dict[str, tuple[str, str]] = {
+    "centrifugal_pumps": ("离心泵", "centrifugal pumps"),
+    "submersible_pumps": ("潜水泵", "submersible pumps"),
+    "metering_pumps": ("计量泵", "metering pumps"),
+    "valves": ("阀门", "valves"),
+    "electric_motors": ("电机", "electric motors"),
+    "gear_reducers": ("减速机", "gear reducers"),
 }
 
 

@@ -231,3 +231,20 @@ def test_an_expired_or_unknown_session_gets_401(workspace: Workspace) -> None:
     )
 
     assert response.status_code == 401
+
+
+def test_the_team_view_measures_each_handler_and_is_for_managers(workspace: Workspace) -> None:
+    team = workspace.client.get("/v1/team", params={"days": 3660}, headers=SALES)
+    by_rep = workspace.client.get("/v1/team", headers=workspace.signed_in("alice"))
+    by_manager = workspace.client.get("/v1/team", headers=workspace.signed_in("mia"))
+
+    assert team.status_code == 200 and by_manager.status_code == 200, team.text
+    assert by_rep.status_code == 403
+    body = team.json()
+    handlers = {h["handler_id"]: h for h in body["handlers"]}
+    assert {"rep_01", "dist_east"} <= set(handlers)
+    for handler in handlers.values():
+        closed = handler["won"] + handler["lost"]
+        assert handler["win_rate"] == (pytest.approx(handler["won"] / closed) if closed else None)
+    assert body["overdue"] == sum(body["overdue_by_tier"].values())
+    assert body["overdue"] == workspace.leads(SALES, overdue=True)["total"]
