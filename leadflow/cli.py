@@ -1027,6 +1027,24 @@ def bench_freshness(
         )
 
 
+@bench_app.command("api")
+def bench_api(
+    seconds: Annotated[float, typer.Option(help="how long each endpoint is loaded")] = 15.0,
+    connections: Annotated[int, typer.Option(help="concurrent keep-alive connections")] = 8,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="a built LEADFLOW_HOME to copy (default: build a demo-sized one)"),
+    ] = None,
+) -> None:
+    """API speed under load: POST /v1/score's throughput against a bare endpoint of the same
+    server in the same run, its p99; GET /v1/leads?limit=50 and the queue page's p95."""
+    from leadflow.bench_api import bench_api as run_bench
+
+    settings()
+    with product_errors():
+        emit(run_bench(err, seconds=seconds, connections=connections, home=home))
+
+
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
 

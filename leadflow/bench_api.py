@@ -1,0 +1,212 @@
+"""`leadflow bench api`: how fast the API answers under load, against a bare endpoint of the
+same server in the same run.
+
+The API (`leadflow serve`, its own process) serves a built warehouse's published copies.
+`connections` client threads, each with its own keep-alive connection, send one kind of
+request as fast as answers come for `seconds` each: the bare endpoint (`GET /health`),
+`POST /v1/score`, `GET /v1/leads?limit=50` and the queue page (`GET /queue`, signed in as
+a manager). Throughput is answers per second; latency quantiles are per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+from rich.console import Console
+
+from leadflow.settings import Settings
+
+SCORE_BODY = {
+    "channel": "own_site",
+    "product_category": "centrifugal_pumps",
+    "country": "CN",
+    "quantity": 20,
+    "target_unit_price": 900.0,
+    "list_unit_price": 1000.0,
+    "company": "Ningbo Pump Co.",
+    "email": "zhang@ningbopump.cn",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def load(
+    base: str,
+    send: Callable[[httpx.Client], httpx.Response],
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str],
+) -> dict[str, Any]:
+    """`connections` threads sending `send` for `seconds`: rate, latency, failures."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    failures = [0] * connections
+    start = threading.Barrier(connections + 1)
+    stop = threading.Event()
+
+    def work(index: int) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            send(client)  # the connection is open before the clock starts
+            start.wait()
+            while not stop.is_set():
+                began = time.perf_counter()
+                try:
+                    ok = send(client).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies[index].append(time.perf_counter() - began)
+                failures[index] += 0 if ok else 1
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(60)
+    elapsed = time.perf_counter() - began
+    every = [value for values in latencies for value in values]
+    return {
+        "requests": len(every),
+        "rps": round(len(every) / elapsed, 1),
+        "p50_ms": round((_quantile(every, 0.5) or 0) * 1000, 2),
+        "p95_ms": round((_quantile(every, 0.95) or 0) * 1000, 2),
+        "p99_ms": round((_quantile(every, 0.99) or 0) * 1000, 2),
+        "failed": sum(failures),
+    }
+
+
+@contextlib.contextmanager
+def _server(home: Path, port: int, keys: str) -> Iterator[Path]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LEADFLOW_")}
+    env.update(LEADFLOW_HOME=str(home), LEADFLOW_API_PORT=str(port), LEADFLOW_API_KEYS=keys)
+    log_path = home / "bench-api.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "leadflow", "serve"], env=env, stdout=log, stderr=log
+        )
+        try:
+            yield log_path
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _publish(settings: Settings, console: Console) -> None:
+    """Publish the marts and the queue as `leadflow run` would, with this version's code."""
+    from leadflow.serving import publish_marts, publish_queue
+
+    with contextlib.closing(duckdb.connect(str(settings.warehouse_path))) as connection:
+        events = connection.execute("select count(*) from raw_events").fetchone()[0]
+        publish_marts(connection, settings.home, state={"events": events})
+        rows = publish_queue(connection, settings.home)
+    console.log(f"published the marts of {events:,} events and a queue of {rows:,} open leads")
+
+
+def bench_api(
+    console: Console,
+    *,
+    seconds: float = 15.0,
+    connections: int = 8,
+    home: Path | None = None,
+) -> dict[str, Any]:
+    """Build a demo-sized warehouse (or copy `home`), serve it, load each endpoint."""
+    from leadflow.users import Users
+
+    scratch = Path(os.environ.get("LEADFLOW_BENCH_DIR") or "/tmp") / f"bench-api-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        settings = Settings(home=scratch / "home")
+        if home is None:
+            from ingestion.broker import EmbeddedBroker, ensure_topics
+            from leadflow.pipeline import run_demo
+
+            with EmbeddedBroker(log_path=scratch / "broker.log") as broker:
+                ensure_topics(broker.bootstrap)
+                console.log("building a demo-sized warehouse (simulate → ingest → dbt → train)")
+                run_demo(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}), console)
+        else:
+            console.log(f"copying {home}")
+            shutil.copytree(home, settings.home, ignore=shutil.ignore_patterns("serving"))
+        _publish(settings, console)
+        with contextlib.closing(duckdb.connect(str(settings.warehouse_path), read_only=True)) as db:
+            events = db.execute("select count(*) from raw_events").fetchone()[0]
+        password = secrets.token_urlsafe(16)
+        users = Users(settings.users_path)
+        users.add("bench-manager", password, role="manager")
+        _, token = users.sign_in("bench-manager", password, client="bench")
+        sales_key = f"lf_sales_{secrets.token_urlsafe(18)}"
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        with _server(settings.home, port, f"{sales_key}:sales") as log_path:
+            with httpx.Client(base_url=base, timeout=5) as probe:
+                deadline = time.monotonic() + 120
+                while True:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if probe.get("/health").status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the API did not start: " + log_path.read_text()[-2000:])
+                    time.sleep(0.2)
+            key = {"X-API-Key": sales_key}
+            cookie = {"Cookie": f"leadflow_session={token}"}
+            runs = {
+                "bare": (lambda c: c.get("/health"), {}),
+                "score": (lambda c: c.post("/v1/score", json=SCORE_BODY), key),
+                "leads": (lambda c: c.get("/v1/leads", params={"limit": 50}), key),
+                "queue_page": (lambda c: c.get("/queue"), cookie),
+            }
+            measured = {}
+            for name, (send, headers) in runs.items():
+                console.log(f"{name}: {connections} connections for {seconds:g} s")
+                measured[name] = load(
+                    base, send, seconds=seconds, connections=connections, headers=headers
+                )
+        bare, score = measured["bare"], measured["score"]
+        return {
+            "bench": "api",
+            "warehouse_events": events,
+            "connections": connections,
+            "seconds_each": seconds,
+            "bare_rps": bare["rps"],
+            "score_rps": score["rps"],
+            "score_ratio": round(score["rps"] / bare["rps"], 3) if bare["rps"] else None,
+            "score_p50_ms": score["p50_ms"],
+            "score_p99_ms": score["p99_ms"],
+            "leads_p95_ms": measured["leads"]["p95_ms"],
+            "queue_page_p95_ms": measured["queue_page"]["p95_ms"],
+            "failed": {name: run["failed"] for name, run in measured.items()},
+            "runs": measured,
+        }
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
