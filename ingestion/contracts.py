@@ -425,6 +425,12 @@ class InquiryClosedPayload(Payload):
         return self
 
 
+class NoteAddedPayload(Payload):
+    note: Annotated[str, _text(2000, min_length=1, pattern=TEXT_PATTERN)] = Field(
+        description="what a rep or manager wrote about the lead"
+    )
+
+
 class PaymentReceivedPayload(Payload):
     amount: PositiveAmount
     currency: Currency
@@ -567,6 +573,7 @@ OrderPlaced = _event(
     partition=("inquiry_id", "order_id"),
 )
 InquiryClosed = _event("inquiry_closed", "sales", InquiryClosedPayload, required=("inquiry_id",))
+NoteAdded = _event("note_added", "sales", NoteAddedPayload, required=("inquiry_id",))
 PaymentReceived = _event(
     "payment_received", "sales", PaymentReceivedPayload, required=("order_id",)
 )
@@ -601,6 +608,7 @@ CATALOGUE: dict[tuple[str, int], type[Event]] = {
         CustomizationAssessed,
         OrderPlaced,
         InquiryClosed,
+        NoteAdded,
         PaymentReceived,
         ShipmentCreated,
         ShipmentDispatched,

@@ -41,7 +41,12 @@ log = logging.getLogger(__name__)
 
 KEEP_GENERATIONS = 4  # of each kind; older files are removed when a new one is published
 MART_PREFIXES = ("fct_", "dim_", "rpt_")
-MART_EXTRA_TABLES = ("pipeline_runs", "lead_score_history", "quarantined_events")
+MART_EXTRA_TABLES = (
+    "pipeline_runs",
+    "lead_score_history",
+    "quarantined_events",
+    "stg_sales__notes",
+)
 QUEUE_TABLE = "lead_queue"
 
 QUEUE_COLUMNS = """

@@ -364,7 +364,7 @@ def lead_page(
 def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[str, Any]:
     """The lead's score history and its customer's 360 from the published marts (empty
     parts when the marts do not hold them yet: a lead newer than the last build)."""
-    view: dict[str, Any] = {"history": [], "timeline": [], "customer": None}
+    view: dict[str, Any] = {"history": [], "timeline": [], "customer": None, "notes": []}
 
     def rows(sql: str, *parameters: Any) -> list[dict[str, Any]]:
         try:
@@ -377,6 +377,11 @@ def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[st
     view["history"] = rows(
         "select scored_at, as_of, score, tier from lead_score_history "
         "where inquiry_id = ? order by scored_at desc limit 20",
+        inquiry_id,
+    )
+    view["notes"] = rows(
+        "select noted_at, rep_id, distributor_id, note from stg_sales__notes "
+        "where inquiry_id = ? order by noted_at desc limit 50",
         inquiry_id,
     )
     found = rows("select customer_id from fct_inquiries where inquiry_id = ?", inquiry_id)

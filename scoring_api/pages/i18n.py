@@ -115,6 +115,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "n_orders": ("{n} 个订单", "{n} orders"),
     "n_shipments": ("{n} 次发货", "{n} shipments"),
     "revenue": ("成交额", "revenue"),
+    "add_note": ("添加备注", "Add a note"),
+    "notes": ("备注", "Notes"),
     "history": ("评分变化", "Score history"),
     "customer_360": ("客户全景", "Customer 360"),
     "timeline": ("时间线", "Timeline"),

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Vali
 
 from ingestion.contracts import (
     MAX_LEAD_TIME_DAYS,
+    TEXT_PATTERN,
     Code,
     Currency,
     CustomizationAssessed,
@@ -27,6 +28,7 @@ from ingestion.contracts import (
     InquiryClosed,
     LeadAssigned,
     LeadContacted,
+    NoteAdded,
     PositiveAmount,
     Quantity,
     QuoteSent,
@@ -121,8 +123,14 @@ class LostIn(_ActionIn):
     note: Text | None = None
 
 
+class NoteIn(_ActionIn):
+    action: Literal["note"]
+    request_id: RequestId
+    note: Annotated[str, Field(min_length=1, max_length=2000, pattern=TEXT_PATTERN)]
+
+
 ActionIn = Annotated[
-    ClaimIn | AssignIn | ContactIn | QuoteIn | CustomizationIn | WonIn | LostIn,
+    ClaimIn | AssignIn | ContactIn | QuoteIn | CustomizationIn | WonIn | LostIn | NoteIn,
     Field(discriminator="action"),
 ]
 
@@ -204,6 +212,8 @@ def build_event(
                 "valid_until": (now + dt.timedelta(days=action.valid_days)).date(),
             },
         )
+    if isinstance(action, NoteIn):
+        return NoteAdded(**envelope, **actor, payload={"note": action.note})
     if isinstance(action, CustomizationIn):
         payload: dict[str, Any] = {"feasible": action.feasible}
         if action.lead_time_days is not None:
@@ -283,7 +293,7 @@ def act_on_lead(
     inquiry_id: Annotated[str, Path(min_length=1, max_length=64)],
     action: ActionIn,
 ) -> ActionOut:
-    """Record a claim, an assignment, a contact, a quote, a customisation answer or the
-    outcome of an open lead. 202: published, lands within seconds. The same `request_id`
+    """Record a claim, an assignment, a contact, a quote, a customisation answer, a note or
+    the outcome of an open lead. 202: published, lands within seconds. The same `request_id`
     records once."""
     return record_action(request, warehouse, principal, inquiry_id, action)

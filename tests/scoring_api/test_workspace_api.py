@@ -248,3 +248,20 @@ def test_the_team_view_measures_each_handler_and_is_for_managers(workspace: Work
         assert handler["win_rate"] == (pytest.approx(handler["won"] / closed) if closed else None)
     assert body["overdue"] == sum(body["overdue_by_tier"].values())
     assert body["overdue"] == workspace.leads(SALES, overdue=True)["total"]
+
+
+def test_a_note_is_a_contract_event_of_its_own(workspace: Workspace) -> None:
+    lead = workspace.leads(SALES, rep_id="rep_01")["leads"][0]["inquiry_id"]
+
+    response = workspace.client.post(
+        f"/v1/leads/{lead}/actions",
+        json={"action": "note", "request_id": "note-000001", "note": "预算下月批\n再跟进"},
+        headers=workspace.signed_in("alice"),
+    )
+
+    assert response.status_code == 202, response.text
+    (event,) = workspace.published
+    record = event.to_record()
+    assert record["event_type"] == "note_added" and record["source"] == "sales"
+    assert record["payload"] == {"note": "预算下月批\n再跟进"}
+    assert parse_event(record).event_id == response.json()["event_id"]
