@@ -685,6 +685,19 @@ def lost_for_price(home: Path) -> int:
     return int(row[0]) if row else 0
 
 
+def closed_as(home: Path, inquiry_id: str) -> tuple[str, str] | None:
+    """(outcome, lost_reason) of an inquiry in the published fct_inquiries."""
+    reader = ServingReader(home)
+    try:
+        with contextlib.closing(reader.cursor()) as cursor:
+            row = cursor.execute(
+                "select outcome, lost_reason from fct_inquiries where inquiry_id = ?", [inquiry_id]
+            ).fetchone()
+    finally:
+        reader.close()
+    return (row[0], row[1]) if row else None
+
+
 def marts_built_at(home: Path) -> str | None:
     publication = Publication.read(home)
     return publication.marts_published_at if publication else None
@@ -836,12 +849,16 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         # the next build counts the lost reason in the leadership report
         built_before = marts_built_at(home)
         _wait_until(
-            lambda: marts_built_at(home) != built_before and lost_for_price(home) > price_before,
+            lambda: (
+                marts_built_at(home) != built_before
+                and closed_as(home, lost_lead["inquiry_id"]) == ("lost", "price")
+            ),
             240,
-            "the lost reason in rpt_lost_reasons",
+            "the lost lead in the published marts",
             log,
         )
-        assert lost_for_price(home) == price_before + 1
+        # (other tests of this module streamed closures too: the report grew by ours at least)
+        assert lost_for_price(home) > price_before
         # the note is on the lead's page once built
         alice.goto(f"/leads/{kept_lead['inquiry_id']}")
         assert "客户说下周再联系" in alice.content()
