@@ -2,10 +2,7 @@
 
 Runs on DuckDB only (dbt Python model): Splink matches the records of
 int_contact_records_prepared with the trained model in transforms/contact_matching.py and
-keeps each pair at or above its match threshold, each record's strongest few only. Splink's
-private DuckDB uses as many worker threads as the warehouse building it: all cores in a
-batch `leadflow transform`, fewer inside `leadflow run`, whose live scoring and API share the
-machine with the build.
+keeps each pair at or above its match threshold, each record's strongest few only.
 """
 
 from transforms.contact_matching import match_contact_records
@@ -14,5 +11,4 @@ from transforms.contact_matching import match_contact_records
 def model(dbt, session):  # type: ignore[no-untyped-def]  # dbt's Python model signature
     dbt.config(materialized="table")
     records = dbt.ref("int_contact_records_prepared").to_arrow_table()
-    threads = session.execute("select current_setting('threads')").fetchone()[0]
-    return match_contact_records(records, threads=int(threads))
+    return match_contact_records(records)
