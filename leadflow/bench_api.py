@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import duckdb
 import httpx
 from rich.console import Console
 
+from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
 from leadflow.settings import Settings
 
 SCORE_BODY = {
@@ -39,12 +39,6 @@ SCORE_BODY = {
     "company": "Ningbo Pump Co.",
     "email": "zhang@ningbopump.cn",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -148,7 +142,6 @@ def bench_api(
     try:
         settings = Settings(home=scratch / "home")
         if home is None:
-            from ingestion.broker import EmbeddedBroker, ensure_topics
             from leadflow.pipeline import run_demo
 
             with EmbeddedBroker(log_path=scratch / "broker.log") as broker:
@@ -166,7 +159,7 @@ def bench_api(
         users.add("bench-manager", password, role="manager")
         _, token = users.sign_in("bench-manager", password, client="bench")
         sales_key = f"lf_sales_{secrets.token_urlsafe(18)}"
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         with _server(settings.home, port, f"{sales_key}:sales") as log_path:
             with httpx.Client(base_url=base, timeout=5) as probe:

@@ -34,6 +34,19 @@ class Principal:
     distributor_id: str | None = None
     csrf_token: str | None = None
 
+    @classmethod
+    def of_session(cls, session: Any) -> Principal:
+        """The person signed in to `session` (leadflow/users.py's Session)."""
+        user = session.user
+        return cls(
+            role=user.role,
+            username=user.username,
+            display_name=user.display_name,
+            rep_id=user.rep_id,
+            distributor_id=user.distributor_id,
+            csrf_token=session.csrf_token,
+        )
+
     @property
     def is_person(self) -> bool:
         return self.username is not None

@@ -65,15 +65,7 @@ def get_principal(
     in a field, checked by the page)."""
     session = getattr(request.state, "session", None)
     if session is not None:
-        user = session.user
-        principal = Principal(
-            role=user.role,
-            username=user.username,
-            display_name=user.display_name,
-            rep_id=user.rep_id,
-            distributor_id=user.distributor_id,
-            csrf_token=session.csrf_token,
-        )
+        principal = Principal.of_session(session)
         if (
             request.method not in ("GET", "HEAD", "OPTIONS")
             and request.url.path.startswith("/v1/")

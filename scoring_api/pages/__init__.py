@@ -66,15 +66,7 @@ def person(request: Request) -> Principal:
     if session is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInNeeded(target)
-    user = session.user
-    return Principal(
-        role=user.role,
-        username=user.username,
-        display_name=user.display_name,
-        rep_id=user.rep_id,
-        distributor_id=user.distributor_id,
-        csrf_token=session.csrf_token,
-    )
+    return Principal.of_session(session)
 
 
 Person = Annotated[Principal, Depends(person)]
