@@ -11,8 +11,9 @@ reference value back removes exactly that (the faithfulness test relies on it).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -151,6 +152,44 @@ class AdditiveModel:
                                 strict=True):  # fmt: skip
             summed[:, factor_index[FACTOR_OF[name]]] += effect
         return slope * summed
+
+    def factor_effects_row(self, row: Mapping[str, Any]) -> np.ndarray:
+        """`factor_effects` of one row of features (a FEATURES mapping), without a
+        DataFrame: the same lookups and hinges, in plain Python."""
+        summed = [0.0] * len(FACTORS)
+        for name, factor, effects, slopes, knots in self._row_tables:
+            value = row[name]
+            if knots is None:  # categorical: its level's effect, OTHER when unseen or missing
+                effect = (
+                    effects.get(str(value), effects[None]) if value is not None else effects[None]
+                )
+            else:
+                x = float(value)
+                basis = [x, *(max(x - knot, 0.0) for knot in knots)]
+                effect = float(np.asarray(basis) @ slopes) - self.numeric_offsets[name]
+            summed[factor] += effect
+        slope, _ = self.calibration
+        return slope * np.asarray(summed)
+
+    @cached_property
+    def _row_tables(self) -> list[tuple[str, int, dict[str | None, float], Any, Any]]:
+        factor_index = {factor.name: index for index, factor in enumerate(FACTORS)}
+        tables: list[tuple[str, int, dict[str | None, float], Any, Any]] = []
+        for name in FEATURES:
+            if name in CATEGORICAL_FEATURES:
+                levels, effects = self.levels[name], self.level_effects[name]
+                lookup: dict[str | None, float] = {
+                    str(level): float(effect)
+                    for level, effect in zip(
+                        levels[:-1].tolist(), effects[:-1].tolist(), strict=True
+                    )  # fmt: skip
+                }
+                lookup[None] = float(effects[-1])  # OTHER
+                tables.append((name, factor_index[FACTOR_OF[name]], lookup, None, None))
+            else:
+                knots = self.knots[name].tolist()
+                tables.append((name, factor_index[FACTOR_OF[name]], {}, self.slopes[name], knots))
+        return tables
 
     def reference_features(self) -> pd.DataFrame:
         """One row: the reference (ordinary) inquiry every effect is measured from."""

@@ -4,6 +4,7 @@ categories, each belonging to one business factor that reasons are phrased in.""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -230,53 +231,137 @@ def _detail_of(message: str) -> str:
     return "1"
 
 
+def fact_of_submission(
+    submission: Mapping[str, Any], *, index: int = 0, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The fact row (FACT_COLUMNS) of an inquiry as submitted, e.g. to the API: the
+    submission moment, before any sales step (an assignment sent along counts as known).
+    Moments are naive UTC datetimes; a missing fact is None."""
+    submitted_at = as_warehouse_time(submission.get("submitted_at") or now or _utc_now())
+    handler_id = submission.get("rep_id") or submission.get("distributor_id")
+    assignee_type = submission.get("assignee_type")
+    row: dict[str, Any] = {name: None for name in FACT_COLUMNS}
+    row.update(
+        {
+            "inquiry_id": submission.get("inquiry_id") or f"submission-{index}",
+            "as_of": submitted_at + dt.timedelta(seconds=1),
+            "submitted_at": submitted_at,
+            "channel": submission["channel"],
+            "campaign": submission.get("campaign"),
+            "product_category": submission["product_category"],
+            "sku": submission.get("sku"),
+            "country": submission.get("country"),
+            "quantity": submission["quantity"],
+            "target_unit_price": submission.get("target_unit_price"),
+            "list_unit_price": submission.get("list_unit_price"),
+            "needs_customization": bool(submission.get("needs_customization", False)),
+            "company": submission.get("company"),
+            "email": submission.get("email"),
+            "message": submission.get("message") or "",
+            "prior_visit_days": submission.get("prior_visit_days", 0),
+            "prior_page_views": submission.get("prior_page_views", 0),
+            "prior_product_views": submission.get("prior_product_views", 0),
+            "prior_searches": submission.get("prior_searches", 0),
+            "buyer_prior_inquiries": submission.get("buyer_prior_inquiries", 0),
+            "buyer_prior_orders": submission.get("customer_prior_orders", 0),
+            "buyer_prior_revenue": submission.get("buyer_prior_revenue", 0.0),
+            "buyer_shipment_problems": submission.get("buyer_shipment_problems", 0),
+            "assignee_type": assignee_type,
+            "handler_id": handler_id,
+            "assigned_at": submitted_at if assignee_type else None,
+            "contact_count": 0,
+            "quote_count": 0,
+        }
+    )
+    return row
+
+
 def facts_from_submissions(submissions: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Fact rows (FACT_COLUMNS) for inquiries as submitted, e.g. to the API: the submission
-    moment, before any sales step (an assignment sent along counts as known)."""
-    now = dt.datetime.now(dt.UTC)
-    rows = []
-    for index, submission in enumerate(submissions):
-        submitted_at = as_warehouse_time(submission.get("submitted_at") or now)
-        handler_id = submission.get("rep_id") or submission.get("distributor_id")
-        assignee_type = submission.get("assignee_type")
-        row = {name: None for name in FACT_COLUMNS}
-        row.update(
-            {
-                "inquiry_id": submission.get("inquiry_id") or f"submission-{index}",
-                "as_of": submitted_at + dt.timedelta(seconds=1),
-                "submitted_at": submitted_at,
-                "channel": submission["channel"],
-                "campaign": submission.get("campaign"),
-                "product_category": submission["product_category"],
-                "sku": submission.get("sku"),
-                "country": submission.get("country"),
-                "quantity": submission["quantity"],
-                "target_unit_price": submission.get("target_unit_price"),
-                "list_unit_price": submission.get("list_unit_price"),
-                "needs_customization": bool(submission.get("needs_customization", False)),
-                "company": submission.get("company"),
-                "email": submission.get("email"),
-                "message": submission.get("message") or "",
-                "prior_visit_days": submission.get("prior_visit_days", 0),
-                "prior_page_views": submission.get("prior_page_views", 0),
-                "prior_product_views": submission.get("prior_product_views", 0),
-                "prior_searches": submission.get("prior_searches", 0),
-                "buyer_prior_inquiries": submission.get("buyer_prior_inquiries", 0),
-                "buyer_prior_orders": submission.get("customer_prior_orders", 0),
-                "buyer_prior_revenue": submission.get("buyer_prior_revenue", 0.0),
-                "buyer_shipment_problems": submission.get("buyer_shipment_problems", 0),
-                "assignee_type": assignee_type,
-                "handler_id": handler_id,
-                "assigned_at": submitted_at if assignee_type else None,
-                "contact_count": 0,
-                "quote_count": 0,
-            }
-        )
-        rows.append(row)
+    """Fact rows (FACT_COLUMNS) for inquiries as submitted (`fact_of_submission`'s)."""
+    now = _utc_now()
+    rows = [
+        fact_of_submission(submission, index=index, now=now)
+        for index, submission in enumerate(submissions)
+    ]
     columns: dict[str, Any] = {name: [row[name] for row in rows] for name in FACT_COLUMNS}
     for name in ("as_of", "submitted_at", "assigned_at", "first_contacted_at", "last_touch_at"):
         columns[name] = np.array(columns[name], dtype="datetime64[us]")  # None becomes NaT
     return pd.DataFrame(columns)
+
+
+def features_of_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
+    """One row of `build_features`, in plain Python: the API scores one inquiry with it in
+    a fraction of a millisecond, where a DataFrame of one row costs several
+    (tests/models/test_features.py holds the two equal on the warehouse's facts)."""
+    as_of, submitted_at = _moment(fact["as_of"]), _moment(fact["submitted_at"])
+    first_contact, last_touch = _moment(fact["first_contacted_at"]), _moment(fact["last_touch_at"])
+    target = _number(fact["target_unit_price"])
+    list_price = _number(fact["list_unit_price"])
+    quote = _number(fact["latest_quote_unit_price"])
+    gap = target / list_price if target > 0 and list_price > 0 else math.nan
+    quote_vs_target = quote / target if quote > 0 and target > 0 else math.nan
+    quote_vs_list = quote / list_price if quote > 0 and list_price > 0 else math.nan
+    gap_missing = math.isnan(gap)
+    is_quoted = not math.isnan(quote)
+    contacted = first_contact is not None
+    hours_open = _hours_between(as_of, submitted_at)
+    hours_to_contact = _hours_between(first_contact, submitted_at) if contacted else 0.0
+    since_touch = hours_open if last_touch is None else _hours_between(as_of, last_touch)
+    needs_customization = _flag_of(fact["needs_customization"])
+    feasible = None if _missing(fact["customization_feasible"]) else fact["customization_feasible"]
+    if feasible is not None and feasible == True:  # noqa: E712  # as np.equal(x, True)
+        answer = "feasible"
+    elif feasible is not None and feasible == False:  # noqa: E712
+        answer = "infeasible"
+    else:
+        answer = "awaiting" if needs_customization > 0 else "not_needed"
+    product_category = _category_of(fact["product_category"])
+    log_open = float(np.log1p(hours_open))
+    features = {
+        "channel": _category_of(fact["channel"]),
+        "campaign": _category_of(fact["campaign"], missing=NO_CAMPAIGN),
+        "country": _category_of(fact["country"], upper=True),
+        "product_category": product_category,
+        "sku": _category_of(fact["sku"], upper=True),
+        "assignee_type": _category_of(fact["assignee_type"], missing=UNASSIGNED),
+        "handler_id": _category_of(fact["handler_id"], missing=UNASSIGNED),
+        "customization_answer": answer,
+        "customization_category": product_category if needs_customization > 0 else "not_needed",
+        "message_detail": _detail_of(_string(fact["message"])),
+        "submitted_month": "0" if submitted_at is None else str(submitted_at.month),
+        "price_gap": 1.0 if gap_missing else min(max(gap, 0.0), MAX_PRICE_GAP),
+        "quote_vs_target": (
+            1.0 if math.isnan(quote_vs_target) else min(max(quote_vs_target, 0.0), 3.0)
+        ),
+        "quote_vs_list": (
+            (0.0 if math.isnan(quote_vs_list) else min(max(quote_vs_list, 0.0), 3.0))
+            if is_quoted
+            else 1.0
+        ),
+        "log_quantity": _log_count_of(fact["quantity"]),
+        "log_hours_open": log_open,
+        "log_hours_awaiting_contact": 0.0 if contacted else log_open,
+        "log_hours_since_touch": float(np.log1p(since_touch)),
+        "log_hours_to_first_contact": float(np.log1p(hours_to_contact)),
+        "is_price_gap_missing": float(gap_missing),
+        "is_quoted": float(is_quoted),
+        "is_quote_vs_target_missing": float(is_quoted and math.isnan(quote_vs_target)),
+        "needs_customization": needs_customization,
+        "is_contacted": float(contacted),
+        "has_company": float(has_company(_string(fact["company"]))),
+        "is_free_mail": float(is_free_mail(_string(fact["email"]))),
+        "log_prior_visit_days": _log_count_of(fact["prior_visit_days"]),
+        "log_prior_page_views": _log_count_of(fact["prior_page_views"]),
+        "log_prior_product_views": _log_count_of(fact["prior_product_views"]),
+        "log_prior_searches": _log_count_of(fact["prior_searches"]),
+        "log_buyer_prior_inquiries": _log_count_of(fact["buyer_prior_inquiries"]),
+        "log_buyer_prior_orders": _log_count_of(fact["buyer_prior_orders"]),
+        "log_buyer_prior_revenue": float(
+            np.log1p(max(_zero_if_nan(_number(fact["buyer_prior_revenue"])), 0.0) / 1000.0)
+        ),
+        "log_buyer_shipment_problems": _log_count_of(fact["buyer_shipment_problems"]),
+    }
+    return {name: features[name] for name in FEATURES}
 
 
 def is_free_mail(email: str | None) -> bool:
@@ -296,6 +381,10 @@ def as_warehouse_time(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         return moment
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _timestamps(values: pd.Series) -> np.ndarray:
@@ -334,3 +423,59 @@ def _flag(values: pd.Series) -> np.ndarray:
 def _log_count(values: pd.Series) -> np.ndarray:
     counts = np.nan_to_num(_numbers(values), nan=0.0)
     return np.log1p(np.clip(counts, 0.0, None))
+
+
+# --- one row (features_of_fact): each as the array helpers above treat one value ----------
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or value is pd.NA or value != value  # noqa: PLR0124
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    if _missing(value):
+        return None
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, str):
+        parsed = pd.to_datetime(value, utc=True, errors="coerce")
+        return None if parsed is pd.NaT else parsed.tz_localize(None).to_pydatetime()
+    return as_warehouse_time(value)
+
+
+def _hours_between(later: dt.datetime | None, earlier: dt.datetime | None) -> float:
+    if later is None or earlier is None:
+        return 0.0
+    return max((later - earlier) / dt.timedelta(hours=1), 0.0)
+
+
+def _number(value: Any) -> float:
+    if _missing(value) or isinstance(value, bool):
+        return math.nan if _missing(value) else float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _zero_if_nan(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
+
+
+def _string(value: Any) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _category_of(value: Any, *, upper: bool = False, missing: str = UNKNOWN) -> str:
+    if _missing(value):
+        return missing
+    name = str(value).strip()
+    return (name.upper() if upper else name.lower()) or missing
+
+
+def _flag_of(value: Any) -> float:
+    return float(not _missing(value) and bool(value == True))  # noqa: E712
+
+
+def _log_count_of(value: Any) -> float:
+    return float(np.log1p(max(_zero_if_nan(_number(value)), 0.0)))

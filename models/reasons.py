@@ -3,8 +3,8 @@ combination of the values it shows, and the JSON `lead_scores.reasons` holds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -21,6 +21,17 @@ def factor_texts(factor: str, features: pd.DataFrame, rows: np.ndarray | None = 
     the `rows` positions only)."""
     codes, texts = _phrased(factor, features, rows)
     return [texts[code] for code in codes.tolist()]
+
+
+def factor_text(factor: str, row: Mapping[str, Any]) -> str:
+    """`factor_texts` of one row of features given as a mapping (no DataFrame)."""
+
+    def column(name: str) -> np.ndarray:
+        value = row[name]
+        return np.asarray([value], dtype=object if isinstance(value, str) else "float64")
+
+    shown = [key.tolist()[0] for key in _display_keys(factor, column)]
+    return _PHRASES[factor](*shown)
 
 
 _MONTHS = ("", "January", "February", "March", "April", "May", "June", "July", "August",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from models.features import FACTORS
+from models.features import FACTORS, FEATURES
 
 SCORECARD_SCORER = "scorecard"
 SCORECARD_VERSION = "scorecard-v1"
@@ -33,6 +36,12 @@ class Scorecard:
         "message_detail": "2",
         "log_buyer_prior_orders": 0.0,
     }
+
+    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
+        """`factor_logits` of one row (the scorecard scores before there is a model: a frame
+        of one row will do)."""
+        base, effects = self.factor_logits(pd.DataFrame([row], columns=list(FEATURES)))
+        return float(base[0]), effects[0]
 
     def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         f = features

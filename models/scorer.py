@@ -3,16 +3,17 @@ their reasons (probability, 0-100 score, tier, the factors that move it most).""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from models.errors import NoChampionError
 from models.features import FACTORS
-from models.reasons import factor_texts
+from models.reasons import factor_text, factor_texts
 from models.registry import load_champion
 from models.scorecard import Scorecard
 from models.tiers import score_of, tiers_for
@@ -29,6 +30,10 @@ class Scorer(Protocol):
 
     def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(base logit per row, n x len(FACTORS) logit effects); logit = base + row sum."""
+        ...
+
+    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
+        """`factor_logits` of one row of features (a FEATURES mapping)."""
         ...
 
 
@@ -51,6 +56,12 @@ class ModelScorer:
         base = np.full(len(features), slope * model.intercept + offset)  # type: ignore[attr-defined]
         return base, model.factor_effects(features)  # type: ignore[attr-defined]
 
+    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
+        model = self.model
+        slope, offset = model.calibration  # type: ignore[attr-defined]
+        base = slope * model.intercept + offset  # type: ignore[attr-defined]
+        return base, model.factor_effects_row(row)  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -62,10 +73,18 @@ class Scores:
     reason_factors: np.ndarray  # n x REASONS_PER_SCORE factor indexes, largest effect first
     reason_points: np.ndarray  # n x REASONS_PER_SCORE: score points the factor adds (+) or costs
 
+    def row_reasons(self, features: Mapping[str, Any], row: int = 0) -> list[dict[str, object]]:
+        """`reasons` of row `row`, whose features are the mapping `features` (a FEATURES
+        mapping, as `score_row` scored)."""
+        return self._reasons(row, lambda factor: factor_text(factor, features))
+
     def reasons(self, features: pd.DataFrame, row: int) -> list[dict[str, object]]:
         """Row `row`'s reasons: factor, direction, points, the lost reason it speaks to, and
         a sentence for sales."""
         one = features.iloc[[row]]
+        return self._reasons(row, lambda factor: factor_texts(factor, one)[0])
+
+    def _reasons(self, row: int, text: Callable[[str], str]) -> list[dict[str, object]]:
         reasons = []
         for factor_index, points in zip(
             self.reason_factors[row], self.reason_points[row], strict=True
@@ -77,7 +96,7 @@ class Scores:
                     "direction": "raises" if points > 0 else "lowers",
                     "points": float(np.round(points, 1)),  # as reasons_json rounds
                     "lost_reason": factor.lost_reason,
-                    "text": factor_texts(factor.name, one)[0],
+                    "text": text(factor.name),
                 }
             )
         return reasons
@@ -101,7 +120,18 @@ def score_features(scorer: Scorer, features: pd.DataFrame) -> Scores:
     put back to what is ordinary (the training data's most common category, median value):
     neutralising it moves the score by exactly that, the stated way.
     """
-    base, effects = scorer.factor_logits(features)
+    return _scores(*scorer.factor_logits(features))
+
+
+def score_row(scorer: Scorer, row: Mapping[str, Any]) -> Scores:
+    """`score_features` of one row of features (models.features.features_of_fact's), as
+    the API scores an inquiry: the champion's effects without a DataFrame. Its reasons are
+    `Scores.row_reasons(row)`."""
+    base, effects = scorer.factor_logits_row(row)
+    return _scores(np.asarray([base]), effects[None, :])
+
+
+def _scores(base: np.ndarray, effects: np.ndarray) -> Scores:
     logit = base + effects.sum(axis=1)
     probability = _sigmoid(logit)
     without = _sigmoid(logit[:, None] - effects)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Annotated
 
 import duckdb
@@ -32,7 +32,7 @@ def role_for_key(api_keys: Mapping[str, str], presented: str) -> str | None:
     return role
 
 
-def get_current_role(
+async def get_current_role(
     request: Request, api_key: Annotated[str | None, Security(API_KEY_HEADER)]
 ) -> str:
     """The caller's role from its `X-API-Key`; 401 when the key is missing or unknown.
@@ -56,7 +56,7 @@ def get_current_role(
     return role
 
 
-def get_principal(
+async def get_principal(
     request: Request, api_key: Annotated[str | None, Security(API_KEY_HEADER)]
 ) -> Principal:
     """The caller: the person of the session cookie (RequestGuard found it), else the role
@@ -76,10 +76,10 @@ def get_principal(
                 detail=f"missing or wrong CSRF token: send the session's token in {CSRF_HEADER}",
             )
         return principal
-    return Principal(role=get_current_role(request, api_key))
+    return Principal(role=await get_current_role(request, api_key))
 
 
-def get_model(request: Request) -> Scorer:
+async def get_model(request: Request) -> Scorer:
     """What scores: the champion loaded at startup, or the cold-start scorecard."""
     scorer: Scorer | None = request.app.state.model
     if scorer is None:
@@ -135,10 +135,10 @@ def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
         connection.close()
 
 
-def require_roles(*allowed: str) -> Callable[[Principal], Principal]:
+def require_roles(*allowed: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only the given roles (and admin) through; 403 for the rest."""
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role != "admin" and principal.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

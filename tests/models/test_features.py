@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pytest
 import yaml  # type: ignore[import-untyped]
 
 from models.features import (
@@ -14,7 +16,9 @@ from models.features import (
     NUMERIC_FEATURES,
     PLACEHOLDER_VALUES,
     build_features,
+    fact_of_submission,
     facts_from_submissions,
+    features_of_fact,
     has_company,
     is_free_mail,
     message_detail,
@@ -115,3 +119,62 @@ def test_free_mail_domains_are_those_of_the_dbt_seed():
 def test_placeholder_values_are_those_dbt_treats_as_junk():
     project = yaml.safe_load((TRANSFORMS_DIR / "dbt_project.yml").read_text())
     assert set(project["vars"]["junk_identifier_values"]) == PLACEHOLDER_VALUES
+
+
+def _assert_rows_equal(rows: list[dict], frame: pd.DataFrame) -> None:
+    assert len(rows) == len(frame)
+    for name in FEATURES:
+        got = [row[name] for row in rows]
+        if name in NUMERIC_FEATURES:
+            np.testing.assert_allclose(got, frame[name].to_numpy(), rtol=1e-12, atol=1e-12,
+                                       err_msg=name)  # fmt: skip
+        else:
+            assert got == frame[name].astype(str).tolist(), name
+
+
+def test_one_row_in_plain_python_has_the_features_the_frame_gives(synthetic_warehouse):
+    # the API scores one inquiry with features_of_fact; training and batches use the frame:
+    # contacted, quoted, customised and untouched leads, at several moments each
+    with duckdb.connect(str(synthetic_warehouse), read_only=True) as connection:
+        moments = connection.execute(
+            "select inquiry_id, submitted_at + offset_ as as_of from fct_inquiries, "
+            "(values (interval 1 second), (interval 3 day), (interval 40 day)) as t(offset_) "
+            "using sample 3000 rows (reservoir, 7)"
+        ).df()
+        facts = facts_at(connection, moments)
+
+    assert (
+        facts["first_contacted_at"].notna().any() and facts["latest_quote_unit_price"].notna().any()
+    )
+    # this warehouse has no factory answers: give a third each a yes and a no
+    facts["customization_feasible"] = pd.array(
+        [(True, False, None)[index % 3] for index in range(len(facts))], dtype="boolean"
+    )
+    features = build_features(facts)
+    _assert_rows_equal([features_of_fact(row) for row in facts.to_dict("records")], features)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"company": None, "email": None, "message": None, "sku": None, "country": None},
+        {"company": " N/A ", "email": "Someone@QQ.com", "campaign": "expo_2026"},
+        {"target_unit_price": None, "list_unit_price": 0, "quantity": 0},
+        {"target_unit_price": 5000.0, "list_unit_price": 1000.0, "needs_customization": True},
+        {"assignee_type": "rep", "rep_id": "R-07", "customer_prior_orders": 3},
+        {"buyer_prior_revenue": -10.0, "prior_page_views": 12, "message": "项目需要，本月下单"},
+    ],
+)
+def test_a_submission_has_the_same_features_one_by_one_as_in_a_frame(changes):
+    submission = {
+        "submitted_at": pd.Timestamp("2026-03-31T15:30:00Z").to_pydatetime(),
+        "channel": "Own_Site", "product_category": "centrifugal_pumps", "sku": "sp40-100",
+        "country": "cn", "quantity": 20, "target_unit_price": 900.0,
+        "list_unit_price": 1000.0, "company": "Ningbo Pump Co.", "email": "zhang@np.cn",
+        "message": "price?",
+    } | changes  # fmt: skip
+
+    one = features_of_fact(fact_of_submission(submission))
+
+    _assert_rows_equal([one], build_features(facts_from_submissions([submission])))

@@ -17,7 +17,7 @@ from models.moments import facts_at
 from models.reasons import factor_texts, reasons_json
 from models.registry import load_champion
 from models.scorecard import Scorecard
-from models.scorer import ModelScorer, current_scorer, score_features
+from models.scorer import ModelScorer, current_scorer, score_features, score_row
 from models.tiers import tier_for, tiers_for
 
 SCORED_AT = dt.datetime(2025, 6, 30, 9, 0, tzinfo=dt.UTC)
@@ -167,3 +167,17 @@ def test_without_a_model_scores_come_from_the_flagged_scorecard(
 
     assert result.scorer == "scorecard" and result.scored > 0
     assert flags == [("scorecard", "scorecard-v1")]
+
+
+@pytest.mark.parametrize("scorer_kind", ["model", "scorecard"])
+def test_one_inquiry_scores_the_same_alone_as_in_a_batch(trained, scorer_kind):
+    # the API scores one row without a DataFrame (score_row); batches score frames
+    scorer = _scorer(trained, scorer_kind)
+    features = _open_features(trained[0])
+    batch = score_features(scorer, features)
+
+    for index, row in enumerate(features.to_dict("records")):
+        alone = score_row(scorer, row)
+        assert float(alone.probability[0]) == pytest.approx(batch.probability[index], abs=1e-12)
+        assert (alone.score[0], alone.tier[0]) == (batch.score[index], batch.tier[index])
+        assert alone.row_reasons(row) == batch.reasons(features, index)
