@@ -74,8 +74,11 @@ QUEUE_COLUMNS = """
     model_version      varchar not null,
     events_through     timestamp,           -- newest landing among the inquiry's events
     scored_at          timestamp not null,  -- UTC
-    as_of              timestamp            -- UTC, the moment the score describes
+    as_of              timestamp,           -- UTC, the moment the score describes
+    rank               integer not null     -- 1: the likeliest to convert (QUEUE_ORDER)
 """
+QUEUE_ORDER = "probability desc, submitted_at, inquiry_id"
+"""The queue's ranking; published as `rank`, so a page is a top-N on one integer."""
 
 QUEUE_SQL = """
 with
@@ -304,7 +307,11 @@ def publish_queue_rows(rows: pa.Table, home: Path, details: pa.Table | None = No
             with contextlib.closing(duckdb.connect(str(path))) as target:
                 target.execute(f"create table {QUEUE_TABLE} ({QUEUE_COLUMNS})")
                 target.register("published_queue", rows)
-                target.execute(f"insert into {QUEUE_TABLE} by name select * from published_queue")
+                target.execute(
+                    f"insert into {QUEUE_TABLE} by name select *, "
+                    f"row_number() over (order by {QUEUE_ORDER}) as rank "
+                    "from published_queue order by rank"
+                )
                 target.unregister("published_queue")
                 target.execute(f"create table {DETAILS_TABLE} ({DETAILS_COLUMNS})")
                 if details is not None:
@@ -412,20 +419,15 @@ class ServingReader:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the current publication (FileNotFoundError when there is none)."""
+        return self.cursor_and_key()[0]
+
+    def cursor_and_key(self) -> tuple[duckdb.DuckDBPyConnection, tuple[str | None, str | None]]:
+        """`cursor()`, and which publication it reads: (marts file, queue file). A
+        publication never changes, so what was read from one key may be kept under it."""
         with self._lock:
             self._refresh()
-            assert self._connection is not None
-            cursor = self._connection.cursor()
-        cursor.execute(f"set search_path = '{self._search_path()}'")
-        return cursor
-
-    def _search_path(self) -> str:
-        schemas = []
-        if self.publication is not None and self.publication.queue:
-            schemas.append("queue.main")
-        if self.publication is not None and self.publication.marts:
-            schemas.append("marts.main")
-        return ",".join(schemas) or "memory.main"
+            assert self._connection is not None and self._key is not None
+            return self._connection.cursor(), self._key
 
     def _refresh(self) -> None:
         pointer = serving_dir(self.home) / POINTER
@@ -470,6 +472,18 @@ class ServingReader:
                 if name:
                     quoted = str(directory / name).replace("'", "''")
                     connection.execute(f"attach '{quoted}' as {alias} (read_only)")
+            # every table under its own name in the default schema, the queue's over the
+            # marts' (a cursor would otherwise set a search path on every request)
+            tables = connection.execute(
+                "select database_name, table_name from duckdb_tables() "
+                "where database_name in ('marts', 'queue') and schema_name = 'main' "
+                "order by database_name = 'queue'"
+            ).fetchall()
+            for database, table in tables:
+                connection.execute(
+                    f'create or replace view memory.main."{table}" as '
+                    f'select * from {database}.main."{table}"'
+                )
             connection.execute("set enable_external_access = false")
             connection.execute("set lock_configuration = true")
         except BaseException:

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,7 @@ class Users:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as connection:
             connection.execute("pragma journal_mode = wal")  # kept by the file from now on
@@ -299,7 +301,13 @@ class Users:
         """The live session of a cookie's token, or None (unknown, expired, disabled)."""
         if not token:
             return None
-        with self._connect() as connection:
+        # on this thread's own connection: asked on every signed-in request
+        if not hasattr(self._local, "connection"):
+            self._local.connection = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=True
+            )
+            self._local.connection.row_factory = sqlite3.Row
+        with contextlib.nullcontext(self._local.connection) as connection:
             row = connection.execute(
                 "select u.*, s.csrf_token, s.expires_at from sessions as s "
                 "join users as u using (username) "

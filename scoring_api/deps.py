@@ -96,7 +96,8 @@ def get_warehouse(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
     reader = request.app.state.serving
     if reader is not None and reader.available():
         try:
-            cursor = reader.cursor()
+            cursor, key = reader.cursor_and_key()
+            request.state.publication = (str(reader.home), *key)
         except (duckdb.Error, OSError) as error:
             logger.warning("cannot open the published warehouse: %s", error)
             raise HTTPException(

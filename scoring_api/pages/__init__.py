@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import duckdb
+import jinja2
 import orjson
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,10 +37,17 @@ from scoring_api.auth import (
 from scoring_api.deps import get_warehouse
 from scoring_api.pages import i18n
 from scoring_api.routes.actions import ActionIn, record_action
-from scoring_api.routes.leads import QueueFilter, read_lead_row, read_queue
+from scoring_api.routes.leads import QueueFilter, publication_of, read_lead_row, read_queue
 from scoring_api.routes.team import team_view
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# the templates ship with the package: no need to look at their files on every render
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        auto_reload=False,
+    )
+)
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_COOKIE = "leadflow_login"
 PAGE_SIZE = 50
@@ -272,9 +280,10 @@ def queue_page(
                 published=published,
                 limit=PAGE_SIZE,
                 offset=(page - 1) * PAGE_SIZE,
+                publication=publication_of(request),
             )
             leads, total = result.leads, result.total
-            options = _filter_options(cursor, published)
+            options = _filter_options(request, cursor, published)
         except HTTPException:
             unavailable = True
     first = (page - 1) * PAGE_SIZE + 1
@@ -297,7 +306,19 @@ def queue_page(
     )
 
 
-def _filter_options(cursor: duckdb.DuckDBPyConnection, published: bool) -> dict[str, list[str]]:
+_OPTIONS: dict[str, dict[str, list[str]]] = {}
+"""The filter options of the last published queue read, by its file name: a publication
+never changes, and the page is asked for far more often than a queue is published."""
+
+
+def _filter_options(
+    request: Request, cursor: duckdb.DuckDBPyConnection, published: bool
+) -> dict[str, list[str]]:
+    reader = request.app.state.serving
+    publication = reader.publication if published and reader is not None else None
+    key = publication.queue if publication is not None else None
+    if key is not None and key in _OPTIONS:
+        return _OPTIONS[key]
     table = "lead_queue" if published else "stg_web__inquiries"
     options = {}
     for column in ("channel", "product_category"):
@@ -305,6 +326,9 @@ def _filter_options(cursor: duckdb.DuckDBPyConnection, published: bool) -> dict[
             f"select distinct {column} from {table} where {column} is not null order by 1"
         ).fetchall()
         options[column] = [row[0] for row in rows]
+    if key is not None:
+        _OPTIONS.clear()
+        _OPTIONS[key] = options
     return options
 
 

@@ -4,6 +4,10 @@ leads their role may see (scoring_api/auth.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -11,7 +15,7 @@ import duckdb
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
-from leadflow.serving import DETAILS_FIELDS, DETAILS_TABLE, QUEUE_SQL, QUEUE_TABLE
+from leadflow.serving import DETAILS_FIELDS, DETAILS_TABLE, QUEUE_ORDER, QUEUE_SQL, QUEUE_TABLE
 from scoring_api.auth import Principal
 from scoring_api.deps import PrincipalDep, WarehouseDep
 from scoring_api.errors import refusals
@@ -25,23 +29,22 @@ router = APIRouter(
     responses=refusals(401, 403, 422, 503),
 )
 
-ORDER = "order by probability desc, submitted_at, inquiry_id"
+ORDER = "order by rank"
 _DUE = """
     submitted_at + to_seconds(cast(3600 * case tier
         when 'A' then $due_a when 'B' then $due_b when 'C' then $due_c when 'D' then $due_d
     end as bigint))"""
-QUEUED = f"""
-select *, {_DUE} as follow_up_due_at,
-       coalesce(first_contacted_at is null and {_DUE} < $now, false) as overdue
-from {QUEUE_TABLE}
-"""
-"""The published queue with each lead's follow-up deadline (parameters: $due_<tier> hours,
-null for none, and $now)."""
+OVERDUE = f"coalesce(first_contacted_at is null and {_DUE} < $now, false)"
+"""Whether a queue row's follow-up deadline has passed with nobody contacting the buyer
+(parameters: $due_<tier> hours, null for none, and $now), to filter on. A page's rows get
+theirs in Python (with_deadline): in a query's projection DuckDB computed it for every
+row of the queue, not only the page's."""
 
 FROM_WAREHOUSE = f"""
 with
 {QUEUE_TABLE} as (
-    select * from ({QUEUE_SQL})
+    select *, row_number() over (order by {QUEUE_ORDER}) as rank
+    from ({QUEUE_SQL})
     where inquiry_id in (select inquiry_id from fct_inquiries where is_open)
 ),
 {DETAILS_TABLE} as (select {DETAILS_FIELDS} from stg_web__inquiries)
@@ -88,11 +91,36 @@ class QueueFilter:
             parameters["mine_rep"] = principal.rep_id
             parameters["mine_distributor"] = principal.distributor_id
         if self.overdue is not None:
-            conditions.append("overdue" if self.overdue else "not overdue")
+            conditions.append(OVERDUE if self.overdue else f"not {OVERDUE}")
         if self.max_age_hours is not None:
             conditions.append("submitted_at >= $now - to_seconds(cast($max_age as bigint))")
             parameters["max_age"] = self.max_age_hours * 3600
         return " and ".join(f"({condition})" for condition in conditions), parameters
+
+
+class _Memo:
+    """The last `size` pages read, by publication and question: a publication never
+    changes, and reps reload their queue far more often than `leadflow run` publishes."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, read: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._pages:
+                self._pages.move_to_end(key)
+                return self._pages[key]
+        value = read()
+        with self._lock:
+            self._pages[key] = value
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return value
+
+
+_PAGES = _Memo()
 
 
 @dataclass(frozen=True)
@@ -102,7 +130,7 @@ class QueuePage:
 
 
 def deadline_parameters(hours: dict[str, float], now: dt.datetime) -> dict[str, Any]:
-    """The parameters of QUEUED: each tier's follow-up hours (None: no deadline), and now."""
+    """The parameters of OVERDUE: each tier's follow-up hours (None: no deadline), and now."""
     return {
         **{f"due_{tier.lower()}": hours.get(tier) for tier in "ABCD"},
         "now": now.astimezone(dt.UTC).replace(tzinfo=None),
@@ -119,34 +147,63 @@ def read_queue(
     limit: int = 50,
     offset: int = 0,
     now: dt.datetime | None = None,
+    publication: Hashable | None = None,
 ) -> QueuePage:
-    """A page of the open leads `principal` may see, narrowed by `queue_filter`, ranked."""
+    """A page of the open leads `principal` may see, narrowed by `queue_filter`, ranked.
+    `publication`, the identity of the published state `cursor` reads (get_warehouse's
+    `request.state.publication`), keeps the page to answer the same question again."""
     where, parameters = queue_filter.sql(principal)
     parameters |= deadline_parameters(hours, now or dt.datetime.now(dt.UTC))
     prefix = "" if published else FROM_WAREHOUSE
-    query = f"""
-    {prefix}
-    select *, count(*) over () as total
-    from ({QUEUED})
-    where {where}
-    {ORDER}
-    limit $limit offset $offset
-    """
-    try:
-        relation = cursor.execute(query, parameters | {"limit": limit, "offset": offset})
+    # a top-N on the published rank, and a count only when the page does not tell it: a
+    # window count over the whole queue cost more than the page itself
+    query = (
+        f"{prefix} select * from {QUEUE_TABLE} where {where} {ORDER} limit $limit offset $offset"
+    )
+    page_parameters = _used(parameters, query) | {"limit": limit, "offset": offset}
+
+    def read() -> tuple[list[dict[str, Any]], int]:
+        relation = cursor.execute(query, page_parameters)
         columns = [column[0] for column in relation.description]
         rows = [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
-        total = rows[0]["total"] if rows else 0
-        if not rows and offset > 0:  # past the last page: say how many there are
-            counted = f"{prefix} select count(*) from ({QUEUED}) where {where}"
-            total = cursor.execute(counted, parameters).fetchone()[0]
+        if rows and len(rows) < limit:
+            return rows, offset + len(rows)
+        counted = f"{prefix} select count(*) from {QUEUE_TABLE} where {where}"
+        return rows, cursor.execute(counted, _used(parameters, counted)).fetchone()[0]
+
+    try:
+        if publication is None or "$now" in query:  # a filter that moves with the clock
+            rows, total = read()
+        else:
+            key = (publication, query, tuple(sorted(page_parameters.items())))
+            rows, total = _PAGES.get(key, read)
     except duckdb.CatalogException as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="no lead scores yet: run `leadflow score` after `leadflow train` "
             "(`leadflow run` scores as events land)",
         ) from error
-    return QueuePage(total=total, leads=rows)
+    now_utc = parameters["now"]
+    return QueuePage(total=total, leads=[with_deadline(dict(row), hours, now_utc) for row in rows])
+
+
+def with_deadline(row: dict[str, Any], hours: dict[str, float], now: dt.datetime) -> dict[str, Any]:
+    """`row` with its follow_up_due_at and overdue (as OVERDUE decides it); `now` is naive
+    UTC, as the warehouse keeps time."""
+    due_hours = hours.get(row["tier"])
+    due = (
+        None
+        if due_hours is None or row["submitted_at"] is None
+        else row["submitted_at"] + dt.timedelta(seconds=math.floor(3600 * due_hours + 0.5))
+    )
+    row["follow_up_due_at"] = due
+    row["overdue"] = bool(due is not None and row["first_contacted_at"] is None and due < now)
+    return row
+
+
+def _used(parameters: dict[str, Any], query: str) -> dict[str, Any]:
+    """The parameters `query` names (DuckDB refuses any it does not)."""
+    return {name: value for name, value in parameters.items() if f"${name}" in query}
 
 
 def read_lead_row(
@@ -160,17 +217,16 @@ def read_lead_row(
 ) -> dict[str, Any] | None:
     """One open lead with its details, or None when it is not in the queue or is not
     `principal`'s to see (the two are not told apart: guessing ids reveals nothing)."""
-    parameters = deadline_parameters(hours, now or dt.datetime.now(dt.UTC))
+    now_utc = deadline_parameters(hours, now or dt.datetime.now(dt.UTC))["now"]
     prefix = "" if published else FROM_WAREHOUSE
     query = f"""
     {prefix}
     select q.*, d.* exclude (inquiry_id)
-    from ({QUEUED}) as q
+    from (select * from {QUEUE_TABLE} where inquiry_id = $inquiry_id) as q
     left join {DETAILS_TABLE} as d using (inquiry_id)
-    where q.inquiry_id = $inquiry_id
     """
     try:
-        relation = cursor.execute(query, parameters | {"inquiry_id": inquiry_id})
+        relation = cursor.execute(query, {"inquiry_id": inquiry_id})
     except duckdb.CatalogException as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -181,7 +237,7 @@ def read_lead_row(
     row = relation.fetchone()
     if row is None:
         return None
-    lead = dict(zip(columns, row, strict=True))
+    lead = with_deadline(dict(zip(columns, row, strict=True)), hours, now_utc)
     return lead if principal.may_see(lead) else None
 
 
@@ -205,6 +261,11 @@ def lead_out(row: dict[str, Any], model: type[LeadOut] = LeadOut) -> LeadOut:
 
 def _published(request: Request) -> bool:
     return getattr(request.state, "source", None) == "serving"
+
+
+def publication_of(request: Request) -> Hashable | None:
+    """Which publication the request's cursor reads (None: the warehouse itself)."""
+    return getattr(request.state, "publication", None) if _published(request) else None
 
 
 @router.get("")
@@ -248,6 +309,7 @@ def list_leads(
         published=_published(request),
         limit=limit,
         offset=offset,
+        publication=publication_of(request),
     )
     leads = [lead_out(row) for row in page.leads]
     return LeadsOut(count=len(leads), total=page.total, offset=offset, limit=limit, leads=leads)

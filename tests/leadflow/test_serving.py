@@ -198,3 +198,34 @@ def test_live_staging_refuses_a_model_without_the_live_bound() -> None:
     del compiled["stg_web__searches"]
     with pytest.raises(LiveStagingError, match="stg_web__searches"):
         compile_live_staging(compiled)
+
+
+def test_the_api_answers_from_the_newest_publication_not_a_kept_page_of_an_older_one(
+    warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # pages are kept by publication (scoring_api/routes/leads.py _PAGES): a new
+    # publication is a new question, answered from its own file
+    from fastapi.testclient import TestClient
+
+    from scoring_api.main import create_app
+
+    key = "lf_sales_" + "k" * 24
+    publish_marts(warehouse, tmp_path)
+    publish_queue(warehouse, tmp_path, QUEUE.format(n=3))
+    app = create_app(
+        warehouse_path=tmp_path / "warehouse.duckdb",
+        registry_dir=tmp_path / "registry",
+        api_keys={key: "sales"},
+        serving_home=tmp_path,
+        serving_only=True,
+    )
+    with TestClient(app) as client:
+
+        def queue() -> tuple[int, list[str]]:
+            body = client.get("/v1/leads", params={"limit": 2}, headers={"X-API-Key": key})
+            assert body.status_code == 200, body.text
+            return body.json()["total"], [lead["inquiry_id"] for lead in body.json()["leads"]]
+
+        assert queue() == queue() == (3, ["INQ3", "INQ2"])
+        publish_queue(warehouse, tmp_path, QUEUE.format(n=5))
+        assert queue() == (5, ["INQ5", "INQ4"])
