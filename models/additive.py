@@ -165,8 +165,10 @@ class AdditiveModel:
                 )
             else:
                 x = float(value)
-                basis = [x, *(max(x - knot, 0.0) for knot in knots)]
-                effect = float(np.asarray(basis) @ slopes) - self.numeric_offsets[name]
+                effect = x * slopes[0]
+                for knot, hinge_slope in zip(knots, slopes[1:], strict=True):
+                    effect += max(x - knot, 0.0) * hinge_slope
+                effect -= self.numeric_offsets[name]
             summed[factor] += effect
         slope, _ = self.calibration
         return slope * np.asarray(summed)
@@ -188,7 +190,8 @@ class AdditiveModel:
                 tables.append((name, factor_index[FACTOR_OF[name]], lookup, None, None))
             else:
                 knots = self.knots[name].tolist()
-                tables.append((name, factor_index[FACTOR_OF[name]], {}, self.slopes[name], knots))
+                slopes = self.slopes[name].tolist()
+                tables.append((name, factor_index[FACTOR_OF[name]], {}, slopes, knots))
         return tables
 
     def reference_features(self) -> pd.DataFrame:

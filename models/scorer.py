@@ -3,6 +3,7 @@ their reasons (probability, 0-100 score, tier, the factors that move it most).""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from models.features import FACTORS
 from models.reasons import factor_text, factor_texts
 from models.registry import load_champion
 from models.scorecard import Scorecard
-from models.tiers import score_of, tiers_for
+from models.tiers import score_of, tier_for, tiers_for
 
 REASONS_PER_SCORE = 3
 MODEL_SCORER = "model"
@@ -128,7 +129,18 @@ def score_row(scorer: Scorer, row: Mapping[str, Any]) -> Scores:
     the API scores an inquiry: the champion's effects without a DataFrame. Its reasons are
     `Scores.row_reasons(row)`."""
     base, effects = scorer.factor_logits_row(row)
-    return _scores(np.asarray([base]), effects[None, :])
+    # _scores for one row, in plain Python: numpy's fixed cost per call was most of it
+    logit = base + float(effects.sum())
+    probability = _sigmoid_of(logit)
+    points = [100.0 * (probability - _sigmoid_of(logit - effect)) for effect in effects.tolist()]
+    top = sorted(range(len(points)), key=lambda index: -abs(points[index]))[:REASONS_PER_SCORE]
+    return Scores(
+        probability=np.asarray([probability]),
+        score=np.asarray([round(probability * 100)], dtype="int64"),
+        tier=np.asarray([tier_for(probability)], dtype=object),
+        reason_factors=np.asarray([top], dtype="int64"),
+        reason_points=np.asarray([[points[index] for index in top]]),
+    )
 
 
 def _scores(base: np.ndarray, effects: np.ndarray) -> Scores:
@@ -136,11 +148,8 @@ def _scores(base: np.ndarray, effects: np.ndarray) -> Scores:
     probability = _sigmoid(logit)
     without = _sigmoid(logit[:, None] - effects)
     points = 100.0 * (probability[:, None] - without)
-    k = min(REASONS_PER_SCORE, points.shape[1])
-    top = np.argpartition(-np.abs(points), k - 1, axis=1)[:, :k]
-    top_points = np.take_along_axis(points, top, axis=1)
-    order = np.argsort(-np.abs(top_points), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
+    # the largest effects first, equal ones in FACTORS order (as score_row orders them)
+    top = np.argsort(-np.abs(points), axis=1, kind="stable")[:, :REASONS_PER_SCORE]
     return Scores(
         probability=probability,
         score=score_of(probability),
@@ -148,6 +157,10 @@ def _scores(base: np.ndarray, effects: np.ndarray) -> Scores:
         reason_factors=top,
         reason_points=np.take_along_axis(points, top, axis=1),
     )
+
+
+def _sigmoid_of(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
