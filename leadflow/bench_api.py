@@ -12,6 +12,7 @@ is answers per second; latency quantiles are per request.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import secrets
 import shutil
@@ -19,12 +20,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import httpx
+import orjson
 from rich.console import Console
 
 from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
@@ -49,32 +52,53 @@ def _quantile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def load(
-    base: str,
-    send: Callable[[httpx.Client], httpx.Response],
-    *,
-    seconds: float,
-    connections: int,
-    headers: dict[str, str],
-) -> dict[str, Any]:
-    """`connections` threads sending `send` for `seconds`: rate, latency, failures."""
+@dataclass(frozen=True)
+class Request:
+    """One kind of request the load sends, again and again."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None  # JSON
+
+
+def load(base: str, request: Request, *, seconds: float, connections: int) -> dict[str, Any]:
+    """`connections` threads sending `request` for `seconds`: rate, latency, failures.
+
+    Each thread keeps one connection of the standard library's `http.client`: the load
+    shares the machine's cores with the server, and a heavier client (httpx took about
+    three times the CPU per request) slowed the server it measured."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    payload = orjson.dumps(request.body) if request.body is not None else None
+    headers = {**request.headers, **({"Content-Type": "application/json"} if payload else {})}
     latencies: list[list[float]] = [[] for _ in range(connections)]
     failures = [0] * connections
     start = threading.Barrier(connections + 1)
     stop = threading.Event()
 
     def work(index: int) -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            send(client)  # the connection is open before the clock starts
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+
+        def send() -> bool:
+            connection.request(request.method, request.path, body=payload, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status == 200
+
+        try:
+            send()  # the connection is open before the clock starts
             start.wait()
             while not stop.is_set():
                 began = time.perf_counter()
                 try:
-                    ok = send(client).status_code == 200
-                except httpx.HTTPError:
+                    ok = send()
+                except (OSError, http.client.HTTPException):
                     ok = False
+                    connection.close()  # reconnects on the next request
                 latencies[index].append(time.perf_counter() - began)
                 failures[index] += 0 if ok else 1
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
@@ -175,23 +199,18 @@ def bench_api(
             key = {"X-API-Key": sales_key}
             cookie = {"Cookie": f"leadflow_session={token}"}
             runs = {
-                "bare": (lambda c: c.get("/health"), {}),
-                "score": (lambda c: c.post("/v1/score", json=SCORE_BODY), key),
-                "leads": (lambda c: c.get("/v1/leads", params={"limit": 50}), key),
+                "bare": Request("GET", "/health"),
+                "score": Request("POST", "/v1/score", key, SCORE_BODY),
+                "leads": Request("GET", "/v1/leads?limit=50", key),
                 # a filter that moves with the clock is never answered from the pages kept
                 # per publication: what every first read of a new publication costs
-                "leads_uncached": (
-                    lambda c: c.get("/v1/leads", params={"limit": 50, "max_age_hours": 87600}),
-                    key,
-                ),
-                "queue_page": (lambda c: c.get("/queue"), cookie),
+                "leads_uncached": Request("GET", "/v1/leads?limit=50&max_age_hours=87600", key),
+                "queue_page": Request("GET", "/queue", cookie),
             }
             measured = {}
-            for name, (send, headers) in runs.items():
+            for name, request in runs.items():
                 console.log(f"{name}: {connections} connections for {seconds:g} s")
-                measured[name] = load(
-                    base, send, seconds=seconds, connections=connections, headers=headers
-                )
+                measured[name] = load(base, request, seconds=seconds, connections=connections)
         bare, score = measured["bare"], measured["score"]
         return {
             "bench": "api",

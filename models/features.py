@@ -316,7 +316,7 @@ def features_of_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
     else:
         answer = "awaiting" if needs_customization > 0 else "not_needed"
     product_category = _category_of(fact["product_category"])
-    log_open = float(np.log1p(hours_open))
+    log_open = math.log1p(hours_open)
     features = {
         "channel": _category_of(fact["channel"]),
         "campaign": _category_of(fact["campaign"], missing=NO_CAMPAIGN),
@@ -341,8 +341,8 @@ def features_of_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
         "log_quantity": _log_count_of(fact["quantity"]),
         "log_hours_open": log_open,
         "log_hours_awaiting_contact": 0.0 if contacted else log_open,
-        "log_hours_since_touch": float(np.log1p(since_touch)),
-        "log_hours_to_first_contact": float(np.log1p(hours_to_contact)),
+        "log_hours_since_touch": math.log1p(since_touch),
+        "log_hours_to_first_contact": math.log1p(hours_to_contact),
         "is_price_gap_missing": float(gap_missing),
         "is_quoted": float(is_quoted),
         "is_quote_vs_target_missing": float(is_quoted and math.isnan(quote_vs_target)),
@@ -356,8 +356,8 @@ def features_of_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
         "log_prior_searches": _log_count_of(fact["prior_searches"]),
         "log_buyer_prior_inquiries": _log_count_of(fact["buyer_prior_inquiries"]),
         "log_buyer_prior_orders": _log_count_of(fact["buyer_prior_orders"]),
-        "log_buyer_prior_revenue": float(
-            np.log1p(max(_zero_if_nan(_number(fact["buyer_prior_revenue"])), 0.0) / 1000.0)
+        "log_buyer_prior_revenue": math.log1p(
+            max(_zero_if_nan(_number(fact["buyer_prior_revenue"])), 0.0) / 1000.0
         ),
         "log_buyer_shipment_problems": _log_count_of(fact["buyer_shipment_problems"]),
     }
@@ -478,4 +478,4 @@ def _flag_of(value: Any) -> float:
 
 
 def _log_count_of(value: Any) -> float:
-    return float(np.log1p(max(_zero_if_nan(_number(value)), 0.0)))
+    return math.log1p(max(_zero_if_nan(_number(value)), 0.0))

@@ -3,6 +3,7 @@ combination of the values it shows, and the JSON `lead_scores.reasons` holds."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +27,7 @@ def factor_texts(factor: str, features: pd.DataFrame, rows: np.ndarray | None = 
 def factor_text(factor: str, row: Mapping[str, Any]) -> str:
     """`factor_texts` of one row of features given as a mapping (no DataFrame)."""
 
-    def column(name: str) -> np.ndarray:
-        value = row[name]
-        return np.asarray([value], dtype=object if isinstance(value, str) else "float64")
-
-    shown = [key.tolist()[0] for key in _display_keys(factor, column)]
-    return _PHRASES[factor](*shown)
+    return _PHRASES[factor](*_display_keys(factor, row.__getitem__, one=True))
 
 
 _MONTHS = ("", "January", "February", "March", "April", "May", "June", "July", "August",
@@ -92,19 +88,23 @@ def _season(month: str) -> str:
     return f"submitted in {_MONTHS[number]}" if 1 <= number <= 12 else "submission month unknown"
 
 
-def _display_keys(factor: str, column: Callable[[str], np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The values a factor's sentence shows, one array each, rounded as they are shown."""
+def _display_keys(
+    factor: str, column: Callable[[str], Any], *, one: bool = False
+) -> tuple[Any, ...]:
+    """The values a factor's sentence shows, one array each, rounded as they are shown; or,
+    `one`, the values of one row (`column` gives a value, not an array)."""
 
-    def whole(values: np.ndarray) -> np.ndarray:
-        return np.rint(values).astype("int64")
+    def whole(values: Any) -> Any:
+        # round half to even, as np.rint
+        return round(values) if one else np.rint(values).astype("int64")
 
-    def number(name: str) -> np.ndarray:
-        return np.asarray(column(name), dtype="float64")
+    def number(name: str) -> Any:
+        return float(column(name)) if one else np.asarray(column(name), dtype="float64")
 
-    def count(name: str) -> np.ndarray:
-        return np.expm1(number(name))
+    def count(name: str) -> Any:
+        return math.expm1(number(name)) if one else np.expm1(number(name))
 
-    def flag(name: str) -> np.ndarray:
+    def flag(name: str) -> Any:
         return number(name) > 0
 
     if factor == "price":
