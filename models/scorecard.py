@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from models.features import FACTORS, FEATURES
+from models.features import FACTORS
 
 SCORECARD_SCORER = "scorecard"
 SCORECARD_VERSION = "scorecard-v1"
@@ -38,10 +39,25 @@ class Scorecard:
     }
 
     def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
-        """`factor_logits` of one row (the scorecard scores before there is a model: a frame
-        of one row will do)."""
-        base, effects = self.factor_logits(pd.DataFrame([row], columns=list(FEATURES)))
-        return float(base[0]), effects[0]
+        """`factor_logits` of one row, in plain Python (the same rules, held equal to the
+        frame's by tests/models/test_score.py)."""
+        gap = row["price_gap"]
+        price = 2 if gap >= 0.9 else 1 if gap >= 0.75 else -2 if gap < 0.6 else 0
+        detail = row["message_detail"]
+        points = {
+            "price": price if row["is_price_gap_missing"] == 0 else 0,
+            "quote": -2 if row["quote_vs_target"] > 1.15 else 0,
+            "customization": {"infeasible": -4, "awaiting": -1}.get(row["customization_answer"], 0),
+            "follow_up": -2 if math.expm1(row["log_hours_awaiting_contact"]) > 48 else 0,
+            "buyer_intent": (
+                (row["has_company"] > 0)
+                - (row["is_free_mail"] > 0)
+                + (1 if detail == "3" else -1 if detail == "0" else 0)
+            ),
+            "buyer_history": 2 if row["log_buyer_prior_orders"] > 0 else 0,
+        }
+        effects = [SCORECARD_POINT * float(points.get(factor.name, 0)) for factor in FACTORS]
+        return BASE_RATE_LOGIT, np.asarray(effects)
 
     def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         f = features
