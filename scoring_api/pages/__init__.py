@@ -97,6 +97,7 @@ def render(
             "user": principal,
             "csrf_field": CSRF_FIELD,
             "lost_reason_label": lambda value: i18n.label(i18n.LOST_REASONS, language, value),
+            "reason_text": lambda text: i18n.reason_text(text, language),
             "channel_label": lambda value: i18n.label(i18n.CHANNELS, language, value),
             "product_label": lambda value: i18n.label(i18n.PRODUCTS, language, value),
             "switch_language": _with_query(request, lang="en" if language == "zh-CN" else "zh-CN"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 LANGUAGE_COOKIE = "leadflow_lang"
@@ -194,3 +197,101 @@ def label(vocabulary: dict[str, tuple[str, str]], language: str, value: str | No
         return "—"
     words = vocabulary.get(value)
     return words[0 if language == "zh-CN" else 1] if words else value
+
+
+# --- a score's reasons -------------------------------------------------------------------
+# models/reasons.py phrases each reason in English (the API's and the batch's text); a page
+# in Chinese says the same in Chinese. Each pattern matches one of its sentences whole; a
+# sentence none matches (a phrase added there and not here) is shown as it is.
+
+_DETAIL = {
+    "no message": "无留言",
+    "one-line message": "一句话留言",
+    "specific request (quantity, delivery)": "具体需求（数量、交期）",
+    "describes a project or timeline": "描述了项目或时间",
+}
+
+
+def _product(words: str) -> str:
+    return label(PRODUCTS, "zh-CN", words.replace(" ", "_"))
+
+
+def _source(channel: str, country: str, campaign: str | None) -> str:
+    text = f"来自 {country} 的{label(CHANNELS, 'zh-CN', channel)}询盘"
+    return text + (f"（活动 {campaign}）" if campaign else "")
+
+
+_REASONS_ZH: tuple[tuple[re.Pattern[str], Callable[..., str]], ...] = tuple(
+    (re.compile(f"^{pattern}$"), phrase)
+    for pattern, phrase in (
+        (r"no target price given", lambda: "客户未给目标价"),
+        (r"target price at or above our list price", lambda: "目标价不低于我方标价"),
+        (r"target price (-?\d+) % below our list price", lambda n: f"目标价比我方标价低 {n}%"),
+        (r"not quoted yet", lambda: "尚未报价"),
+        (r"quoted at (-?\d+) % of list price", lambda n: f"报价为标价的 {n}%"),
+        (
+            r"latest quote ([+-]\d+) % vs the buyer's target price",
+            lambda n: f"最新报价比客户目标价 {n}%",
+        ),
+        (r"the factory answered the customisation is not feasible", lambda: "工厂答复无法定制"),
+        (r"the factory confirmed the customisation", lambda: "工厂确认可以定制"),
+        (
+            r"needs customisation \((.+)\); the factory has not answered yet",
+            lambda line: f"需要定制（{_product(line)}），工厂尚未答复",
+        ),
+        (r"standard product, no customisation", lambda: "标准产品，无需定制"),
+        (r"no contact (\d+) h after submission", lambda h: f"提交 {h} 小时后仍未联系"),
+        (r"no sales touch for (\d+) days", lambda d: f"已 {d} 天无销售跟进"),
+        (r"first contact (\d+) h after submission", lambda h: f"提交 {h} 小时后首次联系"),
+        (r"not assigned to a rep or distributor yet", lambda: "尚未分配给销售或经销商"),
+        (r"handled by rep (.+)", lambda who: f"由销售 {who} 跟进"),
+        (r"handled by distributor (.+)", lambda who: f"由经销商 {who} 跟进"),
+        (
+            r"(no message|one-line message|specific request \(quantity, delivery\)|"
+            r"describes a project or timeline), (company named|no company named), "
+            r"(free-mail address|no free-mail address)",
+            lambda detail, company, mail: "，".join(
+                (
+                    _DETAIL[detail],
+                    "留了公司名" if company == "company named" else "未留公司名",
+                    "免费邮箱" if mail == "free-mail address" else "非免费邮箱",
+                )
+            ),
+        ),
+        (r"new buyer, no earlier orders", lambda: "新客户，无历史订单"),
+        (
+            r"repeat buyer: (\d+) earlier orders(?:, (\d+) shipment problems)?",
+            lambda orders, problems: (
+                f"老客户：历史订单 {orders} 笔" + (f"，物流问题 {problems} 次" if problems else "")
+            ),
+        ),
+        (r"(\S+) inquiry from (\S+)(?: via (.+))?", _source),
+        (
+            r"submitted in (January|February|March|April|May|June|July|August|September|"
+            r"October|November|December)",
+            lambda month: f"{_MONTH_NUMBERS[month]} 月提交",
+        ),
+        (r"submission month unknown", lambda: "提交月份未知"),
+        # the product factor last: "{sku} ({product line})" would match other sentences too
+        (r"(\S+) \(([a-z ]+)\)", lambda sku, line: f"{sku}（{_product(line)}）"),
+    )
+)
+_MONTH_NUMBERS = {
+    month: number
+    for number, month in enumerate(
+        ("January", "February", "March", "April", "May", "June", "July", "August",
+         "September", "October", "November", "December"),
+        start=1,
+    )
+}  # fmt: skip
+
+
+def reason_text(text: str, language: str) -> str:
+    """A reason's sentence (models/reasons.py, in English) in `language`."""
+    if language != "zh-CN":
+        return text
+    for pattern, phrase in _REASONS_ZH:
+        found = pattern.match(text)
+        if found:
+            return phrase(*found.groups())
+    return text
