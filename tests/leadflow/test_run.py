@@ -31,16 +31,13 @@ import pytest
 from rich.console import Console
 
 import transforms
-from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
+from ingestion.broker import EmbeddedBroker, free_port
 from ingestion.contracts import TOPIC_BY_SOURCE
-from ingestion.producer import produce_file
-from ingestion.simulator import simulate
-from leadflow.pipeline import check, history_start, open_warehouse, transform
+from leadflow.pipeline import open_warehouse, transform
 from leadflow.service import live_staging
-from leadflow.serving import Publication, ServingReader, publish_queue
+from leadflow.serving import Publication, ServingReader
 from leadflow.settings import Settings
 from leadflow.users import Users
-from models.batch import score_open_inquiries
 from models.features import build_features
 from models.live import FILTER_AT_MOST, LIVE_MODELS, LiveScorer
 from models.moments import facts_at
@@ -50,57 +47,6 @@ pytestmark = pytest.mark.integration
 
 INGEST_KEY = "run-test-ingest-key-0123456789"
 SALES_KEY = "run-test-sales-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def broker_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    """One embedded broker for the module (its process, to freeze it)."""
-    with EmbeddedBroker(log_path=tmp_path_factory.mktemp("broker") / "broker.log") as embedded:
-        ensure_topics(embedded.bootstrap)
-        yield embedded
-
-
-@pytest.fixture(scope="module")
-def broker(broker_process: EmbeddedBroker) -> str:
-    """The module broker's bootstrap address."""
-    return broker_process.bootstrap
-
-
-@pytest.fixture(scope="module")
-def seed_home(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Path:
-    """Half a year of simulated history up to today, landed, built, gated and published."""
-    from ingestion.consumer import ingest
-
-    home = tmp_path_factory.mktemp("run-seed")
-    settings = Settings(home=home, kafka_bootstrap=broker)
-    events = home / "events.jsonl"
-    simulate(
-        events,
-        home / "truth.csv",
-        seed=5,
-        years=0.5,
-        inquiries_per_year=3000,
-        start=history_start(0.5),
-    )
-    produce_file(broker, events)
-    with contextlib.closing(open_warehouse(settings)) as connection:
-        ingest(broker, connection, group_id=settings.consumer_group, until_idle=True)
-    quiet = Console(quiet=True)
-    transform(settings, quiet, full_refresh=True)
-    check(settings)  # publishes the marts
-    with contextlib.closing(open_warehouse(settings)) as connection:
-        now = dt.datetime.now(dt.UTC)
-        score_open_inquiries(connection, current_scorer(settings.registry_dir), scored_at=now)
-        publish_queue(connection, home)
-    return home
-
-
-@pytest.fixture
-def built_home(seed_home: Path, tmp_path: Path) -> Path:
-    """A copy of the seed home for one test (its offsets go on in the module's broker)."""
-    home = tmp_path / "home"
-    shutil.copytree(seed_home, home)
-    return home
 
 
 @contextlib.contextmanager
@@ -615,31 +561,6 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
         if by_id.get(row.inquiry_id) is None or abs(by_id[row.inquiry_id] - row.probability) > 1e-9
     ]
     assert differences == []
-
-
-def test_soak_with_faults_loses_nothing_and_scores_as_a_clean_run(
-    built_home: Path, broker_process: EmbeddedBroker, tmp_path: Path
-) -> None:
-    _soak(
-        built_home,
-        broker_process,
-        Soak(seconds=90, inquiries_per_s=5, others_per_s=50, service_kills=1, part_kills=3,
-             broker_freeze_s=5),
-        tmp_path,
-    )  # fmt: skip
-
-
-@pytest.mark.slow
-def test_soak_ten_minutes_with_every_fault(
-    built_home: Path, broker_process: EmbeddedBroker, tmp_path: Path
-) -> None:
-    _soak(
-        built_home,
-        broker_process,
-        Soak(seconds=600, inquiries_per_s=20, others_per_s=200, service_kills=5, part_kills=10,
-             broker_freeze_s=10),
-        tmp_path,
-    )  # fmt: skip
 
 
 # --- the sales workspace in a real browser ------------------------------------------------
