@@ -91,6 +91,16 @@ UNKNOWN = "unknown"
 UNASSIGNED = "unassigned"
 NO_CAMPAIGN = "none"
 HOUR = np.timedelta64(3600, "s")
+LOG_COUNTS: dict[str, str] = {
+    # feature -> the fact it is log(1 + count) of (build_features and features_of_fact)
+    "log_prior_visit_days": "prior_visit_days",
+    "log_prior_page_views": "prior_page_views",
+    "log_prior_product_views": "prior_product_views",
+    "log_prior_searches": "prior_searches",
+    "log_buyer_prior_inquiries": "buyer_prior_inquiries",
+    "log_buyer_prior_orders": "buyer_prior_orders",
+    "log_buyer_shipment_problems": "buyer_shipment_problems",
+}
 
 # message detail: 0 none, 1 a one-line question, 2 a specific request (quantity, delivery,
 # taxes), 3 a project with a timeline or a request for technical documents
@@ -197,16 +207,10 @@ def build_features(facts: pd.DataFrame) -> pd.DataFrame:
         "is_free_mail": np.fromiter(
             (is_free_mail(value) for value in _strings(facts["email"])), "float64", len(facts)
         ),
-        "log_prior_visit_days": _log_count(facts["prior_visit_days"]),
-        "log_prior_page_views": _log_count(facts["prior_page_views"]),
-        "log_prior_product_views": _log_count(facts["prior_product_views"]),
-        "log_prior_searches": _log_count(facts["prior_searches"]),
-        "log_buyer_prior_inquiries": _log_count(facts["buyer_prior_inquiries"]),
-        "log_buyer_prior_orders": _log_count(facts["buyer_prior_orders"]),
+        **{name: _log_count(facts[count]) for name, count in LOG_COUNTS.items()},
         "log_buyer_prior_revenue": np.log1p(
             np.clip(np.nan_to_num(_numbers(facts["buyer_prior_revenue"])), 0, None) / 1000.0
         ),
-        "log_buyer_shipment_problems": _log_count(facts["buyer_shipment_problems"]),
     }
     return pd.DataFrame({name: features[name] for name in FEATURES}, index=facts.index)
 
@@ -350,16 +354,10 @@ def features_of_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
         "is_contacted": float(contacted),
         "has_company": float(has_company(_string(fact["company"]))),
         "is_free_mail": float(is_free_mail(_string(fact["email"]))),
-        "log_prior_visit_days": _log_count_of(fact["prior_visit_days"]),
-        "log_prior_page_views": _log_count_of(fact["prior_page_views"]),
-        "log_prior_product_views": _log_count_of(fact["prior_product_views"]),
-        "log_prior_searches": _log_count_of(fact["prior_searches"]),
-        "log_buyer_prior_inquiries": _log_count_of(fact["buyer_prior_inquiries"]),
-        "log_buyer_prior_orders": _log_count_of(fact["buyer_prior_orders"]),
+        **{name: _log_count_of(fact[count]) for name, count in LOG_COUNTS.items()},
         "log_buyer_prior_revenue": math.log1p(
             max(_zero_if_nan(_number(fact["buyer_prior_revenue"])), 0.0) / 1000.0
         ),
-        "log_buyer_shipment_problems": _log_count_of(fact["buyer_shipment_problems"]),
     }
     return {name: features[name] for name in FEATURES}
 
