@@ -37,7 +37,13 @@ from scoring_api.auth import (
 from scoring_api.deps import get_warehouse
 from scoring_api.pages import i18n
 from scoring_api.routes.actions import ActionIn, record_action
-from scoring_api.routes.leads import QueueFilter, publication_of, read_lead_row, read_queue
+from scoring_api.routes.leads import (
+    PublicationMemo,
+    QueueFilter,
+    publication_of,
+    read_lead_row,
+    read_queue,
+)
 from scoring_api.routes.team import team_view
 
 # the templates ship with the package: no need to look at their files on every render
@@ -307,30 +313,26 @@ def queue_page(
     )
 
 
-_OPTIONS: dict[str, dict[str, list[str]]] = {}
-"""The filter options of the last published queue read, by its file name: a publication
-never changes, and the page is asked for far more often than a queue is published."""
+_OPTIONS = PublicationMemo(size=4)
+"""The filter options per publication, as the queue's pages are kept (PublicationMemo)."""
 
 
 def _filter_options(
     request: Request, cursor: duckdb.DuckDBPyConnection, published: bool
 ) -> dict[str, list[str]]:
-    reader = request.app.state.serving
-    publication = reader.publication if published and reader is not None else None
-    key = publication.queue if publication is not None else None
-    if key is not None and key in _OPTIONS:
-        return _OPTIONS[key]
     table = "lead_queue" if published else "stg_web__inquiries"
-    options = {}
-    for column in ("channel", "product_category"):
-        rows = cursor.execute(
-            f"select distinct {column} from {table} where {column} is not null order by 1"
-        ).fetchall()
-        options[column] = [row[0] for row in rows]
-    if key is not None:
-        _OPTIONS.clear()
-        _OPTIONS[key] = options
-    return options
+
+    def read() -> dict[str, list[str]]:
+        options = {}
+        for column in ("channel", "product_category"):
+            rows = cursor.execute(
+                f"select distinct {column} from {table} where {column} is not null order by 1"
+            ).fetchall()
+            options[column] = [row[0] for row in rows]
+        return options
+
+    publication = publication_of(request)
+    return read() if publication is None else _OPTIONS.get(publication, read)
 
 
 # --- a lead ---------------------------------------------------------------------------------

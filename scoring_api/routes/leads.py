@@ -98,8 +98,8 @@ class QueueFilter:
         return " and ".join(f"({condition})" for condition in conditions), parameters
 
 
-class _Memo:
-    """The last `size` pages read, by publication and question: a publication never
+class PublicationMemo:
+    """The last `size` answers read, by publication and question: a publication never
     changes, and reps reload their queue far more often than `leadflow run` publishes."""
 
     def __init__(self, size: int = 256) -> None:
@@ -120,7 +120,7 @@ class _Memo:
         return value
 
 
-_PAGES = _Memo()
+_PAGES = PublicationMemo()
 
 
 @dataclass(frozen=True)
