@@ -122,14 +122,17 @@ def contact_matching_settings() -> SettingsCreator:
 
 
 def _linker(
-    records: pa.Table, settings: SettingsCreator | dict[str, Any]
+    records: pa.Table, settings: SettingsCreator | dict[str, Any], threads: int | None = None
 ) -> tuple[Linker, duckdb.DuckDBPyConnection]:
     """A Splink linker over `records` in a private in-memory DuckDB (none of its work
-    tables touch the warehouse), and that connection."""
+    tables touch the warehouse), and that connection, with `threads` worker threads (None:
+    DuckDB's default, every core)."""
     missing = sorted(set(RECORD_COLUMNS) - set(records.column_names))
     if missing:
         raise ContactModelError(f"contact records lack the columns {missing}")
     connection = duckdb.connect()
+    if threads is not None:
+        connection.execute(f"set threads = {max(1, int(threads))}")
     connection.register("contact_records", records.select(list(RECORD_COLUMNS)))
     connection.execute("create table contact_records_input as select * from contact_records")
     api = DuckDBAPI(connection=connection)
@@ -152,13 +155,19 @@ def match_contact_records(
     model: dict[str, Any] | None = None,
     threshold: float = MATCH_THRESHOLD,
     max_matches: int = MAX_MATCHES_PER_RECORD,
+    threads: int | None = None,
 ) -> pa.Table:
-    """Pairs of records that name the same buyer, each with its score and the evidence."""
+    """Pairs of records that name the same buyer, each with its score and the evidence.
+
+    `threads`: the private database's worker threads. The dbt model passes the warehouse's
+    own setting: `leadflow run` keeps a core for the live scorer and the API, and Splink's
+    database, left at every core, took it for the minute its blocking and scoring last on
+    a 10M-event warehouse."""
     if records.num_rows < 2:
         return MATCH_SCHEMA.empty_table()
     model = model if model is not None else load_model()
     settings = {key: value for key, value in model.items() if key != "leadflow"}
-    linker, connection = _linker(records, settings)
+    linker, connection = _linker(records, settings, threads)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
     # each comparison's share of the match weight (with its term-frequency adjustment),
     # listed when it speaks for the match: 'company +7.2, contact_name +6.0, location +1.9'
