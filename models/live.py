@@ -146,6 +146,30 @@ where not exists (select 1 from stg_sales__inquiry_closures as c
 """
 """Open inquiries as of a moment: no outcome, no order, the window not over (as
 int_inquiries_labelled says it, with the scoring clock as the log's newest event)."""
+OPEN_AMONG_SQL = f"""
+with
+wanted as (select distinct inquiry_id from some_inquiries),
+closed as (
+    select inquiry_id from stg_sales__inquiry_closures
+    where inquiry_id in (select inquiry_id from wanted)
+),
+ordered as (
+    select inquiry_id from stg_sales__orders where inquiry_id in (select inquiry_id from wanted)
+),
+i as (select * from stg_web__inquiries where inquiry_id in (select inquiry_id from wanted))
+select i.inquiry_id
+from i
+where not exists (select 1 from closed as c where c.inquiry_id = i.inquiry_id)
+  and not exists (select 1 from ordered as o where o.inquiry_id = i.inquiry_id)
+  and $as_of < date_trunc('day', i.submitted_at) + to_days({CONVERSION_WINDOW_DAYS + 1})
+  and i.submitted_at < $as_of
+"""
+"""OPEN_SQL of the inquiries of `some_inquiries` only: each table is read for those first
+(by the staging tables' lookup indexes, transforms/macros/lookup_indexes.sql), where the
+anti-joins of OPEN_SQL would hash every closure and order."""
+LOOKUP_AT_MOST = 1000
+"""OPEN_AMONG_SQL for at most this many inquiries (DuckDB scans instead of looking up past
+a couple of thousand keys, and an anti-join over a lookup of ten thousand took 40 s)."""
 
 
 def _timestamp(moment: dt.datetime) -> str:
@@ -331,6 +355,9 @@ class LiveScorer:
                 f"({buyer_keys(f'{db}.stg_web__inquiries', 'inquiry_id', ('email', 'phone'))})",
                 "create or replace temp table built_order_keys as select order_id, key_value "
                 f"from ({buyer_keys(f'{db}.stg_sales__orders', 'order_id', EVERY_KEY)})",
+                # a tick looks up a few dozen buyers' keys here: indexed, not scanned
+                "create index built_inquiry_keys_by_key on built_inquiry_keys (key_value)",
+                "create index built_order_keys_by_key on built_order_keys (key_value)",
             ]
             statements += [
                 f"create or replace temp view {model} as select * from {db}.{model} "
@@ -399,9 +426,13 @@ class LiveScorer:
         else:
             touched = self._touched(self.touched_since)
         result.touched = touched
+        scored = set(self._scored())
+        closed_since_sweep: set[str] = set()
         if sweep:
-            # every open inquiry as of now, a chunk a tick (new arrivals are not held up)
+            # every open inquiry as of now, a chunk a tick (new arrivals are not held up);
+            # a queued lead not among them has closed or run out of its window
             everyone = sorted(self._open(as_of))
+            closed_since_sweep = scored - set(everyone)
             self.sweeping = Sweep(
                 as_of=as_of,
                 started_at=now,
@@ -409,13 +440,15 @@ class LiveScorer:
                 chunk=max(SWEEP_CHUNK, -(-len(everyone) // SWEEP_TICKS)),
             )
             self.last_sweep = time.monotonic()
-        chunk = self._sweep_chunk(set(touched))
-        # of what the tick names, the sweep's chunk and the queue: what is still open
-        still_open = self._open(as_of, among=[*touched, *chunk, *self._scored()])
-        open_ids = set(still_open)
+        checked = [*touched, *self._sweep_chunk(set(touched))]
+        # of what the tick names and the sweep's chunk: what is still open. An outcome or
+        # an order names its inquiry (it is touched); a lead whose window ran out leaves
+        # at the next sweep. Not the whole queue every tick: at 10M events that was
+        # thousands of lookups a tick
+        open_ids = set(self._open(as_of, among=checked))
         candidates = [i for i in touched if i in open_ids]
-        chunk = [i for i in chunk if i in open_ids]
-        closed = self._scored_not_open(still_open)
+        chunk = [i for i in checked[len(touched) :] if i in open_ids]
+        closed = sorted(closed_since_sweep | ((scored - open_ids) & set(checked)))
         result.phases["select"] = time.perf_counter() - started - sum(result.phases.values())
         # the sweep's chunk as of now too: a lead is rescored every SWEEP_EVERY_S or so,
         # each time as of that moment, so a threshold passed shows within about that long
@@ -485,25 +518,20 @@ class LiveScorer:
             rows = self.cursor.execute(OPEN_SQL, {"as_of": as_of}).fetchall()
             return [row[0] for row in rows]
         frame = pd.DataFrame({"inquiry_id": pd.Series(among, dtype=object)})
+        # a few: looked up first; many (a service's first tick takes every live inquiry):
+        # OPEN_SQL, whose scans beat that many lookups
+        query = (
+            OPEN_AMONG_SQL
+            if len(among) <= LOOKUP_AT_MOST
+            else OPEN_SQL + "  and i.inquiry_id in (select inquiry_id from some_inquiries)\n"
+        )
         with registered(self.cursor, "some_inquiries", frame):
-            rows = self.cursor.execute(
-                OPEN_SQL + "  and i.inquiry_id in (select inquiry_id from some_inquiries)\n",
-                {"as_of": as_of},
-            ).fetchall()
+            rows = self.cursor.execute(query, {"as_of": as_of}).fetchall()
         return [row[0] for row in rows]
 
     def _scored(self) -> list[str]:
         """The inquiries in the queue."""
         rows = self.cursor.execute("select inquiry_id from lead_scores").fetchall()
-        return [row[0] for row in rows]
-
-    def _scored_not_open(self, open_ids: list[str]) -> list[str]:
-        frame = pd.DataFrame({"inquiry_id": pd.Series(open_ids, dtype=object)})
-        with registered(self.cursor, "open_inquiries", frame):
-            rows = self.cursor.execute(
-                "select inquiry_id from lead_scores "
-                "where inquiry_id not in (select inquiry_id from open_inquiries)"
-            ).fetchall()
         return [row[0] for row in rows]
 
     def _score(
@@ -572,8 +600,8 @@ class LiveScorer:
         statements.append(
             "create or replace temp table tick_stg_web__inquiries as select * from tick_own "
             f"union all by name select {TICK_COLUMNS['stg_web__inquiries']} "
-            "from stg_web__inquiries where inquiry_id in (select inquiry_id from tick_inquiries) "
-            "and inquiry_id not in (select inquiry_id from tick_own)"
+            "from stg_web__inquiries where inquiry_id in (select inquiry_id from tick_inquiries "
+            "where inquiry_id not in (select inquiry_id from tick_own))"
         )
         relations = {model: f"tick_{model}" for model in [*wanted, "stg_web__inquiries"]}
         assert set(relations) == set(FACTS_RELATIONS), "every table the facts read is filtered"

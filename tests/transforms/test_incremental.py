@@ -18,7 +18,15 @@ from ingestion.sink import LandingSink, Message, PreparedBatch
 from ingestion.warehouse import LANDING_TABLES, create_landing_tables
 from leadflow.pipeline import run_dbt
 from leadflow.settings import Settings
-from tests.transforms.conftest import StoryWriter, buyer_stories, encoded, land, simulated_lines
+from tests.transforms.conftest import (
+    StoryWriter,
+    buyer_stories,
+    encoded,
+    failed_nodes,
+    land,
+    simulated_lines,
+)
+from tests.transforms.conftest import run_dbt as run_dbt_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -354,3 +362,32 @@ def test_a_customer_whose_identifiers_did_not_change_keeps_its_id(warehouses: Wa
     assert len(unchanged) > 0.9 * len(before)  # most buyers of the first run got no new event
     assert len(unchanged) < len(before)  # and some did: the late stories
     assert moved == []
+
+
+def test_live_lookups_are_indexed_and_a_full_refresh_still_swaps_the_tables(
+    replayed_warehouse: Path, tmp_path: Path
+) -> None:
+    # live scoring reads a few hundred inquiries' rows a tick: indexed, not whole scans
+    # (macros/lookup_indexes.sql); DuckDB cannot rename an indexed table, and a full
+    # refresh swaps its tables in by renaming them
+    from models.live import LIVE_MODELS
+
+    def indexes() -> set[tuple[str, str]]:
+        with contextlib.closing(duckdb.connect(str(replayed_warehouse))) as db:
+            rows = db.execute("select table_name, sql from duckdb_indexes()").fetchall()
+        return {(table, sql.rsplit("(", 1)[1].rstrip(");")) for table, sql in rows}
+
+    expected = {
+        ("stg_web__page_views", "anonymous_id"),
+        ("stg_sales__lead_contacts", "inquiry_id"),
+        ("stg_logistics__shipment_events", "order_id"),
+        ("stg_sales__orders", "order_id"),
+        ("stg_sales__orders", "inquiry_id"),
+        ("stg_web__inquiries", "inquiry_id"),
+    }
+    selected = ("--select", *LIVE_MODELS)
+    for args in ((), ("--full-refresh",), ()):
+        result = run_dbt_in_process(replayed_warehouse, tmp_path, "run", *selected, *args)
+        assert result.success, failed_nodes(result)
+        assert expected <= indexes(), args
+        assert {table for table, _ in indexes()} == set(LIVE_MODELS)
