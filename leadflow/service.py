@@ -15,7 +15,8 @@ the copies it publishes (leadflow/serving.py):
 - **api** serves the HTTP API (uvicorn) from the published copies.
 
 The parts share the database's worker threads, all cores but one: a build's big queries
-cannot take every core from the live ticks, the API and landing.
+cannot take every core from the live ticks, the API and landing. The build and the jobs
+run at a lower CPU priority (`background_priority`): they use the time the others leave.
 
 A part that fails is restarted with back-off (1 s doubling to a minute) and its error is
 kept for `leadflow status`, which reads `run_state.json` (rewritten every two seconds).
@@ -277,6 +278,7 @@ class Service:
         from leadflow.pipeline import build_cycle
         from leadflow.serving import Publication
 
+        background_priority()
         while not self.stop.is_set():
             started = _utc_now()
             began = time.monotonic()
@@ -400,6 +402,7 @@ class Service:
 
     def _jobs(self, part: Part) -> None:
         """Source freshness, drift and retraining, each on its own period (JOBS)."""
+        background_priority()
         due = {job: time.monotonic() + first for job, (first, _) in JOBS.items()}
         while not self.stop.wait(2.0):
             if self.shared.built_since is None:
@@ -597,6 +600,24 @@ def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, An
         publisher.details.fetch(cursor, rows),
         metrics.first_landings(cursor, tick.first_scored),
     )
+
+
+BACKGROUND_NICE = 10
+"""How much lower the build's and the jobs' threads are scheduled than the live scorer, the
+API and landing (a nice value, Linux)."""
+
+
+def background_priority() -> None:
+    """Lower the calling thread's CPU priority by BACKGROUND_NICE (Linux: nice is per
+    thread, and the threads it starts inherit it).
+
+    A build's queries run on this thread and on dbt's worker, which it starts: on two cores
+    the database has no worker threads besides the calling ones (`database_threads`: one).
+    So a 10M-event build no longer takes its core's time from the live ticks, the API and
+    landing when they need it; it uses what they leave. (With more cores, the database's
+    own workers, started with it, keep their priority: there are cores to spare.)"""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
 def database_threads() -> int:
