@@ -159,6 +159,60 @@ class LeadDetailOut(LeadOut):
     message: str | None = None
 
 
+class ScorePointOut(BaseModel):
+    """One score the lead was given, newest first."""
+
+    scored_at: dt.datetime
+    as_of: dt.datetime | None = Field(description="the moment the score describes")
+    score: int
+    tier: Tier
+
+
+class TimelineItemOut(BaseModel):
+    """One thing the customer did or had done, from the web, sales or logistics."""
+
+    happened_at: dt.datetime | None
+    source: Literal["web", "sales", "logistics"]
+    kind: Literal["inquiry", "quote", "order", "shipment", "session"]
+    ref: str | None = Field(description="the inquiry, order, shipment or session id")
+    detail: str | None
+
+
+class IdentityLinkOut(BaseModel):
+    """A link of the identity graph between two of the customer's records, and why."""
+
+    from_identifier: str
+    to_identifier: str
+    link_kind: Literal["deterministic", "probabilistic"]
+    link_rule: str
+    match_probability: float | None = Field(description="Splink's, for a probable match")
+    first_event_id: str = Field(description="the event that states the link")
+    first_event_type: str
+    first_linked_at: dt.datetime
+    linking_events: int
+
+
+class NoteOut(BaseModel):
+    """A note a rep or distributor added to the lead."""
+
+    noted_at: dt.datetime
+    rep_id: str | None
+    distributor_id: str | None
+    note: str
+
+
+class LeadCustomerOut(BaseModel):
+    """The customer 360 of an open lead, as the lead page shows it. Empty while the marts do
+    not hold the lead yet (it arrived after the last build)."""
+
+    inquiry_id: str
+    customer: dict[str, Any] | None = Field(description="the customer's dim_customers row")
+    timeline: list[TimelineItemOut] = Field(description="newest first, at most 100")
+    links: list[IdentityLinkOut] = Field(description="the link audit, oldest first")
+    history: list[ScorePointOut] = Field(description="the lead's scores, newest first")
+    notes: list[NoteOut]
+
+
 class LeadsOut(BaseModel):
     """A page of open inquiries, most likely to convert first."""
 

@@ -34,6 +34,7 @@ from scoring_api.auth import (
     SESSION_COOKIE,
     Principal,
 )
+from scoring_api.customer import customer_view
 from scoring_api.deps import get_warehouse
 from scoring_api.pages import i18n
 from scoring_api.routes.actions import ActionIn, record_action
@@ -378,67 +379,6 @@ def lead_page(
         now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         done=done,
     )
-
-
-def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[str, Any]:
-    """The lead's score history and its customer's 360 from the published marts (empty
-    parts when the marts do not hold them yet: a lead newer than the last build)."""
-    view: dict[str, Any] = {"history": [], "timeline": [], "customer": None, "notes": []}
-
-    def rows(sql: str, *parameters: Any) -> list[dict[str, Any]]:
-        try:
-            relation = cursor.execute(sql, list(parameters))
-        except duckdb.CatalogException:  # not published yet (no build since the start)
-            return []
-        names = [column[0] for column in relation.description]
-        return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
-
-    view["history"] = rows(
-        "select scored_at, as_of, score, tier from lead_score_history "
-        "where inquiry_id = ? order by scored_at desc limit 20",
-        inquiry_id,
-    )
-    view["notes"] = rows(
-        "select noted_at, rep_id, distributor_id, note from stg_sales__notes "
-        "where inquiry_id = ? order by noted_at desc limit 50",
-        inquiry_id,
-    )
-    found = rows("select customer_id from fct_inquiries where inquiry_id = ?", inquiry_id)
-    if not found or found[0]["customer_id"] is None:
-        return view
-    customer_id = found[0]["customer_id"]
-    customer = rows("select * from dim_customers where customer_id = ?", customer_id)
-    view["customer"] = customer[0] if customer else None
-    view["timeline"] = rows(
-        """
-        select * from (
-            select submitted_at as happened_at, 'web' as source, 'inquiry' as kind,
-                   inquiry_id as ref, coalesce(product_category, '') || ' × ' ||
-                   coalesce(cast(quantity as varchar), '?') || ' · ' || channel as detail
-            from fct_inquiries where customer_id = $1
-            union all
-            select quoted_at, 'sales', 'quote', inquiry_id,
-                   printf('%.2f', unit_price) || ' ' || coalesce(currency, '')
-            from fct_quotes where customer_id = $1
-            union all
-            select placed_at, 'sales', 'order', order_id,
-                   printf('%.2f', amount) || ' ' || coalesce(currency, '')
-            from fct_orders where customer_id = $1
-            union all
-            select created_at, 'logistics', 'shipment', shipment_id,
-                   carrier || case when has_exception then ' · exception' else '' end
-            from fct_shipments where customer_id = $1
-            union all
-            select started_at, 'web', 'session', session_id,
-                   cast(page_views as varchar) || ' page views'
-            from fct_sessions where customer_id = $1
-        )
-        order by happened_at desc
-        limit 100
-        """,
-        customer_id,
-    )
-    return view
 
 
 @router.post("/leads/{inquiry_id}/actions")

@@ -124,6 +124,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "customer_360": ("客户全景", "Customer 360"),
     "timeline": ("时间线", "Timeline"),
     "identity_links": ("为何归为同一客户", "Why these records are one customer"),
+    "link_when": ("时间", "When"),
+    "link_records": ("记录", "Records"),
+    "link_why": ("依据", "Why"),
+    "link_event": ("事件", "Event"),
+    "link_more_events": ("等 {n} 个事件", "and {n} more"),
     "not_built_yet": (
         "客户视图在下一次构建后出现（约几分钟）。",
         "The customer view appears after the next build (minutes).",

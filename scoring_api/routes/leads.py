@@ -17,10 +17,11 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
 from leadflow.serving import DETAILS_FIELDS, DETAILS_TABLE, QUEUE_ORDER, QUEUE_SQL, QUEUE_TABLE
 from scoring_api.auth import Principal
+from scoring_api.customer import customer_view
 from scoring_api.deps import PrincipalDep, WarehouseDep
 from scoring_api.errors import refusals
 from scoring_api.routing import ContractRoute
-from scoring_api.schemas import LeadDetailOut, LeadOut, LeadsOut, Tier
+from scoring_api.schemas import LeadCustomerOut, LeadDetailOut, LeadOut, LeadsOut, Tier
 
 router = APIRouter(
     prefix="/v1/leads",
@@ -340,3 +341,35 @@ def read_lead(
     lead = lead_out(row, LeadDetailOut)
     assert isinstance(lead, LeadDetailOut)
     return lead
+
+
+@router.get("/{inquiry_id}/customer", responses=refusals(404))
+def read_lead_customer(
+    request: Request,
+    warehouse: WarehouseDep,
+    principal: PrincipalDep,
+    inquiry_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> LeadCustomerOut:
+    """The customer 360 of one open inquiry of your queue: its customer, every event of that
+    customer across web, sales and logistics, why the identity graph joined its records,
+    the lead's score history and notes."""
+    row = read_lead_row(
+        warehouse,
+        principal,
+        inquiry_id,
+        hours=request.app.state.follow_up_hours,
+        published=_published(request),
+    )
+    if row is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"no open inquiry {inquiry_id!r} in your queue (unknown, closed, not scored "
+            "yet, or not yours)",
+        )
+    view = customer_view(warehouse, inquiry_id)
+    parts = (*view["timeline"], *view["links"], *view["history"], *view["notes"])
+    for item in (*parts, *([view["customer"]] if view["customer"] else [])):
+        for name, value in item.items():
+            if isinstance(value, dt.datetime):
+                item[name] = _utc(value)
+    return LeadCustomerOut(inquiry_id=inquiry_id, **view)

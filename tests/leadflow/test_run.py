@@ -258,6 +258,50 @@ def test_a_live_tick_reads_only_the_rows_that_can_matter_and_gets_the_same_facts
     assert throughs > 50
 
 
+def test_a_lead_shows_its_customer_everywhere_and_why_its_records_are_one(seed_home: Path) -> None:
+    # the customer 360 in JSON, as the lead page shows it, from the published marts; the
+    # link audit names the rule or the match that joined each record, and its event
+    from fastapi.testclient import TestClient
+
+    from scoring_api.main import create_app
+
+    headers = {"X-API-Key": SALES_KEY}
+    app = create_app(
+        warehouse_path=seed_home / "warehouse.duckdb",
+        registry_dir=seed_home / "registry",
+        api_keys={SALES_KEY: "sales"},
+        serving_home=seed_home,
+        serving_only=True,
+    )
+    with TestClient(app) as client:
+        leads = client.get("/v1/leads", params={"limit": 500}, headers=headers).json()["leads"]
+        assert leads
+        for lead in leads:
+            response = client.get(f"/v1/leads/{lead['inquiry_id']}/customer", headers=headers)
+            assert response.status_code == 200, response.text
+            view = response.json()
+            if len(view["links"]) >= 2:
+                break
+        else:
+            pytest.fail("no lead's customer was joined from several records")
+        unknown = client.get("/v1/leads/INQ-NOT-THERE/customer", headers=headers)
+
+    assert unknown.status_code == 404
+    customer = view["customer"]
+    assert customer is not None and customer["inquiries"] >= 1
+    identifiers = set(customer["identifier_list"].split(", "))
+    assert f"inquiry_id:{view['inquiry_id']}" in identifiers
+    for link in view["links"]:
+        assert {link["from_identifier"], link["to_identifier"]} <= identifiers
+        # an event link counts its events; a company-name or Splink link none of its own
+        assert link["link_rule"] and link["first_event_id"] and link["linking_events"] >= 0
+        assert (link["match_probability"] is not None) == (link["link_kind"] == "probabilistic")
+    timeline = view["timeline"]
+    assert view["inquiry_id"] in {item["ref"] for item in timeline if item["kind"] == "inquiry"}
+    moments = [item["happened_at"] for item in timeline]
+    assert moments == sorted(moments, reverse=True)
+
+
 def test_run_scores_arrivals_live_moves_them_on_contact_and_outcome_and_never_fails_a_reader(
     built_home: Path, broker: str
 ) -> None:

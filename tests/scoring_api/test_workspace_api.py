@@ -93,6 +93,7 @@ def test_a_rep_cannot_open_or_act_on_another_reps_lead_by_guessing_its_id(
     alice = workspace.signed_in("alice")
 
     opened = workspace.client.get(f"/v1/leads/{bobs}", headers=alice)
+    customer = workspace.client.get(f"/v1/leads/{bobs}/customer", headers=alice)
     acted = workspace.client.post(
         f"/v1/leads/{bobs}/actions",
         json={"action": "contact", "request_id": "guess-0001", "medium": "phone"},
@@ -100,6 +101,7 @@ def test_a_rep_cannot_open_or_act_on_another_reps_lead_by_guessing_its_id(
     )
 
     assert opened.status_code == 404 and acted.status_code == 404
+    assert customer.status_code == 404
     assert workspace.published == []
     # the same id opens for its owner
     owner = workspace.client.get(f"/v1/leads/{bobs}", headers=workspace.signed_in("bob"))
