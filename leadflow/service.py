@@ -15,8 +15,9 @@ the copies it publishes (leadflow/serving.py):
 - **api** serves the HTTP API (uvicorn) from the published copies.
 
 The parts share the database's worker threads, all cores but one: a build's big queries
-cannot take every core from the live ticks, the API and landing. The build and the jobs
-run at a lower CPU priority (`background_priority`): they use the time the others leave.
+cannot take every core from the live ticks, the API and landing. The live scorer, the API
+and landing run at a higher CPU priority than the build and the jobs
+(`foreground_priority`, when permitted): the build uses the time the others leave.
 
 A part that fails is restarted with back-off (1 s doubling to a minute) and its error is
 kept for `leadflow status`, which reads `run_state.json` (rewritten every two seconds).
@@ -178,6 +179,14 @@ class Service:
     ) -> None:
         from leadflow.pipeline import open_warehouse
 
+        # the threads started from here on (every part, the API, landing) inherit it; the
+        # build and the jobs go back down
+        self.prioritised = foreground_priority()
+        if not self.prioritised:
+            log.info(
+                "the live scorer, the API and landing run at the build's CPU priority: "
+                "raising theirs needs CAP_SYS_NICE (README: Running it as a service)"
+            )
         _import_parts()
         self.settings = settings
         self.console = console
@@ -602,22 +611,44 @@ def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, An
     )
 
 
-BACKGROUND_NICE = 10
-"""How much lower the build's and the jobs' threads are scheduled than the live scorer, the
-API and landing (a nice value, Linux)."""
+FOREGROUND_NICE = -10
+"""How much higher than the build and the jobs the service's other threads are scheduled:
+the live scorer, the queue's publisher, the API and landing (a nice value, Linux)."""
+_BASE_NICE: int | None = None  # the process's nice before foreground_priority
+
+
+def foreground_priority() -> bool:
+    """Raise the calling thread's CPU priority by FOREGROUND_NICE; every thread it starts
+    afterwards inherits it (Linux: nice is per thread). Call it first, on the thread that
+    starts the others; background parts go back down with `background_priority`.
+
+    On two cores a 10M-event build takes a core for minutes: at the same priority, the
+    live ticks, the API and landing shared the other with it and new leads waited twice
+    as long. Raising the service's own threads, rather than lowering the build's, keeps the
+    build level with any other work on the machine (a build niced below everything was
+    starved by it). Raising needs CAP_SYS_NICE (root, or systemd's `AmbientCapabilities=
+    CAP_SYS_NICE`, or `LimitNICE=`); without it nothing changes and False is returned."""
+    global _BASE_NICE
+    with contextlib.suppress(AttributeError, OSError):
+        thread = threading.get_native_id()
+        base = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, max(-20, base + FOREGROUND_NICE))
+        _BASE_NICE = base
+        return True
+    return False
 
 
 def background_priority() -> None:
-    """Lower the calling thread's CPU priority by BACKGROUND_NICE (Linux: nice is per
-    thread, and the threads it starts inherit it).
-
-    A build's queries run on this thread and on dbt's worker, which it starts: on two cores
-    the database has no worker threads besides the calling ones (`database_threads`: one).
-    So a 10M-event build no longer takes its core's time from the live ticks, the API and
-    landing when they need it; it uses what they leave. (With more cores, the database's
-    own workers, started with it, keep their priority: there are cores to spare.)"""
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    """Put the calling thread (and the threads it starts: dbt's worker) back at the
+    process's priority from before `foreground_priority`: the build and the jobs use the
+    time the live scorer, the API and landing leave. A build's queries run on its own
+    threads: on two cores the database has no worker threads besides the calling ones
+    (`database_threads`: one). With more cores the database's workers, started with it,
+    keep the raised priority: there are cores to spare."""
+    if _BASE_NICE is None:
+        return
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _BASE_NICE)
 
 
 def database_threads() -> int:

@@ -44,6 +44,7 @@ MART_PREFIXES = ("fct_", "dim_", "rpt_")
 MART_EXTRA_TABLES = (
     "pipeline_runs",
     "lead_score_history",
+    "lead_arrival_scores",
     "quarantined_events",
     "stg_sales__notes",
 )

@@ -1,6 +1,7 @@
 """Batch scoring: the open inquiries into `lead_scores`, and every score into
 `lead_score_history`; a backtest scores the inquiries open at a past moment into
-`lead_score_backtests` instead."""
+`lead_score_backtests` instead. Inquiries that arrived before anything scored them get
+the score they would have had on arrival in `lead_arrival_scores` (score_arrivals)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from models.features import as_warehouse_time, build_features
-from models.moments import facts_at, registered
+from models.moments import AFTER_EVENT, facts_at, registered
 from models.reasons import reasons_json
 from models.scorer import Scorer, Scores, score_features
 
@@ -37,6 +38,14 @@ BACKTEST_DDL = (
     "primary key (as_of, inquiry_id))"
 )
 
+ARRIVAL_DDL = (
+    f"create table if not exists lead_arrival_scores ({LEAD_SCORE_COLUMNS}, "
+    "primary key (inquiry_id))"
+)
+ARRIVAL_BACKFILL_DAYS = 400
+"""How far back (from the log's newest inquiry) arrivals are backfilled: the Team page's
+periods (up to a year) and the year before for comparison."""
+
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -49,6 +58,7 @@ class BatchResult:
     model_version: str
     feature_seconds: float
     scoring_seconds: float
+    arrivals_backfilled: int = 0  # inquiries given the score they had on arrival
 
 
 PENDING_SQL = """
@@ -108,7 +118,9 @@ def score_open_inquiries(
         connection.execute("rollback")
         raise
     total_open = connection.execute("select count(*) from lead_scores").fetchone()
+    arrivals = score_arrivals(connection, scorer, scored_at=scored_at)
     return BatchResult(
+        arrivals_backfilled=arrivals,
         scored=len(rows),
         unchanged=int(total_open[0] if total_open else 0) - len(rows),
         removed=int(removed[0] if removed else 0),
@@ -176,3 +188,50 @@ def _create_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(HISTORY_DDL)
     # the history is kept: rows written before as_of existed describe their scored_at
     connection.execute("alter table lead_score_history add column if not exists as_of timestamp")
+
+
+ARRIVALS_PENDING_SQL = f"""
+select f.inquiry_id, f.submitted_at + {AFTER_EVENT} as as_of,
+       m.last_ingested_at as events_through
+from fct_inquiries as f
+left join int_inquiry_milestones_pivoted as m using (inquiry_id)
+where f.submitted_at >= (select max(submitted_at) from fct_inquiries) - to_days($days)
+  and f.inquiry_id not in (select inquiry_id from lead_arrival_scores)
+  and f.inquiry_id not in (select inquiry_id from lead_score_history)
+order by f.inquiry_id
+"""
+
+
+def score_arrivals(
+    connection: duckdb.DuckDBPyConnection,
+    scorer: Scorer,
+    *,
+    scored_at: dt.datetime,
+    days: int = ARRIVAL_BACKFILL_DAYS,
+) -> int:
+    """Give each inquiry of the last `days` that no score ever described (it arrived before
+    scoring began, or while nothing ran) the score it would have had on arrival: its facts
+    a second after submission, scored by `scorer` now, into lead_arrival_scores. Returns how
+    many were added.
+
+    What a handler was asked to act on is the tier a lead had when it arrived: the Team
+    page's win rate by tier reads lead_score_history's first score, and this table for the
+    leads that have none. Each inquiry is backfilled once, by the scorer of that day (a
+    later model does not rewrite it), and the model may have learnt from these very
+    inquiries' outcomes, so a backfilled tier reads a little better than one given live."""
+    scored_at = as_warehouse_time(scored_at)
+    connection.execute(ARRIVAL_DDL)
+    connection.execute(HISTORY_DDL)
+    pending = connection.execute(ARRIVALS_PENDING_SQL, {"days": days}).df()
+    if pending.empty:
+        return 0
+    facts = facts_at(connection, pending[["inquiry_id", "as_of"]])
+    facts = facts.merge(pending[["inquiry_id", "events_through"]], on="inquiry_id", how="left")
+    features = build_features(facts)
+    rows = lead_score_rows(
+        facts, features, score_features(scorer, features), scorer,
+        events_through=facts["events_through"], scored_at=scored_at, as_of=facts["as_of"],
+    )  # fmt: skip
+    with registered(connection, "arrival_scores", rows):
+        connection.execute("insert into lead_arrival_scores by name select * from arrival_scores")
+    return len(rows)

@@ -27,11 +27,19 @@ router = APIRouter(
 
 TIERS = ("A", "B", "C", "D")
 
-FIRST_TIER = """
+FIRST_TIER_LIVE = """
     select inquiry_id, arg_min(tier, scored_at) as tier
     from lead_score_history
     where inquiry_id in (select inquiry_id from handled)
     group by inquiry_id"""
+FIRST_TIER = f"""{FIRST_TIER_LIVE}
+    union all
+    -- a lead that arrived before anything scored it: the score it would have had then
+    -- (models/batch.py score_arrivals)
+    select inquiry_id, tier
+    from lead_arrival_scores
+    where inquiry_id in (select inquiry_id from handled)
+      and inquiry_id not in (select inquiry_id from lead_score_history)"""
 NO_TIER = "select null::varchar as inquiry_id, null::varchar as tier where false"
 
 HANDLERS_SQL = f"""
@@ -97,7 +105,8 @@ class HandlerOut(BaseModel):
     lost: int
     win_rate: float | None = Field(description="won ÷ (won + lost); null before any closed")
     win_rate_by_tier: dict[str, float | None] = Field(
-        description="per tier the lead had on arrival, won ÷ closed"
+        description="per tier the lead had on arrival (its first score; for a lead that arrived "
+        "before scoring began, the score it would have had then), won ÷ closed"
     )
     ended_in_order: int = Field(
         description="leads that ended in an order placed with us (for a distributor: the "
@@ -120,15 +129,17 @@ class TeamOut(BaseModel):
 
 def handlers(cursor: duckdb.DuckDBPyConnection, since: dt.date) -> list[HandlerOut]:
     """Every handler's record since `since` (empty while the marts are not published)."""
-    try:
-        relation = cursor.execute(
-            HANDLERS_SQL.replace("{first_tier}", FIRST_TIER), {"since": since}
-        )
-    except duckdb.CatalogException as missing:
-        if "fct_inquiries" in str(missing):  # no marts yet
-            return []
-        # no score history published yet (marts published before any scoring): no tiers
-        relation = cursor.execute(HANDLERS_SQL.replace("{first_tier}", NO_TIER), {"since": since})
+    # no backfilled arrivals published (an older publication), or no score history yet
+    # (marts published before any scoring): the tiers there are
+    for first_tier in (FIRST_TIER, FIRST_TIER_LIVE, NO_TIER):
+        try:
+            relation = cursor.execute(
+                HANDLERS_SQL.replace("{first_tier}", first_tier), {"since": since}
+            )
+            break
+        except duckdb.CatalogException as missing:
+            if "fct_inquiries" in str(missing):  # no marts yet
+                return []
     names = [column[0] for column in relation.description]
     records = []
     for values in relation.fetchall():

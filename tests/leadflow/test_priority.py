@@ -1,5 +1,6 @@
-"""`leadflow run`'s background parts (build, jobs) yield the CPU to the live scorer, the API
-and landing (leadflow/service.py: background_priority)."""
+"""`leadflow run`'s live scorer, API and landing are scheduled ahead of its background parts
+(build, jobs), which stay level with other work on the machine (leadflow/service.py:
+foreground_priority, background_priority)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 
 import pytest
 
-from leadflow.service import BACKGROUND_NICE, background_priority
+from leadflow.service import FOREGROUND_NICE, background_priority, foreground_priority
 
 
 def _nice() -> int:
@@ -17,23 +18,34 @@ def _nice() -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux")
-def test_background_work_runs_at_a_lower_priority_and_so_do_the_threads_it_starts() -> None:
+def test_the_service_is_raised_and_its_build_goes_back_to_the_machines_level() -> None:
     seen: dict[str, int] = {}
 
-    def child() -> None:  # dbt's worker, started by the build's thread
-        seen["child"] = _nice()
+    def record(name: str) -> None:
+        seen[name] = _nice()
 
-    def build() -> None:
+    def build() -> None:  # a part the service starts, and dbt's worker it starts
         background_priority()
-        seen["build"] = _nice()
-        worker = threading.Thread(target=child)
+        record("build")
+        worker = threading.Thread(target=record, args=("dbt worker",))
         worker.start()
         worker.join()
 
+    def service() -> None:  # `leadflow run`'s thread that starts everything else
+        seen["raised"] = int(foreground_priority())
+        record("service")
+        for target, args in ((record, ("live",)), (build, ())):
+            part = threading.Thread(target=target, args=args)
+            part.start()
+            part.join()
+
     base = _nice()
-    thread = threading.Thread(target=build)
+    thread = threading.Thread(target=service)
     thread.start()
     thread.join()
-    lowered = min(19, base + BACKGROUND_NICE)
-    assert seen == {"build": lowered, "child": lowered}
-    assert _nice() == base, "the other threads keep their priority"
+
+    raised = max(-20, base + FOREGROUND_NICE) if seen.pop("raised") else base
+    assert seen == {"service": raised, "live": raised, "build": base, "dbt worker": base}
+    assert _nice() == base, "the threads not started by it keep their priority"
+    if os.geteuid() == 0:
+        assert raised < base, "root may raise a priority"

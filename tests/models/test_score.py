@@ -155,6 +155,39 @@ def test_batch_scoring_writes_every_open_inquiry_and_rescores_only_changed_ones(
     assert len(reasons) == 3
 
 
+def test_leads_that_arrived_before_scoring_began_get_their_arrival_score_once(
+    synthetic_warehouse: Path, trained
+):
+    # the Team page's win rate by tier needs the tier each lead had on arrival
+    scorer = current_scorer(trained[1])
+    with duckdb.connect(str(synthetic_warehouse)) as connection:
+        first = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        again = score_open_inquiries(connection, scorer, scored_at=SCORED_AT)
+        expected = connection.execute(
+            "select count(*) from fct_inquiries where not is_open and submitted_at >= "
+            "(select max(submitted_at) from fct_inquiries) - interval 400 days"
+        ).fetchone()[0]
+        arrivals = connection.execute(
+            "select a.inquiry_id, a.as_of, f.submitted_at, a.probability, a.tier "
+            "from lead_arrival_scores as a join fct_inquiries as f using (inquiry_id)"
+        ).df()
+        both = connection.execute(
+            "select count(*) from lead_arrival_scores "
+            "where inquiry_id in (select inquiry_id from lead_score_history)"
+        ).fetchone()[0]
+        one = arrivals.iloc[len(arrivals) // 2]
+        facts = facts_at(
+            connection, pd.DataFrame({"inquiry_id": [one["inquiry_id"]], "as_of": [one["as_of"]]})
+        )
+    alone = score_features(scorer, build_features(facts))
+
+    assert first.arrivals_backfilled == len(arrivals) == expected > 0
+    assert again.arrivals_backfilled == 0 and both == 0
+    assert (arrivals["as_of"] - arrivals["submitted_at"] == pd.Timedelta(seconds=1)).all()
+    assert alone.probability[0] == pytest.approx(one["probability"])
+    assert set(arrivals["tier"]) <= {"A", "B", "C", "D"}
+
+
 def test_without_a_model_scores_come_from_the_flagged_scorecard(
     synthetic_warehouse: Path, tmp_path: Path
 ):
