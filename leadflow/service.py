@@ -330,9 +330,15 @@ class Service:
         publisher = QueuePublisher(self.settings.home)
         try:
             sweep = True
+            began = 0.0
             while not self.stop.is_set():
+                # at most one tick a TICK_PERIOD_S: a tick is raised above the build
+                # (foreground_priority), and back-to-back ticks of a busy stream would
+                # leave the build only what other work on the machine does not take
+                self.stop.wait(max(0.0, began + TICK_PERIOD_S - time.monotonic()))
                 self.shared.landed.wait(1.0)
                 self.shared.landed.clear()
+                began = time.monotonic()
                 if time.monotonic() - scorer_at > 30:  # a newly promoted champion
                     scorer, scorer_at = current_scorer(self.settings.registry_dir), time.monotonic()
                 if self.shared.built.is_set():
@@ -611,6 +617,9 @@ def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, An
     )
 
 
+TICK_PERIOD_S = 1.0
+"""The live scorer starts a tick at most this often (a tick that takes longer is followed
+by the next at once)."""
 FOREGROUND_NICE = -10
 """How much higher than the build and the jobs the service's other threads are scheduled:
 the live scorer, the queue's publisher, the API and landing (a nice value, Linux)."""
