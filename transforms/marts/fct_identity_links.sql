@@ -52,4 +52,5 @@ select
 from links
 inner join customers
     on links.from_identifier = customers.identifier
-where customers.customer_id in (select customer_id from inquiring_customers)
+inner join inquiring_customers
+    on customers.customer_id = inquiring_customers.customer_id

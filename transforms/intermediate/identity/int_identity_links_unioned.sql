@@ -264,7 +264,7 @@ candidate_links as (
         to_identifier,
         to_identifier_type,
         to_identifier_value,
-        cast(null as {{ dbt.type_float() }}) as match_probability,
+        cast(null as double precision) as match_probability,
         cast(null as {{ dbt.type_float() }}) as match_weight,
         1 as linking_events
     from usable_mentions
@@ -284,7 +284,7 @@ candidate_links as (
         company_mentions.to_identifier,
         company_mentions.to_identifier_type,
         company_mentions.to_identifier_value,
-        cast(null as {{ dbt.type_float() }}) as match_probability,
+        cast(null as double precision) as match_probability,
         cast(null as {{ dbt.type_float() }}) as match_weight,
         0 as linking_events
     from company_mentions
@@ -306,7 +306,8 @@ candidate_links as (
         probable_matches.to_identifier,
         probable_matches.to_identifier_type,
         probable_matches.to_identifier_value,
-        cast(probable_matches.match_probability as {{ dbt.type_float() }}) as match_probability,
+        -- double precision, not dbt's float: DuckDB's float has 4 bytes (about 7 digits)
+        cast(probable_matches.match_probability as double precision) as match_probability,
         cast(probable_matches.match_weight as {{ dbt.type_float() }}) as match_weight,
         0 as linking_events
     from probable_matches
