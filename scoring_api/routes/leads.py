@@ -316,17 +316,13 @@ def list_leads(
     return LeadsOut(count=len(leads), total=page.total, offset=offset, limit=limit, leads=leads)
 
 
-@router.get("/{inquiry_id}", responses=refusals(404))
-def read_lead(
-    request: Request,
-    warehouse: WarehouseDep,
-    principal: PrincipalDep,
-    inquiry_id: Annotated[str, Path(min_length=1, max_length=64)],
-) -> LeadDetailOut:
-    """One open inquiry of the queue with its score, owner, deadline, and what the buyer
-    asked and how to reach them."""
+def _lead_or_404(
+    request: Request, cursor: duckdb.DuckDBPyConnection, principal: Principal, inquiry_id: str
+) -> dict[str, Any]:
+    """The caller's open lead `inquiry_id` (read_lead_row), or a 404 that tells nothing of
+    why."""
     row = read_lead_row(
-        warehouse,
+        cursor,
         principal,
         inquiry_id,
         hours=request.app.state.follow_up_hours,
@@ -338,6 +334,19 @@ def read_lead(
             detail=f"no open inquiry {inquiry_id!r} in your queue (unknown, closed, not scored "
             "yet, or not yours)",
         )
+    return row
+
+
+@router.get("/{inquiry_id}", responses=refusals(404))
+def read_lead(
+    request: Request,
+    warehouse: WarehouseDep,
+    principal: PrincipalDep,
+    inquiry_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> LeadDetailOut:
+    """One open inquiry of the queue with its score, owner, deadline, and what the buyer
+    asked and how to reach them."""
+    row = _lead_or_404(request, warehouse, principal, inquiry_id)
     lead = lead_out(row, LeadDetailOut)
     assert isinstance(lead, LeadDetailOut)
     return lead
@@ -353,19 +362,7 @@ def read_lead_customer(
     """The customer 360 of one open inquiry of your queue: its customer, every event of that
     customer across web, sales and logistics, why the identity graph joined its records,
     the lead's score history and notes."""
-    row = read_lead_row(
-        warehouse,
-        principal,
-        inquiry_id,
-        hours=request.app.state.follow_up_hours,
-        published=_published(request),
-    )
-    if row is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            detail=f"no open inquiry {inquiry_id!r} in your queue (unknown, closed, not scored "
-            "yet, or not yours)",
-        )
+    _lead_or_404(request, warehouse, principal, inquiry_id)  # yours to see, and open
     view = customer_view(warehouse, inquiry_id)
     parts = (*view["timeline"], *view["links"], *view["history"], *view["notes"])
     for item in (*parts, *([view["customer"]] if view["customer"] else [])):
