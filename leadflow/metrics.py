@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import duckdb
 from prometheus_client import Counter, Gauge, Histogram
 
+from leadflow.settings import follow_up_seconds
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -84,7 +86,8 @@ def observe_queue(rows: pa.Table, hours: dict[str, float], now: dt.datetime) -> 
         if tier not in hours:
             OVERDUE_LEADS.labels(tier).set(0)
             continue
-        cutoff = pa.scalar(moment - dt.timedelta(hours=hours[tier]), rows["submitted_at"].type)
+        due = dt.timedelta(seconds=follow_up_seconds(hours[tier]))
+        cutoff = pa.scalar(moment - due, rows["submitted_at"].type)
         late = pc.and_(
             pc.and_(pc.equal(rows["tier"], tier), uncontacted),
             pc.less(rows["submitted_at"], cutoff),

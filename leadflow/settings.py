@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -13,6 +14,13 @@ from ingestion.vocabularies import Vocabularies, load_vocabularies
 
 DEFAULT_FOLLOW_UP_HOURS = {"A": 2.0, "B": 8.0, "C": 24.0}
 """Hours from submission within which a lead of each tier must be contacted; D has none."""
+
+
+def follow_up_seconds(hours: float) -> int:
+    """A deadline of `hours` in whole seconds, rounded half up: the queue's filter in SQL
+    (scoring_api.routes.leads.OVERDUE casts 3600 × hours to bigint, which rounds so), a
+    page's rows and the breach gauge all count the same lead late."""
+    return math.floor(3600 * hours + 0.5)
 
 
 class Settings(BaseSettings):

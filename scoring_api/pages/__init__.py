@@ -105,6 +105,8 @@ def render(
             "csrf_field": CSRF_FIELD,
             "lost_reason_label": lambda value: i18n.label(i18n.LOST_REASONS, language, value),
             "reason_text": lambda text: i18n.reason_text(text, language),
+            "link_reason": lambda link: i18n.link_reason(link, language),
+            "event_type_label": lambda value: i18n.event_type_label(value, language),
             "channel_label": lambda value: i18n.label(i18n.CHANNELS, language, value),
             "product_label": lambda value: i18n.label(i18n.PRODUCTS, language, value),
             "switch_language": _with_query(request, lang="en" if language == "zh-CN" else "zh-CN"),

@@ -300,3 +300,75 @@ def reason_text(text: str, language: str) -> str:
         if found:
             return phrase(*found.groups())
     return text
+
+
+# --- the link audit ----------------------------------------------------------------------
+# fct_identity_links states each link's rule in English for the data team
+# (int_identity_links_unioned); a page says it from the link's structured columns instead.
+
+IDENTIFIERS: dict[str, tuple[str, str]] = {
+    "anonymous_id": ("访客标识", "visitor id"),
+    "email": ("邮箱", "email"),
+    "phone": ("电话", "phone"),
+    "account_id": ("CRM 账户", "CRM account"),
+    "inquiry_id": ("询盘", "inquiry"),
+    "order_id": ("订单", "order"),
+    "shipment_id": ("运单", "shipment"),
+}
+
+EVENT_TYPES: dict[str, tuple[str, str]] = {
+    "page_viewed": ("浏览页面", "page view"),
+    "product_viewed": ("浏览产品", "product view"),
+    "search_performed": ("站内搜索", "search"),
+    "inquiry_submitted": ("询盘", "inquiry"),
+    "lead_assigned": ("分配", "assignment"),
+    "order_placed": ("订单", "order"),
+    "payment_received": ("收款", "payment"),
+    "return_received": ("退货", "return"),
+    "shipment": ("物流事件", "shipment event"),
+}
+
+_EVIDENCE: dict[str, tuple[str, str]] = {
+    "company": ("公司名", "company"),
+    "contact_name": ("联系人姓名", "contact name"),
+    "location": ("地区", "location"),
+}
+
+
+def event_type_label(value: str, language: str) -> str:
+    """An event type's name in `language`."""
+    # a shipment event is typed by what happened to it ('shipment_delivered', …)
+    return label(EVENT_TYPES, language, "shipment" if value.startswith("shipment_") else value)
+
+
+def link_reason(link: dict[str, object], language: str) -> str:
+    """Why the identity graph joined two records, from a fct_identity_links row: two keys on
+    one event, a company name only one CRM account has, or a probable match with the share
+    of its weight each compared field gave (Splink's evidence)."""
+    index = 0 if language == "zh-CN" else 1
+    rule = str(link.get("link_rule") or "")
+    from_type = label(IDENTIFIERS, language, str(link.get("from_identifier_type")))
+    to_type = label(IDENTIFIERS, language, str(link.get("to_identifier_type")))
+    if link.get("link_kind") == "probabilistic":
+        evidence = rule.partition(": ")[2]
+        fields = [
+            re.sub(r"^(\w+)", lambda name: _EVIDENCE.get(name[1], (name[1],) * 2)[index], part)
+            for part in evidence.split(", ")
+            if part
+        ]
+        said = ("，" if index == 0 else ", ").join(fields)
+        return f"很可能是同一买家（{said}）" if index == 0 else f"probably one buyer ({said})"
+    if rule.startswith("company name of one CRM account"):
+        return (
+            f"{from_type}的公司名只对应一个 CRM 账户"
+            if index == 0
+            else f"the {from_type}'s company name belongs to one CRM account only"
+        )
+    event = event_type_label(str(link.get("first_event_type") or ""), language)
+    if event == from_type:  # the event is the record: an inquiry giving an email
+        return f"该{event}留有此{to_type}" if index == 0 else f"the {event} gives this {to_type}"
+    return (
+        f"同一{event}中出现{from_type}与{to_type}"
+        if index == 0
+        else f"{from_type} and {to_type} on one {event}"
+    )

@@ -4,7 +4,6 @@ leads their role may see (scoring_api/auth.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -16,6 +15,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
 from leadflow.serving import DETAILS_FIELDS, DETAILS_TABLE, QUEUE_ORDER, QUEUE_SQL, QUEUE_TABLE
+from leadflow.settings import follow_up_seconds
 from scoring_api.auth import Principal
 from scoring_api.customer import customer_view
 from scoring_api.deps import PrincipalDep, WarehouseDep
@@ -195,7 +195,7 @@ def with_deadline(row: dict[str, Any], hours: dict[str, float], now: dt.datetime
     due = (
         None
         if due_hours is None or row["submitted_at"] is None
-        else row["submitted_at"] + dt.timedelta(seconds=math.floor(3600 * due_hours + 0.5))
+        else row["submitted_at"] + dt.timedelta(seconds=follow_up_seconds(due_hours))
     )
     row["follow_up_due_at"] = due
     row["overdue"] = bool(due is not None and row["first_contacted_at"] is None and due < now)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from models.reasons import _PHRASES
-from scoring_api.pages.i18n import reason_text
+from scoring_api.pages.i18n import EVENT_TYPES, IDENTIFIERS, link_reason, reason_text
 
 SENTENCES = [
     ("price", (True, False, 0)),
@@ -56,3 +57,46 @@ def test_every_reason_sentence_reads_in_chinese_with_its_values(factor, shown):
 
 def test_every_factor_is_covered():
     assert {factor for factor, _ in SENTENCES} == set(_PHRASES)
+
+
+LINKS = [
+    {"link_kind": "deterministic", "link_rule": "inquiry_submitted: inquiry_id - email",
+     "from_identifier_type": "inquiry_id", "to_identifier_type": "email",
+     "first_event_type": "inquiry_submitted"},
+    {"link_kind": "deterministic", "link_rule": "shipment_event: shipment_id - order_id",
+     "from_identifier_type": "shipment_id", "to_identifier_type": "order_id",
+     "first_event_type": "shipment_delivered"},
+    {"link_kind": "deterministic",
+     "link_rule": "company name of one CRM account: inquiry_id - account_id",
+     "from_identifier_type": "inquiry_id", "to_identifier_type": "account_id",
+     "first_event_type": "inquiry_submitted"},
+    {"link_kind": "probabilistic",
+     "link_rule": "probable match (Splink): company +7.2, contact_name +6.0, location +1.9",
+     "from_identifier_type": "inquiry_id", "to_identifier_type": "inquiry_id",
+     "first_event_type": "inquiry_submitted"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("link", LINKS, ids=lambda link: link["link_rule"])
+def test_every_link_rule_reads_in_both_languages_with_its_evidence(link):
+    chinese = link_reason(link, "zh-CN")
+    english = link_reason(link, "en")
+
+    assert re.search(r"[\u4e00-\u9fff]", chinese), chinese
+    assert not re.search(r"[\u4e00-\u9fff]", english), english
+    assert not re.search(r"[a-z]{3,}_[a-z]", chinese + english), (chinese, english)  # no raw ids
+    for weight in re.findall(r"[+-]\d+\.\d", link["link_rule"]):
+        assert weight in chinese and weight in english
+
+
+def test_every_link_rule_the_warehouse_writes_has_words():
+    """The event types and identifier kinds int_identity_links_unioned links with."""
+    sql = Path("transforms/intermediate/identity/int_identity_links_unioned.sql").read_text()
+    events = set(re.findall(r"'event_type': '(\w+)'", sql)) - {"shipment_event"}
+    identifiers = set(re.findall(r"'anchor': '(\w+)'", sql)) | {
+        key
+        for keys in re.findall(r"'keys': \[([^\]]*)\]", sql)
+        for key in re.findall(r"'(\w+)'", keys)
+    }
+    assert events <= set(EVENT_TYPES)
+    assert identifiers <= set(IDENTIFIERS)
