@@ -292,10 +292,13 @@ class Service:
             started = _utc_now()
             began = time.monotonic()
             log.info("build started")
+            # to the millisecond: `status` (and the soak test) tell which build a failure is
+            part.state.detail["build_started_at"] = started.isoformat(timespec="milliseconds")
             try:
                 figures = build_cycle(self.settings, self.shared.connection, self.console)
             except Exception as error:
                 part.failed(error)
+                part.state.detail["failed_build_started_at"] = part.state.detail["build_started_at"]
                 part.state.detail["last_good_build"] = (
                     self.shared.built_since.isoformat(timespec="seconds")
                     if self.shared.built_since

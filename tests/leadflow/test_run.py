@@ -47,6 +47,9 @@ pytestmark = pytest.mark.integration
 
 INGEST_KEY = "run-test-ingest-key-0123456789"
 SALES_KEY = "run-test-sales-key-0123456789"
+BUILD_WAIT_S = 400
+"""How long the soak waits for a build's outcome: the one under way (over a minute under the
+full soak's stream) and the next after the build interval."""
 
 
 @contextlib.contextmanager
@@ -401,6 +404,8 @@ class Stream(threading.Thread):
             bootstrap_servers=broker, acks="all", linger_ms=20, retries=50, max_block_ms=120_000
         )
         self.inquiries_per_s, self.others_per_s = inquiries_per_s, others_per_s
+        # this stream's own name: soaks sharing a broker read each other's events too
+        self.producer_name = f"soak-{uuid.uuid4().hex[:8]}"
         self.stop = threading.Event()
         self.valid: set[str] = set()
         self.invalid: set[str] = set()
@@ -427,7 +432,7 @@ class Stream(threading.Thread):
                 )  # fmt: skip
                 sent += 1
             for event in batch:
-                event["producer"] = "soak"
+                event["producer"] = self.producer_name
                 produced += 1
                 kept = self.valid
                 if produced % 100 == 0:
@@ -520,17 +525,21 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
                 time.sleep(soak.broker_freeze_s)
                 broker.process.send_signal(signal.SIGCONT)
             else:  # a model that does not build: readers stay on the last good state
+                broke_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
                 broken_model.write_text("select * from a_table_that_does_not_exist")
+                # the first build begun after the break fails, and status says so; a build
+                # under the full soak's stream takes a minute or more, one may be under way
                 failed = _wait_for(
-                    lambda: (build := _state(home)["parts"]["build"])["last_error"]
-                    and "fct_orders" in build["last_error"] and build,
-                    120, "the broken build in status", log,
+                    lambda broke_at=broke_at: (build := _state(home)["parts"]["build"])[
+                        "detail"].get("failed_build_started_at", "") > broke_at and build,
+                    BUILD_WAIT_S, "the broken build in status", log,
                 )  # fmt: skip
+                assert "fct_orders" in failed["last_error"], failed
                 published = _state(home)["published"]["marts"]
                 _wait_for(
-                    lambda failed=failed: _state(home)["parts"]["build"]["last_error_at"]
-                    != failed["last_error_at"],
-                    120, "a second failed build", log,
+                    lambda failed=failed: _state(home)["parts"]["build"]["detail"][
+                        "failed_build_started_at"] > failed["detail"]["failed_build_started_at"],
+                    BUILD_WAIT_S, "a second failed build", log,
                 )  # fmt: skip
                 assert _state(home)["published"]["marts"] == published, failed
                 response = httpx.get(f"{base}/v1/leads", headers={"X-API-Key": SALES_KEY})
@@ -570,7 +579,8 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
     warehouse = home / "warehouse.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         landed = {r[0] for r in connection.execute(
-            "select event_id from raw_events where producer = 'soak'").fetchall()}  # fmt: skip
+            "select event_id from raw_events where producer = ?", [stream.producer_name]
+        ).fetchall()}  # fmt: skip
         doubled = connection.execute(
             "select count(*) - count(distinct event_id) from raw_events"
         ).fetchone()[0]
