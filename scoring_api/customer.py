@@ -56,28 +56,41 @@ def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[st
         f"order by first_linked_at, identity_link_id limit {LINKS_SHOWN}",
         customer_id,
     )
+    # each item's detail in words (the JSON's `detail`) and in its parts, for a page to say
+    # them in its own language
     view["timeline"] = rows(
         """
         select * from (
             select submitted_at as happened_at, 'web' as source, 'inquiry' as kind,
                    inquiry_id as ref, coalesce(product_category, '') || ' × ' ||
-                   coalesce(cast(quantity as varchar), '?') || ' · ' || channel as detail
+                   coalesce(cast(quantity as varchar), '?') || ' · ' || channel as detail,
+                   product_category, quantity, channel, null::double as amount,
+                   null::varchar as currency, null::varchar as carrier,
+                   null::boolean as has_exception, null::bigint as page_views
             from fct_inquiries where customer_id = $1
-            union all
-            select quoted_at, 'sales', 'quote', inquiry_id,
-                   printf('%.2f', unit_price) || ' ' || coalesce(currency, '')
+            union all by name
+            select quoted_at as happened_at, 'sales' as source, 'quote' as kind,
+                   inquiry_id as ref,
+                   printf('%.2f', unit_price) || ' ' || coalesce(currency, '') as detail,
+                   unit_price as amount, currency
             from fct_quotes where customer_id = $1
-            union all
-            select placed_at, 'sales', 'order', order_id,
-                   printf('%.2f', amount) || ' ' || coalesce(currency, '')
+            union all by name
+            select placed_at as happened_at, 'sales' as source, 'order' as kind,
+                   order_id as ref,
+                   printf('%.2f', amount) || ' ' || coalesce(currency, '') as detail,
+                   amount, currency
             from fct_orders where customer_id = $1
-            union all
-            select created_at, 'logistics', 'shipment', shipment_id,
+            union all by name
+            select created_at as happened_at, 'logistics' as source, 'shipment' as kind,
+                   shipment_id as ref,
                    carrier || case when has_exception then ' · exception' else '' end
+                       as detail,
+                   carrier, has_exception
             from fct_shipments where customer_id = $1
-            union all
-            select started_at, 'web', 'session', session_id,
-                   cast(page_views as varchar) || ' page views'
+            union all by name
+            select started_at as happened_at, 'web' as source, 'session' as kind,
+                   session_id as ref, cast(page_views as varchar) || ' page views' as detail,
+                   page_views
             from fct_sessions where customer_id = $1
         )
         order by happened_at desc

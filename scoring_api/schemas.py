@@ -175,7 +175,19 @@ class TimelineItemOut(BaseModel):
     source: Literal["web", "sales", "logistics"]
     kind: Literal["inquiry", "quote", "order", "shipment", "session"]
     ref: str | None = Field(description="the inquiry, order, shipment or session id")
-    detail: str | None
+    detail: str | None = Field(description="what happened, in words (the fields below, joined)")
+    product_category: str | None = Field(default=None, description="an inquiry's product")
+    quantity: int | None = Field(default=None, description="an inquiry's quantity")
+    channel: str | None = Field(default=None, description="where an inquiry came from")
+    amount: float | None = Field(
+        default=None, description="a quote's unit price, an order's amount"
+    )
+    currency: str | None = Field(default=None, description="of the amount")
+    carrier: str | None = Field(default=None, description="a shipment's carrier")
+    has_exception: bool | None = Field(
+        default=None, description="whether a shipment had a problem (delay, damage, …)"
+    )
+    page_views: int | None = Field(default=None, description="a web session's page views")
 
 
 class IdentityLinkOut(BaseModel):

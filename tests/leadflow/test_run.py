@@ -303,6 +303,14 @@ def test_a_lead_shows_its_customer_everywhere_and_why_its_records_are_one(seed_h
     assert view["inquiry_id"] in {item["ref"] for item in timeline if item["kind"] == "inquiry"}
     moments = [item["happened_at"] for item in timeline]
     assert moments == sorted(moments, reverse=True)
+    # each item in its parts too, for a page (or a CRM) to say in its own words
+    asked = next(i for i in timeline if i["kind"] == "inquiry" and i["ref"] == lead["inquiry_id"])
+    assert (asked["channel"], asked["product_category"]) == (
+        lead["channel"],
+        lead["product_category"],
+    )
+    assert all(i["amount"] is not None for i in timeline if i["kind"] in ("quote", "order"))
+    assert all(i["carrier"] for i in timeline if i["kind"] == "shipment")
 
 
 def test_run_scores_arrivals_live_moves_them_on_contact_and_outcome_and_never_fails_a_reader(

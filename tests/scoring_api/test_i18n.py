@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
 from models.reasons import _PHRASES
-from scoring_api.pages.i18n import EVENT_TYPES, IDENTIFIERS, link_reason, reason_text
+from scoring_api.pages.i18n import (
+    EVENT_TYPES,
+    IDENTIFIERS,
+    MESSAGES,
+    link_reason,
+    reason_text,
+)
+from scoring_api.schemas import TimelineItemOut
 
 SENTENCES = [
     ("price", (True, False, 0)),
@@ -100,3 +108,15 @@ def test_every_link_rule_the_warehouse_writes_has_words():
     }
     assert events <= set(EVENT_TYPES)
     assert identifiers <= set(IDENTIFIERS)
+
+
+def test_every_timeline_source_and_kind_and_lifecycle_stage_has_words():
+    """The lead page names them with `t("source_" ~ …)`, `t("kind_" ~ …)`, `t("stage_" ~ …)`."""
+    sources = typing.get_args(TimelineItemOut.model_fields["source"].annotation)
+    kinds = typing.get_args(TimelineItemOut.model_fields["kind"].annotation)
+    sql = Path("transforms/marts/dim_customers.sql").read_text()
+    stages = set(re.findall(r"then '(\w+)'\s+else '(\w+)'\s+end as lifecycle_stage", sql)[0])
+    keys = [f"source_{s}" for s in sources] + [f"kind_{k}" for k in kinds]
+    keys += [f"stage_{stage}" for stage in stages]
+    assert stages == {"customer", "prospect"}
+    assert [key for key in keys if key not in MESSAGES] == []
