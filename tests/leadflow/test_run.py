@@ -684,6 +684,24 @@ def closed_as(home: Path, inquiry_id: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
+def joined_lead(home: Path, open_ids: set[str]) -> str:
+    """An open lead whose customer has the most identity links (in the published marts)."""
+    reader = ServingReader(home)
+    try:
+        with contextlib.closing(reader.cursor()) as cursor:
+            rows = cursor.execute(
+                "select inquiries.inquiry_id from fct_inquiries as inquiries "
+                "join fct_identity_links as links using (customer_id) "
+                "where inquiries.inquiry_id in (select unnest(?)) "
+                "group by inquiries.inquiry_id order by count(*) desc, inquiries.inquiry_id",
+                [sorted(open_ids)],
+            ).fetchall()
+    finally:
+        reader.close()
+    assert rows, "no open lead's customer has identity links"
+    return rows[0][0]
+
+
 def marts_built_at(home: Path) -> str | None:
     publication = Publication.read(home)
     return publication.marts_published_at if publication else None
@@ -854,6 +872,14 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         mia.screenshot(path=str(shots / "team.png"), full_page=True)
         mia.goto("/queue?lang=en")
         mia.screenshot(path=str(shots / "queue-en.png"))
+        # a lead whose customer the identity graph joined from several records, in English
+        joined = joined_lead(
+            home, {lead["inquiry_id"] for lead in queue} - {lost_lead["inquiry_id"]}
+        )
+        mia.goto(f"/leads/{joined}")
+        assert mia.locator("table.links tr").count() >= 3  # a header and two links at least
+        assert "Why these records are one customer" in mia.content()
+        mia.screenshot(path=str(shots / "lead-en.png"), full_page=True)
     # the service is stopped (drained): every action landed in the event log once
     with contextlib.closing(duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)) as db:
         landed = db.execute(
