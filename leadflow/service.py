@@ -304,6 +304,11 @@ class Service:
                     if self.shared.built_since
                     else None
                 )
+                log.error(
+                    "build failed, readers stay on the last good state (%s): %s",
+                    part.state.detail["last_good_build"] or "none yet",
+                    _one_line(error),
+                )
             else:
                 self.shared.built_since = figures.pop("landed_through", None) or started
                 log.info("build published: %s", figures)
@@ -435,6 +440,7 @@ class Service:
                 except Exception as error:
                     part.failed(error)
                     part.state.detail[job] = {"error": _one_line(error)}
+                    log.error("job %s failed: %s", job, _one_line(error))
                 else:
                     part.cycle(time.monotonic() - began)
 

@@ -543,6 +543,7 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
                     BUILD_WAIT_S, "the broken build in status", log,
                 )  # fmt: skip
                 assert "fct_orders" in failed["last_error"], failed
+                assert "build failed, readers stay on the last good state" in log.read_text()
                 published = _state(home)["published"]["marts"]
                 _wait_for(
                     lambda failed=failed: _state(home)["parts"]["build"]["detail"][
