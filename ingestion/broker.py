@@ -91,6 +91,9 @@ class EmbeddedBroker:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # a group of its own: Ctrl-C in a terminal reaches leadflow, which drains its
+            # consumers and then stops the broker, instead of the broker dying under them
+            process_group=0,
         )
         try:
             wait_for_port("127.0.0.1", self.port, timeout_s=15)
