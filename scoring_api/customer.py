@@ -50,7 +50,8 @@ def customer_view(cursor: duckdb.DuckDBPyConnection, inquiry_id: str) -> dict[st
     view["customer"] = customer[0] if customer else None
     # the link audit: why the identity graph put these records together
     view["links"] = rows(
-        "select from_identifier, to_identifier, link_kind, link_rule, match_probability, "
+        "select from_identifier, from_identifier_type, to_identifier, to_identifier_type, "
+        "link_kind, link_rule, match_probability, "
         "first_event_id, first_event_type, first_linked_at, linking_events "
         "from fct_identity_links where customer_id = ? "
         f"order by first_linked_at, identity_link_id limit {LINKS_SHOWN}",

@@ -344,6 +344,9 @@ _EVIDENCE: dict[str, tuple[str, str]] = {
     "company": ("公司名", "company"),
     "contact_name": ("联系人姓名", "contact name"),
     "location": ("地区", "location"),
+    "email": ("邮箱", "email"),
+    "email_domain": ("邮箱域名", "email domain"),
+    "phone": ("电话", "phone"),
 }
 
 

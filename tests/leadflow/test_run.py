@@ -880,6 +880,8 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         mia.goto(f"/leads/{joined}")
         assert mia.locator("table.links tr").count() >= 3  # a header and two links at least
         assert "Why these records are one customer" in mia.content()
+        said = mia.locator("table.links").inner_text()
+        assert "None" not in said and "email_domain" not in said, said
         mia.screenshot(path=str(shots / "lead-en.png"), full_page=True)
     # the service is stopped (drained): every action landed in the event log once
     with contextlib.closing(duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)) as db:
