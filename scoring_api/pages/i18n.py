@@ -340,6 +340,9 @@ EVENT_TYPES: dict[str, tuple[str, str]] = {
     "shipment": ("物流事件", "shipment event"),
 }
 
+_RECORD_OF_EVENT = {"inquiry_submitted": "inquiry_id", "order_placed": "order_id"}
+"""Events that are their record: the identifier a link from them starts at is their own."""
+
 _EVIDENCE: dict[str, tuple[str, str]] = {
     "company": ("公司名", "company"),
     "contact_name": ("联系人姓名", "contact name"),
@@ -380,7 +383,8 @@ def link_reason(link: dict[str, object], language: str) -> str:
             else f"the {from_type}'s company name belongs to one CRM account only"
         )
     event = event_type_label(str(link.get("first_event_type") or ""), language)
-    if event == from_type:  # the event is the record: an inquiry giving an email
+    if _RECORD_OF_EVENT.get(str(link.get("first_event_type"))) == link.get("from_identifier_type"):
+        # the event is the record itself: an inquiry giving an email
         return f"该{event}留有此{to_type}" if index == 0 else f"the {event} gives this {to_type}"
     return (
         f"同一{event}中出现{from_type}与{to_type}"

@@ -658,47 +658,44 @@ def _wait_until(predicate: Callable[[], Any], timeout_s: float, what: str, log: 
     raise AssertionError(f"{what} not within {timeout_s} s; log:\n" + log.read_text()[-3000:])
 
 
-def lost_for_price(home: Path) -> int:
-    """Inquiries lost for price, over every year, in the published rpt_lost_reasons."""
+def published_rows(home: Path, sql: str, parameters: list[Any] | None = None) -> list[Any]:
+    """The rows `sql` reads from the published marts (as readers see them)."""
     reader = ServingReader(home)
     try:
         with contextlib.closing(reader.cursor()) as cursor:
-            row = cursor.execute(
-                "select coalesce(sum(lost_inquiries), 0) from rpt_lost_reasons "
-                "where period_grain = 'year' and lost_reason = 'price'"
-            ).fetchone()
+            return cursor.execute(sql, parameters or []).fetchall()
     finally:
         reader.close()
-    return int(row[0]) if row else 0
+
+
+def lost_for_price(home: Path) -> int:
+    """Inquiries lost for price, over every year, in the published rpt_lost_reasons."""
+    rows = published_rows(
+        home,
+        "select coalesce(sum(lost_inquiries), 0) from rpt_lost_reasons "
+        "where period_grain = 'year' and lost_reason = 'price'",
+    )
+    return int(rows[0][0]) if rows else 0
 
 
 def closed_as(home: Path, inquiry_id: str) -> tuple[str, str] | None:
     """(outcome, lost_reason) of an inquiry in the published fct_inquiries."""
-    reader = ServingReader(home)
-    try:
-        with contextlib.closing(reader.cursor()) as cursor:
-            row = cursor.execute(
-                "select outcome, lost_reason from fct_inquiries where inquiry_id = ?", [inquiry_id]
-            ).fetchone()
-    finally:
-        reader.close()
-    return (row[0], row[1]) if row else None
+    rows = published_rows(
+        home, "select outcome, lost_reason from fct_inquiries where inquiry_id = ?", [inquiry_id]
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def joined_lead(home: Path, open_ids: set[str]) -> str:
     """An open lead whose customer has the most identity links (in the published marts)."""
-    reader = ServingReader(home)
-    try:
-        with contextlib.closing(reader.cursor()) as cursor:
-            rows = cursor.execute(
-                "select inquiries.inquiry_id from fct_inquiries as inquiries "
-                "join fct_identity_links as links using (customer_id) "
-                "where inquiries.inquiry_id in (select unnest(?)) "
-                "group by inquiries.inquiry_id order by count(*) desc, inquiries.inquiry_id",
-                [sorted(open_ids)],
-            ).fetchall()
-    finally:
-        reader.close()
+    rows = published_rows(
+        home,
+        "select inquiries.inquiry_id from fct_inquiries as inquiries "
+        "join fct_identity_links as links using (customer_id) "
+        "where inquiries.inquiry_id in (select unnest(?)) "
+        "group by inquiries.inquiry_id order by count(*) desc, inquiries.inquiry_id",
+        [sorted(open_ids)],
+    )
     assert rows, "no open lead's customer has identity links"
     return rows[0][0]
 
