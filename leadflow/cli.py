@@ -322,6 +322,9 @@ def check(
     warned = [result for result in results if result.warnings]
     for result in warned:
         err.print(result.describe(), style="yellow", markup=False, highlight=False)
+    for result in results:
+        for what in result.not_measured:
+            err.print(f"not measured yet: {result.table}: {what}", markup=False, highlight=False)
     emit(
         {
             "checked": [result.table for result in results],
@@ -331,6 +334,11 @@ def check(
             "warnings": {
                 result.table: sum(w.unexpected_count or 1 for w in result.warnings)
                 for result in warned
+            },
+            # checks the data cannot support yet, e.g. a conversion band before enough
+            # labels matured: passed over, not passed
+            "not_measured": {
+                result.table: list(result.not_measured) for result in results if result.not_measured
             },
         }
     )
@@ -579,6 +587,9 @@ def _print_service(service: dict[str, Any]) -> None:
         highlight=False,
     )
     build = service["parts"].get("build", {})
+    for table, checks in (build.get("detail", {}).get("not_measured") or {}).items():
+        for what in checks:
+            err.print(f"gate not measured yet: {table}: {what}", markup=False, highlight=False)
     if build.get("last_error"):
         err.print(
             f"[yellow]the last build failed ({build['last_error']}); readers stay on the state "

@@ -62,17 +62,24 @@ _DOMAIN_KWARGS = frozenset(
 class TableSuite:
     """How to gate one table.
 
-    build_suite: returns the table's expectation suite, named after the table.
+    build_suite: returns the table's expectation suite, named after the table; given the
+      facts `measure` returned, it leaves out what the data cannot support yet and names
+      it in the suite's `meta["not_measured"]`.
     key_column: the column that names a row in failure reports, e.g. `event_id`.
+    measure: what the data can support, from the warehouse and the rows read, if the
+      suite depends on it.
     """
 
-    build_suite: Callable[[Vocabularies], gx.ExpectationSuite]
+    build_suite: Callable[..., gx.ExpectationSuite]
     key_column: str
+    measure: Callable[[duckdb.DuckDBPyConnection, pd.DataFrame], dict[str, int]] | None = None
 
 
 SUITES: dict[str, TableSuite] = {
     raw_events.TABLE: TableSuite(raw_events.build_suite, raw_events.KEY_COLUMN),
-    fct_inquiries.TABLE: TableSuite(fct_inquiries.build_suite, fct_inquiries.KEY_COLUMN),
+    fct_inquiries.TABLE: TableSuite(
+        fct_inquiries.build_suite, fct_inquiries.KEY_COLUMN, fct_inquiries.measure
+    ),
     stg_leadflow__rejected_values.TABLE: TableSuite(
         stg_leadflow__rejected_values.build_suite, stg_leadflow__rejected_values.KEY_COLUMN
     ),
@@ -143,6 +150,8 @@ class GateResult:
     failures: the critical expectations that did not hold, in suite order.
     warnings: the expectations of severity `warning` that did not hold: reported, and
       what depends on the table still runs.
+    not_measured: what the suite left out because the data cannot support it yet, e.g.
+      the conversion band before enough labels matured.
     """
 
     table: str
@@ -150,13 +159,18 @@ class GateResult:
     rows_checked: int
     failures: tuple[FailedExpectation, ...] = ()
     warnings: tuple[FailedExpectation, ...] = ()
+    not_measured: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """A line per failed expectation and warning, or one line saying the gate passed."""
+        """A line per failed expectation and warning, or, when the gate passed, one line
+        saying so and a line per check not measured yet."""
         lines = [failure.describe(self.table) for failure in self.failures]
         lines += [f"warning: {warning.describe(self.table)}" for warning in self.warnings]
-        if self.success and not self.warnings:
-            return f"{self.table}: passed on {self.rows_checked} rows"
+        if not self.success:
+            return "\n".join(lines)
+        if not self.warnings:
+            lines = [f"{self.table}: passed on {self.rows_checked} rows"]
+        lines += [f"not measured yet: {self.table}: {what}" for what in self.not_measured]
         return "\n".join(lines)
 
 
@@ -166,7 +180,8 @@ def run_gate(
     """Validate `table` against its suite through a checkpoint and report what failed.
     Values outside `vocabularies` (default: the shipped ones) are warnings."""
     table_suite = _table_suite(table)
-    suite = table_suite.build_suite(vocabularies or load_vocabularies())
+    vocabularies = vocabularies or load_vocabularies()
+    suite = table_suite.build_suite(vocabularies)
     needed = _columns_of(suite) | {table_suite.key_column}
     existing = _table_columns(connection, table)
     missing = sorted(needed - existing)
@@ -178,6 +193,9 @@ def run_gate(
         return GateResult(table, success=False, rows_checked=0, failures=failures)
 
     frame = _read_table(connection, table, sorted(needed))
+    if table_suite.measure is not None:
+        suite = table_suite.build_suite(vocabularies, table_suite.measure(connection, frame))
+    not_measured = tuple((suite.meta or {}).get("not_measured", ()))
     checkpoint = _checkpoint(table, suite, key_column=table_suite.key_column)
     checkpoint_result = checkpoint.run(batch_parameters={"dataframe": frame})
     failed = [
@@ -202,6 +220,7 @@ def run_gate(
         rows_checked=len(frame),
         failures=failures,
         warnings=warnings,
+        not_measured=not_measured,
     )
 
 

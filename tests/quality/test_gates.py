@@ -24,6 +24,8 @@ from quality.gates import (
     raise_on_failure,
     run_gate,
 )
+from quality.suites import fct_inquiries
+from quality.suites.fct_inquiries import MIN_MATURE_LABELS
 
 # The columns of docs/tables.md, as the dbt mart builds them.
 FCT_INQUIRIES_DDL = """
@@ -372,12 +374,12 @@ def test_values_outside_the_vocabularies_are_warnings_and_configured_ones_pass(
 def test_a_conversion_rate_outside_the_sanity_band_fails_with_the_observed_rate(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
-    for number in range(1, 5):
+    for number in range(MIN_MATURE_LABELS):
         insert_inquiry(
             warehouse, f"inq-{number}", outcome="won", is_converted=True, is_label_mature=True
         )
     # Immature rows do not count towards the rate, whatever their label.
-    insert_inquiry(warehouse, "inq-5", is_converted=False, is_label_mature=False)
+    insert_inquiry(warehouse, "inq-immature", is_converted=False, is_label_mature=False)
 
     result = run_gate(warehouse, "fct_inquiries")
 
@@ -391,9 +393,35 @@ def test_a_conversion_rate_outside_the_sanity_band_fails_with_the_observed_rate(
     )
 
 
-def test_an_empty_fct_inquiries_fails_on_its_row_count(
+def test_the_conversion_band_waits_for_enough_mature_labels_and_says_so(
     warehouse: duckdb.DuckDBPyConnection,
 ) -> None:
+    # A new deployment's first labels: all won (or all lost) is chance, not a broken label.
+    insert_valid_events(warehouse)
+    for number in range(MIN_MATURE_LABELS - 1):
+        insert_inquiry(
+            warehouse, f"inq-{number}", outcome="won", is_converted=True, is_label_mature=True
+        )
+
+    result = run_gate(warehouse, "fct_inquiries")
+
+    assert result.success
+    assert result.not_measured == (
+        f"conversion rate of mature labels: {MIN_MATURE_LABELS - 1} of the "
+        f"{MIN_MATURE_LABELS} it needs so far",
+    )
+    assert result.describe().splitlines() == [
+        f"fct_inquiries: passed on {MIN_MATURE_LABELS - 1} rows",
+        f"not measured yet: fct_inquiries: conversion rate of mature labels: "
+        f"{MIN_MATURE_LABELS - 1} of the {MIN_MATURE_LABELS} it needs so far",
+    ]
+
+
+def test_an_empty_fct_inquiries_fails_on_its_row_count_once_an_inquiry_has_landed(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    insert_valid_events(warehouse)  # inq-1 submitted: the projection lost it
+
     result = run_gate(warehouse, "fct_inquiries")
 
     assert not result.success
@@ -401,6 +429,30 @@ def test_an_empty_fct_inquiries_fails_on_its_row_count(
     assert "fct_inquiries: expect_table_row_count_to_be_between failed: observed 0" in (
         result.describe()
     )
+
+
+def test_an_empty_fct_inquiries_passes_while_no_inquiry_has_landed(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    # A new deployment: page views, even a closure, but no inquiry submitted yet.
+    insert_event(warehouse, "evt-0001")
+
+    result = run_gate(warehouse, "fct_inquiries")
+
+    assert (result.success, result.rows_checked) == (True, 0)
+    assert result.not_measured[0] == "row count: no inquiry has landed in raw_events yet"
+
+
+def test_without_facts_every_expectation_of_fct_inquiries_applies() -> None:
+    strict = fct_inquiries.build_suite()
+    measured = fct_inquiries.build_suite(
+        facts={"inquiries_landed": 1, "mature_labels": MIN_MATURE_LABELS}
+    )
+
+    kinds = {e.expectation_type for e in strict.expectations}
+    assert {"expect_table_row_count_to_be_between", "expect_column_mean_to_be_between"} <= kinds
+    assert len(measured.expectations) == len(strict.expectations)
+    assert measured.meta["not_measured"] == []
 
 
 def test_a_non_boolean_is_converted_fails_the_type_expectation(tmp_path: Path) -> None:
