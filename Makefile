@@ -26,14 +26,14 @@ TEST_WORKERS ?= 2
 
 test: setup  ## lint, then every test that is not marked slow (SQLFluff is one of them)
 	$(RUN) ruff check .
-	$(RUN) pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+	$(RUN) pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # How many cases the property-based suites (hypothesis, schemathesis) try per test in
-# `make test-all`; `make test` tries 150, the same ones on every run.
+# `make test-all`; `make test` tries 150 (Schemathesis 100), the same ones on every run.
 TEST_EXAMPLES ?= 2000
 
 test-all: setup  ## every test, slow ones included, and long property-based runs drawn afresh
-	LEADFLOW_TEST_EXAMPLES=$(TEST_EXAMPLES) $(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
+	LEADFLOW_TEST_EXAMPLES=$(TEST_EXAMPLES) $(RUN) pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: setup  ## ingest and scoring throughput vs same-run baselines, dbt build times, speed to lead; one JSON line each
 	$(RUN) leadflow bench ingest

@@ -30,17 +30,22 @@ def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 # The files that take minutes, first: `--dist loadfile` hands whole files to the workers in
-# collection order, so the longest start at once and the two workers end together
-# (longest first; measured by `make test`'s durations).
+# collection order (with `--no-loadscope-reorder`: by default xdist orders files by their
+# number of tests, which sent the one-test soak last and made it `make test`'s tail), so
+# the longest start at once and the two workers end together (longest first; measured by
+# `make test`'s durations).
 LONG_FILES = (
     "leadflow/test_soak.py",
-    "leadflow/test_run.py",
-    "transforms/test_incremental.py",
-    "ingestion/test_exactly_once.py",
     "scoring_api/test_openapi_conformance.py",
-    "transforms/test_conventions.py",
+    "leadflow/test_run.py",
+    "ingestion/test_exactly_once.py",
+    "transforms/test_incremental.py",
     "leadflow/test_operations.py",
+    "leadflow/test_new_deployment.py",
     "leadflow/test_demo.py",
+    "transforms/test_conventions.py",
+    "leadflow/test_minimal_log.py",
+    "leadflow/test_poison.py",
 )
 TESTS_DIR = Path(__file__).resolve().parent
 
