@@ -210,28 +210,42 @@ class SqlBox:
 
     def check(self, sql: str) -> CheckedQuery:
         """`sql` checked against the current marts (SqlRefused, SqlUnavailable)."""
-        if len(sql) > self.limits.max_chars:  # before reading the catalog, let alone the text
-            raise SqlTooLong(len(sql), self.limits.max_chars)
-        _, tables = self.marts()
-        return check(sql, [table.name for table in tables], max_chars=self.limits.max_chars)
+        return self._checked(sql)[2]
 
-    def run(self, sql: str) -> SqlResult:
+    def run(self, sql: str, *, row_cap: int | None = None, actor: str = "?") -> SqlResult:
         """Check `sql`, then run it in a box of its own: its answer, or SqlRefused (refused,
-        failed, or stopped at a limit), or SqlUnavailable."""
-        if len(sql) > self.limits.max_chars:
+        failed, or stopped at a limit), or SqlUnavailable. `row_cap`: fewer rows than the
+        limits' cap (a page shows fewer than the API returns). `actor`: who asks, for the
+        log, which keeps who ran what."""
+        try:
+            publication, names, checked = self._checked(sql)
+            _, path = self._published(publication)
+            with self._slot(), box_connection(path, self.limits) as connection:
+                parsed = connection.execute(
+                    "select json_serialize_sql($sql)", {"sql": checked.sql}
+                ).fetchone()
+                assert parsed is not None
+                check_duckdb_parse(json.loads(parsed[0]), names)
+                cap = min(row_cap or self.limits.row_cap, self.limits.row_cap)
+                result = self._execute(connection, checked.sql, cap)
+        except (SqlRefused, SqlUnavailable) as refused:
+            log.info("ad-hoc SQL of %s not run (%s): %.200r", actor, refused.reason, sql)
+            raise
+        log.info(
+            "ad-hoc SQL of %s: %d rows in %.1f ms: %.200r",
+            actor,
+            len(result.rows),
+            result.elapsed_ms,
+            sql,
+        )
+        return dataclasses.replace(result, marts_published_at=publication.marts_published_at)
+
+    def _checked(self, sql: str) -> tuple[Publication, list[str], CheckedQuery]:
+        if len(sql) > self.limits.max_chars:  # before reading the catalog, let alone the text
             raise SqlTooLong(len(sql), self.limits.max_chars)
         publication, tables = self.marts()
         names = [table.name for table in tables]
-        checked = check(sql, names, max_chars=self.limits.max_chars)
-        _, path = self._published(publication)
-        with self._slot(), box_connection(path, self.limits) as connection:
-            parsed = connection.execute(
-                "select json_serialize_sql($sql)", {"sql": checked.sql}
-            ).fetchone()
-            assert parsed is not None
-            check_duckdb_parse(json.loads(parsed[0]), names)
-            result = self._execute(connection, checked.sql)
-        return dataclasses.replace(result, marts_published_at=publication.marts_published_at)
+        return publication, names, check(sql, names, max_chars=self.limits.max_chars)
 
     @contextlib.contextmanager
     def _slot(self) -> Iterator[None]:
@@ -248,7 +262,7 @@ class SqlBox:
             raise SqlUnavailable("not_published")
         return publication, serving_dir(self.home) / publication.marts
 
-    def _execute(self, connection: duckdb.DuckDBPyConnection, sql: str) -> SqlResult:
+    def _execute(self, connection: duckdb.DuckDBPyConnection, sql: str, cap: int) -> SqlResult:
         limit = self.limits.time_limit_s
         timer = threading.Timer(limit, _interrupt, args=(connection,))
         timer.daemon = True
@@ -258,7 +272,7 @@ class SqlBox:
             connection.execute(sql)
             description = connection.description or []
             # the result streams: the cap's rows (and one more, to know) are all computed
-            rows = connection.fetchmany(self.limits.row_cap + 1)
+            rows = connection.fetchmany(cap + 1)
         except duckdb.InterruptException as stopped:
             raise SqlRefused("time_limit", seconds=limit) from stopped
         except duckdb.OutOfMemoryException as full:
@@ -269,12 +283,12 @@ class SqlBox:
             timer.cancel()
             timer.join()  # an interrupt under way ends before the connection closes
         elapsed_ms = (time.perf_counter() - began) * 1000
-        truncated = len(rows) > self.limits.row_cap
+        truncated = len(rows) > cap
         return SqlResult(
             columns=tuple(MartColumn(str(column[0]), str(column[1])) for column in description),
-            rows=[[json_value(value) for value in row] for row in rows[: self.limits.row_cap]],
+            rows=[[json_value(value) for value in row] for row in rows[:cap]],
             truncated=truncated,
-            row_cap=self.limits.row_cap,
+            row_cap=cap,
             elapsed_ms=round(elapsed_ms, 1),
         )
 

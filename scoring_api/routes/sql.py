@@ -179,9 +179,9 @@ def saved_out(query: SavedQuery) -> SavedQueryOut:
 
 
 @router.post("", responses=QUERY_REFUSED)
-def run_query(request: Request, query: SqlIn) -> SqlResultOut:
+def run_query(request: Request, principal: PrincipalDep, query: SqlIn) -> SqlResultOut:
     """Run one read-only SELECT over the published marts, within the row cap and time limit."""
-    return result_out(sql_box(request).run(query.sql))
+    return result_out(sql_box(request).run(query.sql, actor=principal.actor))
 
 
 @router.get("/tables")
@@ -247,10 +247,10 @@ def delete_saved(request: Request, principal: PrincipalDep, name: SavedName) -> 
         status.HTTP_404_NOT_FOUND: {"model": ErrorOut, "description": "no query has this name"},
     },
 )
-def run_saved(request: Request, name: SavedName) -> SqlResultOut:
+def run_saved(request: Request, principal: PrincipalDep, name: SavedName) -> SqlResultOut:
     """Run a saved query, as POST /v1/sql runs its text."""
     query = saved_queries(request).get(name)
-    return result_out(sql_box(request).run(query.sql))
+    return result_out(sql_box(request).run(query.sql, actor=principal.actor))
 
 
 def save(request: Request, owner: str, name: str, description: str, sql: str) -> SavedQuery:

@@ -7,6 +7,7 @@ the way."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import duckdb
@@ -350,3 +351,16 @@ def test_every_duckdb_value_becomes_json() -> None:
     assert json_value(decimal.Decimal("Infinity")) == "Infinity"
     assert json_value(dt.time(8, 30)) == "08:30:00"
     assert json_value(uuid.UUID(int=0)) == "00000000-0000-0000-0000-000000000000"
+
+
+def test_the_log_keeps_who_ran_what_and_what_was_refused(
+    box: SqlBox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="scoring_api.sql_box")
+
+    box.run("select 1 as one", actor="lee")
+    with pytest.raises(SqlRefused):
+        box.run("select * from raw_events", actor="kim")
+
+    assert "ad-hoc SQL of lee: 1 rows in" in caplog.text and "'select 1 as one'" in caplog.text
+    assert "ad-hoc SQL of kim not run (unknown_table): 'select * from raw_events'" in caplog.text
