@@ -27,6 +27,7 @@ def make_api(
     LEADFLOW_KAFKA_BOOTSTRAP; without one it answers 503). `in_service`: inside `leadflow
     run`, which holds the warehouse: read only what it publishes."""
     from scoring_api.main import RequestLimits, create_app
+    from scoring_api.sql_box import SqlLimits
 
     bootstrap = bootstrap or config.kafka_bootstrap
     publish: Callable[[Sequence[Event]], None] | None = None
@@ -53,5 +54,14 @@ def make_api(
         serving_only=in_service,
         users_path=config.users_path,
         follow_up_hours=config.follow_up_hours,
+        sql_limits=SqlLimits(
+            row_cap=config.sql_row_cap,
+            time_limit_s=config.sql_time_limit_s,
+            max_chars=config.sql_max_chars,
+            memory_limit=config.sql_memory_limit,
+            threads=config.sql_threads,
+            concurrency=config.sql_concurrency,
+        ),
+        saved_queries_path=config.saved_queries_path,
     )
     return app

@@ -89,6 +89,42 @@ class Settings(BaseSettings):
         'contacted, as JSON ({"A": 2, "B": 8, "C": 24}); a tier left out has no deadline',
     )
 
+    sql_row_cap: int = Field(
+        default=10_000,
+        gt=0,
+        le=1_000_000,
+        description="ad-hoc SQL (POST /v1/sql, the /sql page): rows an answer carries at most; "
+        "a longer result is cut there and says so (truncated)",
+    )
+    sql_time_limit_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="ad-hoc SQL: seconds a query may run before it is interrupted",
+    )
+    sql_max_chars: int = Field(
+        default=20_000,
+        gt=0,
+        le=1_000_000,
+        description="ad-hoc SQL: the longest query text accepted, in characters",
+    )
+    sql_memory_limit: str = Field(
+        default="1GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="ad-hoc SQL: memory one query may use (DuckDB's memory_limit); past it the "
+        "query stops with a clear error instead of spilling to disk",
+    )
+    sql_threads: int = Field(
+        default=1, ge=1, le=256, description="ad-hoc SQL: threads one query may use"
+    )
+    sql_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="ad-hoc SQL: queries that may run at once; one more waits for a free slot "
+        "up to the time limit, then is answered 503",
+    )
+
     @field_validator("follow_up_hours")
     @classmethod
     def _tiers_and_positive_hours(cls, value: dict[str, float]) -> dict[str, float]:
@@ -141,6 +177,11 @@ class Settings(BaseSettings):
     def registry_dir(self) -> Path:
         """Where trained models are kept."""
         return self.home / "registry"
+
+    @property
+    def saved_queries_path(self) -> Path:
+        """The analysts' saved ad-hoc SQL queries (scoring_api/saved_queries.py)."""
+        return self.home / "saved_queries.json"
 
     @property
     def users_path(self) -> Path:

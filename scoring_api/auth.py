@@ -21,6 +21,8 @@ ACT_ON_LEADS = frozenset({"admin", "sales", "manager", "rep", "distributor"})
 ASSIGN_LEADS = frozenset({"admin", "sales", "manager"})
 """Roles that hand a lead to anyone; a rep may only claim an unassigned one."""
 READ_LEADS = SEE_ALL_LEADS | ACT_ON_LEADS
+RUN_SQL = frozenset({"admin", "leadership"})
+"""Roles that run ad-hoc SQL over the marts and save queries (`admin` is also a key's)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,11 @@ class Principal:
                 {"scope_id": self.distributor_id},
             )
         return "false", {}
+
+    def may_delete_saved_query(self, owner: str) -> bool:
+        """Whether this caller may delete a saved query `owner` saved: its own, or any as
+        an admin."""
+        return self.role == "admin" or owner == self.actor
 
     def csrf_matches(self, presented: str | None) -> bool:
         """Whether a form or request carries this session's CSRF token (keys need none)."""

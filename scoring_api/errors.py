@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ingestion.contracts import describe_error
+from scoring_api.saved_queries import SavedQueryExists, SavedQueryNotFound
+from scoring_api.sql_box import SqlUnavailable
+from scoring_api.sql_check import SqlRefused, SqlTooLong
 
 
 class ErrorOut(BaseModel):
@@ -108,6 +114,56 @@ async def _validation_failed(request: Request, error: Exception) -> JSONResponse
     return JSONResponse(body.model_dump(), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def _sql_refused(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, SqlRefused)
+    if isinstance(error, SqlTooLong):
+        return JSONResponse({"detail": str(error)}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+    return JSONResponse(
+        {"detail": str(error), "reason": error.reason}, status_code=status.HTTP_400_BAD_REQUEST
+    )
+
+
+_STATUS_OF = {
+    SqlUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    SavedQueryExists: status.HTTP_409_CONFLICT,
+    SavedQueryNotFound: status.HTTP_404_NOT_FOUND,
+}
+
+
+async def _refused(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=_STATUS_OF[type(error)])
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        # Starlette names the methods of the first route on the path only; a path with a
+        # route per method (GET and POST /v1/sql/saved, /sql, /login) allows them all
+        methods = _allowed_methods(request)
+        if methods:
+            error.headers = {**(error.headers or {}), "Allow": ", ".join(sorted(methods))}
+    return await http_exception_handler(request, error)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods some route of the app answers on the request's path."""
+    return {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer refused requests in the documented shapes."""
     app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(SqlRefused, _sql_refused)
+    for kind in _STATUS_OF:
+        app.add_exception_handler(kind, _refused)

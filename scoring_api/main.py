@@ -20,12 +20,14 @@ from leadflow.settings import DEFAULT_FOLLOW_UP_HOURS
 from leadflow.users import Users
 from models.scorer import Scorer, current_scorer
 from scoring_api import pages
-from scoring_api.auth import ACT_ON_LEADS, READ_LEADS
+from scoring_api.auth import ACT_ON_LEADS, READ_LEADS, RUN_SQL
 from scoring_api.deps import ROLES, require_roles, role_for_key
 from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard
 from scoring_api.metrics import LatencyRecorder
-from scoring_api.routes import actions, events, health, leads, metrics, score, team
+from scoring_api.routes import actions, events, health, leads, metrics, score, sql, team
+from scoring_api.saved_queries import SavedQueries
+from scoring_api.sql_box import SqlBox, SqlLimits
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ def create_app(
     serving_only: bool = False,
     users_path: Path | None = None,
     follow_up_hours: Mapping[str, float] | None = None,
+    sql_limits: SqlLimits = SqlLimits(),  # noqa: B008 - frozen, so one shared default is safe
+    saved_queries_path: Path | None = None,
 ) -> FastAPI:
     """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
 
@@ -65,6 +69,9 @@ def create_app(
     the warehouse): then the API answers 503 until the first publication.
     `users_path`: the people who sign in (leadflow/users.py); without it only keys work.
     `follow_up_hours`: per tier, the hours a lead may wait for its first contact.
+    `sql_limits`: what one ad-hoc query may take (rows, seconds, characters, memory); ad-hoc
+    SQL reads only the published marts. `saved_queries_path`: where the analysts' saved
+    queries are kept; by default `saved_queries.json` beside the published copies' home.
     """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
@@ -86,7 +93,10 @@ def create_app(
     )
     app.state.model = None  # until the lifespan has loaded it
     app.state.warehouse_path = warehouse_path
-    app.state.serving = ServingReader(serving_home or warehouse_path.parent)
+    home = serving_home or warehouse_path.parent
+    app.state.serving = ServingReader(home)
+    app.state.sql_box = SqlBox(home, sql_limits)
+    app.state.saved_queries = SavedQueries(saved_queries_path or home / "saved_queries.json")
     app.state.serving_only = serving_only
     app.state.api_keys = dict(api_keys)
     app.state.publish_events = publish_events
@@ -102,6 +112,7 @@ def create_app(
     app.include_router(actions.router, dependencies=[Depends(require_roles(*ACT_ON_LEADS))])
     app.include_router(team.router, dependencies=[Depends(require_roles(*READ_LEADS))])
     app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
+    app.include_router(sql.router, dependencies=[Depends(require_roles(*RUN_SQL))])
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_exception_handler(pages.SignInNeeded, _sign_in_first)
@@ -111,7 +122,13 @@ def create_app(
         RequestGuard,
         role_of=lambda key: role_for_key(app.state.api_keys, key),
         session_of=lambda token: app.state.users.session(token) if app.state.users else None,
-        body_limits={events.router.prefix: limits.events_body_bytes},
+        body_limits={
+            events.router.prefix: limits.events_body_bytes,
+            # a query of the longest text allowed fits, so its length is refused in words
+            sql.router.prefix: max(limits.body_bytes, sql_limits.body_bytes),
+            f"{sql.router.prefix}/saved": max(limits.body_bytes, sql_limits.body_bytes),
+            "/sql": max(limits.body_bytes, sql_limits.body_bytes),  # the page's form
+        },
         default_body_limit=limits.body_bytes,
     )
     return app

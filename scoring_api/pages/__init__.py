@@ -1,4 +1,4 @@
-"""The sales workspace's pages: sign in, my queue, a lead with its customer, the team.
+"""The workspace's pages: sign in, my queue, a lead with its customer, the team, ad-hoc SQL.
 
 Served by the API's own app, in Chinese (default) or English, with nothing fetched from
 anywhere else (the style sheet is in static/). Every page reads what the JSON endpoints
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from scoring_api.auth import (
     ASSIGN_LEADS,
     CSRF_FIELD,
     READ_LEADS,
+    RUN_SQL,
     SESSION_COOKIE,
     Principal,
 )
@@ -45,7 +47,11 @@ from scoring_api.routes.leads import (
     read_lead_row,
     read_queue,
 )
+from scoring_api.routes.sql import save, saved_queries, sql_box
 from scoring_api.routes.team import team_view
+from scoring_api.saved_queries import NAME_PATTERN, SavedQueryExists, SavedQueryNotFound
+from scoring_api.sql_box import SqlResult, SqlUnavailable
+from scoring_api.sql_check import SqlRefused
 
 # the templates ship with the package: no need to look at their files on every render
 TEMPLATES = Jinja2Templates(
@@ -58,6 +64,9 @@ TEMPLATES = Jinja2Templates(
 STATIC_DIR = Path(__file__).parent / "static"
 LOGIN_COOKIE = "leadflow_login"
 PAGE_SIZE = 50
+SQL_PAGE_ROWS = 1_000
+"""Rows the SQL page shows of an answer (the API returns up to LEADFLOW_SQL_ROW_CAP): a
+table of ten thousand rows is megabytes of HTML no one reads on a screen."""
 ACTION = TypeAdapter(ActionIn)
 
 router = APIRouter(include_in_schema=False)
@@ -112,6 +121,7 @@ def render(
             "switch_language": _with_query(request, lang="en" if language == "zh-CN" else "zh-CN"),
             "may_act": principal is not None and principal.role in ACT_ON_LEADS,
             "may_assign": principal is not None and principal.role in ASSIGN_LEADS,
+            "may_run_sql": principal is not None and principal.role in RUN_SQL,
             **context,
         },
         status_code=status_code,
@@ -440,6 +450,214 @@ def team_page(request: Request, principal: Person, days: int = 90) -> Response:
         days=days,
         now=dt.datetime.now(dt.UTC),
     )
+
+
+# --- ad-hoc SQL -----------------------------------------------------------------------------
+
+
+@router.get("/sql")
+def sql_page(
+    request: Request,
+    principal: Person,
+    saved: str | None = None,
+    done: str | None = None,
+    name: str | None = None,
+) -> Response:
+    if principal.role not in RUN_SQL:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    sql = ""
+    if saved:
+        with contextlib.suppress(SavedQueryNotFound):
+            sql = saved_queries(request).get(saved).sql
+    notice = None
+    if done in ("saved", "deleted") and name:
+        notice = ("sql_saved_done" if done == "saved" else "sql_deleted_done", {"name": name})
+    return _sql_page(request, principal, sql=sql, notice=notice)
+
+
+@router.post("/sql")
+def sql_from_page(
+    request: Request,
+    principal: Person,
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+    sql: Annotated[str, Form()] = "",
+    action: Annotated[str, Form(max_length=16)] = "run",
+    name: Annotated[str, Form(max_length=200)] = "",
+    description: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    if not principal.csrf_matches(csrf_token):
+        return render(request, "message.html", principal, 403, message="form_expired")
+    if principal.role not in RUN_SQL:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    if action == "save":
+        name = name.strip()
+        if not re.fullmatch(NAME_PATTERN, name):
+            return _sql_page(
+                request, principal, sql=sql, status_code=422, problem=("sql_name_rule", {})
+            )
+        try:
+            save(request, principal.actor, name, description.strip(), sql)
+        except SavedQueryExists:
+            return _sql_page(
+                request,
+                principal,
+                sql=sql,
+                status_code=409,
+                problem=("sql_name_taken", {"name": name}),
+            )
+        except (SqlRefused, SqlUnavailable) as refused:
+            return _sql_page(request, principal, sql=sql, refused=refused)
+        return RedirectResponse(
+            "/sql?" + urlencode({"saved": name, "done": "saved", "name": name}), 303
+        )
+    return _run_on_page(request, principal, sql)
+
+
+@router.post("/sql/saved/{name}/run")
+def saved_from_page(
+    request: Request,
+    principal: Person,
+    name: str,
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    if not principal.csrf_matches(csrf_token):
+        return render(request, "message.html", principal, 403, message="form_expired")
+    if principal.role not in RUN_SQL:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    try:
+        query = saved_queries(request).get(name)
+    except SavedQueryNotFound:
+        return _sql_page(
+            request, principal, status_code=404, problem=("sql_not_found", {"name": name})
+        )
+    return _run_on_page(request, principal, query.sql)
+
+
+@router.post("/sql/saved/{name}/delete")
+def delete_from_page(
+    request: Request,
+    principal: Person,
+    name: str,
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    if not principal.csrf_matches(csrf_token):
+        return render(request, "message.html", principal, 403, message="form_expired")
+    if principal.role not in RUN_SQL:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    store = saved_queries(request)
+    try:
+        query = store.get(name)
+    except SavedQueryNotFound:
+        return _sql_page(
+            request, principal, status_code=404, problem=("sql_not_found", {"name": name})
+        )
+    if not principal.may_delete_saved_query(query.owner):
+        problem = ("sql_not_yours", {"name": name, "owner": query.owner})
+        return _sql_page(request, principal, status_code=403, problem=problem)
+    with contextlib.suppress(SavedQueryNotFound):  # deleted meanwhile: gone either way
+        store.delete(name)
+    return RedirectResponse("/sql?" + urlencode({"done": "deleted", "name": name}), 303)
+
+
+def _run_on_page(request: Request, principal: Principal, sql: str) -> Response:
+    try:
+        result = sql_box(request).run(sql, row_cap=SQL_PAGE_ROWS, actor=principal.actor)
+    except (SqlRefused, SqlUnavailable) as refused:
+        return _sql_page(request, principal, sql=sql, refused=refused)
+    return _sql_page(request, principal, sql=sql, result=result)
+
+
+def _sql_page(
+    request: Request,
+    principal: Principal,
+    *,
+    sql: str = "",
+    result: SqlResult | None = None,
+    refused: SqlRefused | SqlUnavailable | None = None,
+    problem: tuple[str, dict[str, Any]] | None = None,
+    notice: tuple[str, dict[str, Any]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The SQL page: the editor with `sql`, its answer or why there is none, the saved
+    queries and the marts with their columns."""
+    language = language_of(request)
+    box = sql_box(request)
+    tables: tuple[Any, ...] = ()
+    published_at = None
+    unavailable = None
+    try:
+        publication, tables = box.marts()
+        published_at = publication.marts_published_at
+    except SqlUnavailable as error:
+        unavailable = i18n.sql_unavailable(error.reason, error.values, language)
+    error_text = None
+    if isinstance(refused, SqlRefused):
+        error_text = i18n.sql_refusal(refused.reason, refused.values, language)
+        status_code = 413 if refused.reason == "too_long" else 400
+    elif isinstance(refused, SqlUnavailable):
+        error_text = i18n.sql_unavailable(refused.reason, refused.values, language)
+        status_code = 503
+    return render(
+        request,
+        "sql.html",
+        principal,
+        status_code,
+        sql=sql,
+        result=result,
+        numeric=[_is_numeric(column.type) for column in result.columns] if result else [],
+        scales=[_scale(column.type) for column in result.columns] if result else [],
+        cell=_cell,
+        error_text=error_text,
+        problem=problem,
+        notice=notice,
+        tables=tables,
+        published_at=published_at,
+        unavailable=unavailable,
+        saved=saved_queries(request).queries(),
+        limits=box.limits,
+        page_rows=min(SQL_PAGE_ROWS, box.limits.row_cap),
+    )
+
+
+_NUMERIC_TYPES = frozenset(
+    {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+    }
+)
+
+
+def _is_numeric(duckdb_type: str) -> bool:
+    return duckdb_type.split("(")[0] in _NUMERIC_TYPES
+
+
+def _scale(duckdb_type: str) -> int | None:
+    """The digits after the point of a DECIMAL(p,s) column."""
+    found = re.fullmatch(r"DECIMAL\(\d+,(\d+)\)", duckdb_type)
+    return int(found.group(1)) if found else None
+
+
+def _cell(value: Any, scale: int | None = None) -> str:
+    """A JSON value of an answer (scoring_api/sql_box.py json_value) as a table cell shows
+    it; a DECIMAL with its scale's digits (the JSON carries it as a double)."""
+    if scale is not None and isinstance(value, float):
+        return f"{value:.{scale}f}"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _typed(fields: dict[str, str]) -> dict[str, Any]:

@@ -162,7 +162,84 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "尚未训练模型：评分来自规则评分卡。",
         "No model trained yet: scores come from the rule-based scorecard.",
     ),
+    # ad-hoc SQL (the /sql page)
+    "sql": ("SQL 查询", "SQL"),
+    "sql_title": ("自助 SQL 查询", "Ad-hoc SQL"),
+    "sql_help": (
+        "对已发布的数据集市运行一条只读 SELECT：本页最多显示 {rows} 行"
+        "（API POST /v1/sql 最多返回 {cap} 行），超过 {seconds} 秒即停止。",
+        "Run one read-only SELECT over the published marts: this page shows up to {rows} rows "
+        "(the API, POST /v1/sql, returns up to {cap}), and a query is stopped after {seconds} s.",
+    ),
+    "sql_query": ("查询语句", "Query"),
+    "sql_run": ("运行", "Run"),
+    "sql_save_as": ("保存为", "Save as"),
+    "sql_name": ("名称", "Name"),
+    "sql_description": ("说明", "Description"),
+    "sql_save": ("保存", "Save"),
+    "sql_saved_queries": ("已保存的查询", "Saved queries"),
+    "sql_open": ("打开", "Open"),
+    "sql_delete": ("删除", "Delete"),
+    "sql_tables": ("可查询的表", "Tables you can query"),
+    "sql_columns": ("{n} 列", "{n} columns"),
+    "sql_rows": ("{n} 行，用时 {ms} 毫秒", "{n} rows in {ms} ms"),
+    "sql_truncated": (
+        "结果超过 {cap} 行，只显示前 {cap} 行。",
+        "More than {cap} rows: only the first {cap} are shown.",
+    ),
+    "sql_no_rows": ("查询没有返回任何行。", "The query returned no rows."),
+    "sql_published_at": ("数据发布于 {at}", "Marts published {at}"),
+    "sql_saved_by": ("{owner} 保存", "saved by {owner}"),
+    "sql_example": ("示例", "example"),
+    "sql_saved_done": ("已保存“{name}”。", "Saved “{name}”."),
+    "sql_deleted_done": ("已删除“{name}”。", "Deleted “{name}”."),
+    "sql_name_rule": (
+        "名称最多 80 个字符：字母、数字或汉字，中间可有空格、点、横线和下划线。",
+        "A name has at most 80 characters: letters, digits or Chinese characters, with "
+        "spaces, dots, dashes and underscores inside.",
+    ),
+    "sql_name_taken": ("已有名为“{name}”的查询。", "A query is saved as “{name}” already."),
+    "sql_not_found": ("没有名为“{name}”的查询。", "No query is saved as “{name}”."),
+    "sql_not_yours": (
+        "只有保存者（{owner}）或管理员可以删除“{name}”。",
+        "Only {owner} (who saved it) or an admin may delete “{name}”.",
+    ),
+    "sql_refused": ("查询未运行", "The query did not run"),
 }
+
+SQL_REFUSALS_ZH: dict[str, str] = {
+    "empty": "没有可运行的语句",
+    "too_long": "查询长度为 {length:,} 个字符，上限为 {limit:,}",
+    "not_sql": "无法识别为 SQL：{problem}",
+    "too_deep": "查询嵌套过深，无法检查",
+    "statements": "一次只能运行一条语句：这段文本包含 {count} 条",
+    "not_select": "这里只能运行 SELECT（可含 WITH、UNION 等），不能运行 {kind}",
+    "statement_inside": "查询中不允许出现 {kind}：这里只读取数据",
+    "parameter": "不支持参数（{name}）：请直接在查询中写出值",
+    "qualified_table": "表名前不要加数据库或模式（{name}）："
+    "这里只读取已发布的数据集市，请直接写表名",
+    "file": "不允许读取文件（{name}）",
+    "unknown_table": "{name} 不是已发布的数据集市表"
+    "（可查询的是表列表中以 fct_、dim_、rpt_ 开头的表）",
+    "table_function": "不允许使用表函数 {name}()；只允许 range、generate_series、unnest、json_each "
+    "和 json_tree",
+    "function": "函数 {name}() 会访问数据集市以外的内容"
+    "（文件、设置、环境或字符串中的 SQL），不允许使用",
+    "unchecked": "查询使用了无法检查的语法：{problem}",
+    "time_limit": "已在 {seconds:g} 秒的时间上限处停止",
+    "memory_limit": "已停止：查询所需内存超过上限 {limit}",
+    "failed": "查询出错：{problem}",
+}
+"""Each refusal of scoring_api/sql_check.py (MESSAGES, the English) in Chinese, with the
+same placeholders; DuckDB's own words in `problem` stay as DuckDB says them."""
+
+SQL_UNAVAILABLE_ZH: dict[str, str] = {
+    "not_published": "尚未发布数据集市：`leadflow run` 首次构建后"
+    "（或在 `leadflow transform` 之后运行 `leadflow check`）即可查询",
+    "unreadable": "暂时无法读取已发布的数据集市，请重试",
+    "busy": "已有 {concurrency} 个查询在运行，请稍后重试",
+}
+"""Why the box cannot run a query now (scoring_api/sql_box.py UNAVAILABLE) in Chinese."""
 
 LOST_REASONS: dict[str, tuple[str, str]] = {
     "price": ("价格", "price"),
@@ -391,3 +468,19 @@ def link_reason(link: dict[str, object], language: str) -> str:
         if index == 0
         else f"{from_type} and {to_type} on one {event}"
     )
+
+
+def sql_refusal(reason: str, values: dict[str, object], language: str) -> str:
+    """Why the SQL box refused or stopped a query, in `language`."""
+    from scoring_api.sql_check import MESSAGES
+
+    template = SQL_REFUSALS_ZH[reason] if language == "zh-CN" else MESSAGES[reason]
+    return template.format(**values)
+
+
+def sql_unavailable(reason: str, values: dict[str, object], language: str) -> str:
+    """Why the SQL box cannot run a query now, in `language`."""
+    from scoring_api.sql_box import UNAVAILABLE
+
+    template = SQL_UNAVAILABLE_ZH[reason] if language == "zh-CN" else UNAVAILABLE[reason]
+    return template.format(**values)

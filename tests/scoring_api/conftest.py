@@ -1,15 +1,20 @@
-"""A scored synthetic warehouse, a trained registry and an app over them, for the API tests."""
+"""A scored synthetic warehouse, a trained registry and an app over them, for the API tests;
+a home with published marts and secrets beside them, for ad-hoc SQL's."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
+from leadflow.serving import Publication, publish_marts, publish_queue, serving_dir
 from models.batch import score_open_inquiries
 from models.scorer import current_scorer
 from models.synthetic import write_tables
@@ -53,3 +58,112 @@ def client(served_home: tuple[Path, Path]) -> Iterator[TestClient]:
     app = create_app(warehouse_path=warehouse, registry_dir=registry, api_keys=API_KEYS)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@dataclass(frozen=True)
+class SqlHome:
+    """A home whose marts and queue are published, and secrets no query may reach: `canary`
+    is written in a folder of files beside it (`secrets`), in another DuckDB file, in the
+    warehouse's raw_events, in the published queue and in the tables published beside the
+    marts that ad-hoc SQL does not show (quarantined events, reps' notes)."""
+
+    home: Path
+    secrets: Path
+    canary: str
+
+    @property
+    def marts_path(self) -> Path:
+        publication = Publication.read(self.home)
+        assert publication is not None and publication.marts is not None
+        return serving_dir(self.home) / publication.marts
+
+    @property
+    def queue_path(self) -> Path:
+        publication = Publication.read(self.home)
+        assert publication is not None and publication.queue is not None
+        return serving_dir(self.home) / publication.queue
+
+
+SQL_QUEUE = """
+select 'INQ' || i as inquiry_id, timestamp '2026-11-30 08:00:00' as submitted_at,
+       'own_site' as channel, null as campaign, 'Ningbo Pump Co.' as company,
+       $canary as contact_name, 'CN' as country, 'valves' as product_category, null as sku,
+       5 as quantity, 'rep' as owner_type, 'rep_01' as rep_id, null as distributor_id,
+       null as assigned_at, null as first_contacted_at, 0 as contacts,
+       i / 10 as probability, i * 10 as score, 'B' as tier, '[]' as reasons,
+       'model' as scorer, 'v1' as model_version, null as events_through,
+       timestamp '2026-12-01 08:00:00' as scored_at, null as as_of
+from range(1, 4) as t(i)
+"""
+
+
+@pytest.fixture(scope="session")
+def sql_home(tmp_path_factory: pytest.TempPathFactory) -> SqlHome:
+    """Published marts (fct_inquiries: 30 inquiries over 3 channels; dim_customers;
+    rpt_kpis: 12 months) and a queue, with the canary everywhere ad-hoc SQL must not reach."""
+    root = tmp_path_factory.mktemp("sql")
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    secrets = root / "secrets"
+    secrets.mkdir()
+    (secrets / "canary.csv").write_text(f"secret\n{canary}\n")
+    (secrets / "canary.json").write_text(json.dumps({"secret": canary}))
+    (secrets / "canary.txt").write_text(canary)
+    with duckdb.connect(str(secrets / "other.duckdb")) as other:
+        other.execute("create table secrets as select $canary as secret", {"canary": canary})
+        other.execute(f"copy secrets to '{secrets / 'canary.parquet'}' (format parquet)")
+    home = root / "home"
+    home.mkdir()
+    with duckdb.connect(str(home / "warehouse.duckdb")) as warehouse:
+        warehouse.execute(
+            """
+            create table fct_inquiries as
+            select 'INQ' || lpad(i::varchar, 3, '0') as inquiry_id,
+                   'C' || (i % 7) as customer_id,
+                   ['own_site', 'alibaba', 'trade_show'][i % 3 + 1] as channel,
+                   case when i % 4 = 0 then 'won' when i % 4 = 1 then 'lost' else 'open' end
+                       as state,
+                   timestamp '2026-01-01' + to_days(i::integer) as submitted_at,
+                   (i * 12.5)::decimal(18, 2) as target_unit_price
+            from range(30) as t(i)
+            """
+        )
+        warehouse.execute(
+            "create table dim_customers as select 'C' || i as customer_id, "
+            "'Company ' || i as company from range(7) as t(i)"
+        )
+        warehouse.execute(
+            "create table rpt_kpis as select 'month' as period_grain, "
+            "date '2026-01-01' + to_months(i::integer) as period_start, "
+            "strftime(date '2026-01-01' + to_months(i::integer), '%Y-%m') as period_label, "
+            "10 + i as inquiries from range(12) as t(i)"
+        )
+        for table, column in (
+            ("quarantined_events", "payload"),
+            ("stg_sales__notes", "note"),
+            ("raw_events", "payload"),
+        ):
+            warehouse.execute(
+                f"create table {table} as select $canary as {column}", {"canary": canary}
+            )
+        warehouse.execute(
+            "create table stg_web__inquiries as select 'INQ' || i as inquiry_id, "
+            "null as email, null as phone, null as province, null as target_unit_price, "
+            "null as list_unit_price, null as currency, null as needs_customization, "
+            "null as incoterm, null as delivery_deadline, $canary as message "
+            "from range(1, 4) as t(i)",
+            {"canary": canary},
+        )
+        publish_marts(warehouse, home)
+        publish_queue(warehouse, home, SQL_QUEUE.replace("$canary", f"'{canary}'"))
+    return SqlHome(home=home, secrets=secrets, canary=canary)
+
+
+def files_under(*folders: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under `folders` with its size and modification time."""
+    found = {}
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+    return found

@@ -120,3 +120,20 @@ def test_every_timeline_source_and_kind_and_lifecycle_stage_has_words():
     keys += [f"stage_{stage}" for stage in stages]
     assert stages == {"customer", "prospect"}
     assert [key for key in keys if key not in MESSAGES] == []
+
+
+def test_every_refusal_of_the_sql_box_reads_in_chinese_with_its_values() -> None:
+    import string
+
+    from scoring_api.pages.i18n import SQL_REFUSALS_ZH, SQL_UNAVAILABLE_ZH
+    from scoring_api.sql_box import UNAVAILABLE
+    from scoring_api.sql_check import MESSAGES
+
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    for english, chinese in ((MESSAGES, SQL_REFUSALS_ZH), (UNAVAILABLE, SQL_UNAVAILABLE_ZH)):
+        assert set(chinese) == set(english)
+        for reason, template in english.items():
+            assert fields(chinese[reason]) == fields(template), reason
+            assert re.search(r"[\u4e00-\u9fff]", chinese[reason]), reason

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,12 +17,14 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 import uvicorn
 
 from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
 from ingestion.producer import make_producer, publish_events
+from leadflow.serving import publish_marts, publish_queue
 from scoring_api.main import create_app
 
 pytestmark = pytest.mark.integration
@@ -39,9 +42,18 @@ EXPLORE = "LEADFLOW_TEST_EXAMPLES" in os.environ
 def server(
     served_home: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """The API on a real uvicorn server over a scored warehouse, publishing to a real broker."""
-    warehouse, registry = served_home
+    """The API on a real uvicorn server over the marts and queue a scored warehouse
+    publishes (as under `leadflow run`: ad-hoc SQL reads nothing else), publishing to a
+    real broker."""
+    served_warehouse, registry = served_home
     work = tmp_path_factory.mktemp("conformance")
+    warehouse = work / "warehouse.duckdb"
+    shutil.copyfile(served_warehouse, warehouse)  # the session's copy stays as it is
+    with duckdb.connect(str(warehouse)) as connection:
+        publish_marts(connection, work)
+        publish_queue(connection, work)
+    # no shipped examples: they read the leadership reports, which these marts lack
+    (work / "saved_queries.json").write_text('{"queries": []}')
     with EmbeddedBroker(log_path=work / "broker.log") as broker:
         ensure_topics(broker.bootstrap)
         producer = make_producer(broker.bootstrap)
@@ -50,6 +62,9 @@ def server(
             registry_dir=registry,
             api_keys=KEYS,
             publish_events=lambda batch: publish_events(producer, batch),
+            serving_home=work,
+            serving_only=True,
+            saved_queries_path=work / "saved_queries.json",
         )
         port = free_port()
         uvicorn_server = uvicorn.Server(
@@ -109,7 +124,18 @@ def test_no_request_gets_a_server_error_or_an_undocumented_answer(
     tally = _requests_by_operation_and_status(har)
     print("schemathesis requests by operation and status:", json.dumps(tally, sort_keys=True))
     assert not [status for statuses in tally.values() for status in statuses if status >= 500]
-    assert set(tally) >= {"GET /health", "GET /v1/leads", "POST /v1/score", "POST /v1/events"}
+    assert set(tally) >= {
+        "GET /health",
+        "GET /v1/leads",
+        "POST /v1/score",
+        "POST /v1/events",
+        "POST /v1/sql",
+        "GET /v1/sql/tables",
+        "GET /v1/sql/saved",
+        "POST /v1/sql/saved",
+    }
+    # schema-valid queries (the hook makes them ones the box runs) were run, not refused
+    assert tally["POST /v1/sql"].get(200, 0) > 0
 
 
 def _requests_by_operation_and_status(har: Path) -> dict[str, dict[int, int]]:

@@ -406,6 +406,25 @@ def test_the_snapshot_keeps_the_value_tier_a_customer_had_before_a_reorder(
     assert versions == customers + 1  # nobody else changed tier or owner
 
 
+def test_every_saved_query_leadflow_ships_runs_on_the_published_marts(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # the examples of the /sql page name the reports' columns: a renamed column breaks them
+    from leadflow.serving import publish_marts
+    from scoring_api.saved_queries import shipped_examples
+    from scoring_api.sql_box import SqlBox, SqlLimits
+
+    with duckdb.connect(str(warehouse.path)) as connection:
+        publish_marts(connection, tmp_path)
+    box = SqlBox(tmp_path, SqlLimits(time_limit_s=60))
+
+    answers = {example.name: box.run(example.sql) for example in shipped_examples()}
+
+    assert all(not answer.truncated for answer in answers.values())
+    # a year of months and a year of spend are there whatever period is complete
+    assert answers["kpis_by_month"].rows and answers["promotion_roi_by_channel_latest_year"].rows
+
+
 @pytest.mark.slow
 def test_a_rebuild_from_the_log_replayed_backwards_gives_the_same_leadership_marts(
     warehouse: Warehouse,
