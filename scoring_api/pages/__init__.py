@@ -485,10 +485,8 @@ def sql_from_page(
     name: Annotated[str, Form(max_length=200)] = "",
     description: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    if not principal.csrf_matches(csrf_token):
-        return render(request, "message.html", principal, 403, message="form_expired")
-    if principal.role not in RUN_SQL:
-        return render(request, "message.html", principal, 403, message="forbidden")
+    if (refused := _refused_sql_form(request, principal, csrf_token)) is not None:
+        return refused
     if action == "save":
         name = name.strip()
         if not re.fullmatch(NAME_PATTERN, name):
@@ -520,10 +518,8 @@ def saved_from_page(
     name: str,
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    if not principal.csrf_matches(csrf_token):
-        return render(request, "message.html", principal, 403, message="form_expired")
-    if principal.role not in RUN_SQL:
-        return render(request, "message.html", principal, 403, message="forbidden")
+    if (refused := _refused_sql_form(request, principal, csrf_token)) is not None:
+        return refused
     try:
         query = saved_queries(request).get(name)
     except SavedQueryNotFound:
@@ -540,10 +536,8 @@ def delete_from_page(
     name: str,
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    if not principal.csrf_matches(csrf_token):
-        return render(request, "message.html", principal, 403, message="form_expired")
-    if principal.role not in RUN_SQL:
-        return render(request, "message.html", principal, 403, message="forbidden")
+    if (refused := _refused_sql_form(request, principal, csrf_token)) is not None:
+        return refused
     store = saved_queries(request)
     try:
         query = store.get(name)
@@ -557,6 +551,16 @@ def delete_from_page(
     with contextlib.suppress(SavedQueryNotFound):  # deleted meanwhile: gone either way
         store.delete(name)
     return RedirectResponse("/sql?" + urlencode({"done": "deleted", "name": name}), 303)
+
+
+def _refused_sql_form(request: Request, principal: Principal, csrf_token: str) -> Response | None:
+    """Why a form of the SQL page is refused (an expired form, a role that may not run
+    SQL), or None when it may go on: the check every one of its forms makes first."""
+    if not principal.csrf_matches(csrf_token):
+        return render(request, "message.html", principal, 403, message="form_expired")
+    if principal.role not in RUN_SQL:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    return None
 
 
 def _run_on_page(request: Request, principal: Principal, sql: str) -> Response:
