@@ -54,13 +54,46 @@ grains as (
 
 ),
 
+-- the business date of each figure's event (the company's day: periods are cut from it),
+-- converted once per row rather than once per grain
+inquiries_dated as (
+
+    select
+        {{ business_date('submitted_at') }} as submitted_on,
+        is_converted
+    from inquiries
+
+),
+
+orders_dated as (
+
+    select
+        {{ business_date('placed_at') }} as placed_on,
+        inquiry_id,
+        amount,
+        is_repeat_order,
+        order_to_dispatch_hours
+    from orders
+
+),
+
+shipments_dated as (
+
+    select
+        {{ business_date('created_at') }} as created_on,
+        is_on_time
+    from shipments
+
+),
+
 inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
-        inquiries.is_converted
-    from inquiries
+        {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
+            as period_start,
+        inquiries_dated.is_converted
+    from inquiries_dated
     cross join grains
 
 ),
@@ -80,12 +113,12 @@ orders_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'orders.placed_at') }} as period_start,
-        orders.inquiry_id is not null as is_won_from_inquiry,
-        orders.amount,
-        orders.is_repeat_order,
-        orders.order_to_dispatch_hours
-    from orders
+        {{ period_start_for('grains.period_grain', 'orders_dated.placed_on') }} as period_start,
+        orders_dated.inquiry_id is not null as is_won_from_inquiry,
+        orders_dated.amount,
+        orders_dated.is_repeat_order,
+        orders_dated.order_to_dispatch_hours
+    from orders_dated
     cross join grains
 
 ),
@@ -94,9 +127,10 @@ shipments_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'shipments.created_at') }} as period_start,
-        shipments.is_on_time
-    from shipments
+        {{ period_start_for('grains.period_grain', 'shipments_dated.created_on') }}
+            as period_start,
+        shipments_dated.is_on_time
+    from shipments_dated
     cross join grains
 
 ),
@@ -233,7 +267,7 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         {{ period_over_period('inquiries') }},
         {{ period_over_period('won_inquiries') }},
         {{ period_over_period('conversion_rate', additive=false, growth=false) }},

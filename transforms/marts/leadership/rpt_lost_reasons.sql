@@ -45,15 +45,29 @@ latest_quotes as (
 
 ),
 
+-- the business date of each inquiry (the company's day: periods are cut from it),
+-- converted once per inquiry rather than once per grain
+inquiries_dated as (
+
+    select
+        inquiry_id,
+        {{ business_date('submitted_at') }} as submitted_on,
+        outcome,
+        lost_reason
+    from inquiries
+
+),
+
 inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
-        inquiries.inquiry_id,
-        inquiries.outcome,
-        inquiries.lost_reason
-    from inquiries
+        {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
+            as period_start,
+        inquiries_dated.inquiry_id,
+        inquiries_dated.outcome,
+        inquiries_dated.lost_reason
+    from inquiries_dated
     cross join grains
 
 ),
@@ -149,7 +163,7 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         grid.lost_reason,
         current_period.inquiries,
         {{ period_over_period('lost_inquiries') }},

@@ -51,6 +51,30 @@ spend_channels as (
 
 ),
 
+-- the business date of each inquiry and order (the company's day: periods are cut from
+-- it), converted once per row rather than once per grain; spend days are business dates
+inquiries_dated as (
+
+    select
+        inquiry_id,
+        {{ business_date('submitted_at') }} as submitted_on,
+        channel,
+        campaign,
+        is_converted
+    from inquiries
+
+),
+
+orders_dated as (
+
+    select
+        {{ business_date('placed_at') }} as placed_on,
+        inquiry_id,
+        amount
+    from orders
+
+),
+
 spend_by_period as (
 
     select
@@ -72,15 +96,16 @@ inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
-        inquiries.channel,
-        coalesce(inquiries.campaign, '(none)') as campaign,
+        {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
+            as period_start,
+        inquiries_dated.channel,
+        coalesce(inquiries_dated.campaign, '(none)') as campaign,
         0 as ad_spend,
         1 as inquiries,
-        case when inquiries.is_converted then 1 else 0 end as won_inquiries,
+        case when inquiries_dated.is_converted then 1 else 0 end as won_inquiries,
         0 as won_orders,
         0 as won_revenue
-    from inquiries
+    from inquiries_dated
     cross join grains
 
 ),
@@ -89,17 +114,17 @@ won_orders_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'orders.placed_at') }} as period_start,
+        {{ period_start_for('grains.period_grain', 'orders_dated.placed_on') }} as period_start,
         inquiries.channel,
         coalesce(inquiries.campaign, '(none)') as campaign,
         0 as ad_spend,
         0 as inquiries,
         0 as won_inquiries,
         1 as won_orders,
-        orders.amount as won_revenue
-    from orders
+        orders_dated.amount as won_revenue
+    from orders_dated
     inner join inquiries
-        on orders.inquiry_id = inquiries.inquiry_id
+        on orders_dated.inquiry_id = inquiries.inquiry_id
     cross join grains
 
 ),
@@ -183,7 +208,7 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         {% for dimension in dimensions -%}
         grid.{{ dimension }},
         {% endfor -%}

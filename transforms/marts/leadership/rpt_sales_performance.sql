@@ -38,7 +38,7 @@ assigned_inquiries as (
 
     select
         inquiry_id,
-        submitted_at,
+        {{ business_date('submitted_at') }} as submitted_on,
         assignee_type as handler_type,
         case assignee_type
             when 'rep' then rep_id
@@ -58,7 +58,7 @@ handled_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'assigned_inquiries.submitted_at') }}
+        {{ period_start_for('grains.period_grain', 'assigned_inquiries.submitted_on') }}
             as period_start,
         assigned_inquiries.*
     from assigned_inquiries
@@ -95,7 +95,7 @@ handled_summarised as (
 credited_orders as (
 
     select
-        placed_at,
+        {{ business_date('placed_at') }} as placed_on,
         credited_to_type as handler_type,
         case credited_to_type
             when 'rep' then rep_id
@@ -111,7 +111,7 @@ credited_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'credited_orders.placed_at') }} as period_start,
+        {{ period_start_for('grains.period_grain', 'credited_orders.placed_on') }} as period_start,
         credited_orders.*
     from credited_orders
     cross join grains
@@ -209,7 +209,7 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         grid.handler_type,
         grid.handler_id,
         {{ period_over_period('handled_inquiries') }},
