@@ -365,6 +365,24 @@ def test_every_cell_of_the_inquiry_classification_equals_the_log_cut_in_beijing_
         assert sum(cell[0] for cell in expected.values()) == utc_cut - 3
 
 
+@pytest.mark.parametrize(
+    "report", ["rpt_kpis", "rpt_promotion_roi", "rpt_sales_performance", "rpt_lost_reasons"]
+)
+def test_every_report_with_money_says_its_currency_and_leaves_nothing_out(
+    warehouse: Warehouse, report: str
+) -> None:
+    currencies = warehouse.query(
+        f"select currency, sum(amounts_in_other_currencies), count(*) from {report} group by 1"
+    )
+    recorded = warehouse.query(
+        "select distinct json_extract_string(payload, '$.currency') from raw_events"
+        " where event_type in ('order_placed', 'ad_spend_recorded', 'quote_sent')"
+    )
+
+    assert recorded == [("CNY",)]  # the simulation and the stories count in yuan
+    assert [(currency, left_out) for currency, left_out, _ in currencies] == [("CNY", 0)]
+
+
 # --- the stories -------------------------------------------------------------------------
 
 
