@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -56,9 +57,22 @@ def product_errors() -> Iterator[None]:
 
 
 def settings() -> Settings:
-    """Settings from the environment (logging set up on the way)."""
+    """Settings from the environment (logging set up on the way); a value that is wrong
+    stops the command with one line naming its variable."""
     configure_logging()
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        text = escape("; ".join(_setting_problem(error) for error in invalid.errors()))
+        err.print(f"[bold red]error:[/] {text}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _setting_problem(error: Any) -> str:
+    """`LEADFLOW_NAME: what is wrong` of one of pydantic's validation errors."""
+    name = str(error["loc"][0]).upper() if error["loc"] else "a setting"
+    variable = name if name.startswith("LEADFLOW_") else f"LEADFLOW_{name}"
+    return f"{variable}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
 def _stop_on_signal() -> threading.Event:

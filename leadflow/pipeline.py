@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,8 +154,10 @@ def run_dbt(
     extra: tuple[str, ...] = (),
     on_node: Callable[[], None] | None = None,
     warehouse: Path | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> None:
-    """Run one dbt command on the warehouse, raising TransformError on failure.
+    """Run one dbt command on the warehouse, raising TransformError on failure. dbt reads
+    the settings' vars (`Settings.dbt_vars`) and `dbt_vars` besides.
 
     dbt runs in a child process: dbt-duckdb keeps its connection open after an in-process
     run, which would lock the warehouse against the read-only gates that follow.
@@ -174,6 +176,7 @@ def run_dbt(
         "--no-use-colors",
         *command.split(),  # "build", or a subcommand: "source freshness"
         *_dbt_paths(settings, "target"),
+        *_dbt_vars(settings, dbt_vars),
         *extra,
     ]
     # dbt's profile reads the warehouse path from this variable (transforms/profiles.yml)
@@ -220,6 +223,12 @@ def _dbt_paths(settings: Settings, target: str) -> list[str]:
         "--log-path",
         str(dbt_dir / "logs"),
     ]
+
+
+def _dbt_vars(settings: Settings, dbt_vars: Mapping[str, Any] | None) -> list[str]:
+    """The one --vars of a dbt invocation (dbt keeps only the last one given): the settings
+    the project reads, then the invocation's own."""
+    return ["--vars", json.dumps({**settings.dbt_vars, **(dbt_vars or {})})]
 
 
 def _dbt_failed(settings: Settings, command: str, target: str, otherwise: str) -> TransformError:
@@ -606,10 +615,16 @@ _DBT_IN_PROCESS = threading.Lock()  # dbt's invocations share process-wide state
 
 
 def dbt_in_process(
-    settings: Settings, command: str, extra: tuple[str, ...] = (), *, target: str = "target"
+    settings: Settings,
+    command: str,
+    extra: tuple[str, ...] = (),
+    *,
+    target: str = "target",
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Run one dbt command in this process (sharing its open DuckDB database); returns dbt's
-    result, or raises TransformError naming what failed.
+    """Run one dbt command in this process (sharing its open DuckDB database), with the
+    settings' vars and `dbt_vars`; returns dbt's result, or raises TransformError naming
+    what failed.
 
     Only for the process that owns the warehouse (`leadflow run`): dbt-duckdb's connection
     joins this process's open database, so landing and reading go on while dbt builds.
@@ -620,7 +635,13 @@ def dbt_in_process(
     dbt_dir = (settings.home / "dbt").resolve()
     os.environ["LEADFLOW_WAREHOUSE"] = str(settings.warehouse_path.resolve())
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    args = [*command.split(), *_dbt_paths(settings, target), "--quiet", *extra]
+    args = [
+        *command.split(),
+        *_dbt_paths(settings, target),
+        *_dbt_vars(settings, dbt_vars),
+        "--quiet",
+        *extra,
+    ]
     with _DBT_IN_PROCESS:
         (dbt_dir / target / "run_results.json").unlink(missing_ok=True)
         # dbt prints what `compile` compiled to stdout, whatever --quiet says; the service's
@@ -660,10 +681,9 @@ def build_cycle(
     extra: tuple[str, ...] = (
         "--threads", str(SERVICE_DBT_THREADS), "--exclude-resource-type", "unit_test",
     )  # fmt: skip
-    if through is not None:
-        extra += ("--vars", json.dumps({"leadflow_landed_through": through.isoformat(sep=" ")}))
+    landed = {} if through is None else {"leadflow_landed_through": through.isoformat(sep=" ")}
     with recorded_run(settings.warehouse_path, "transform") as details:
-        dbt_in_process(settings, "build", extra)
+        dbt_in_process(settings, "build", extra, dbt_vars=landed)
         details.update(in_service=True, landed_through=str(through))
     built = time.monotonic()
     cursor = connection.cursor()

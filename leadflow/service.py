@@ -683,8 +683,9 @@ def live_staging(settings: Settings) -> Any:
     result = dbt_in_process(
         settings,
         "compile",
-        ("--select", *LIVE_MODELS, "--vars", "{leadflow_live: true}"),
+        ("--select", *LIVE_MODELS),
         target="live",
+        dbt_vars={"leadflow_live": True},
     )
     return compile_live_staging(compiled_models(result))
 

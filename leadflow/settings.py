@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import zoneinfo
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingestion.contracts import EARLIEST_EVENT_AT, ContractRules
+from ingestion.contracts import CURRENCY_PATTERN, EARLIEST_EVENT_AT, PATTERN_HINTS, ContractRules
 from ingestion.vocabularies import Vocabularies, load_vocabularies
 
 DEFAULT_FOLLOW_UP_HOURS = {"A": 2.0, "B": 8.0, "C": 24.0}
@@ -83,6 +86,16 @@ class Settings(BaseSettings):
         "scored within seconds regardless)",
     )
 
+    business_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="the company's time zone (IANA name): every week, month, quarter and year "
+        "of the marts is cut in it; the warehouse stores UTC",
+    )
+    currency: str = Field(
+        default="CNY",
+        description="the company's currency (ISO 4217): the marts' amounts are in it",
+    )
+
     follow_up_hours: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_FOLLOW_UP_HOURS),
         description="hours from submission within which a lead of each tier must be "
@@ -135,6 +148,24 @@ class Settings(BaseSettings):
             raise ValueError("every deadline must be more than 0 hours")
         return value
 
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone; give an IANA name such as Asia/Shanghai or UTC"
+            ) from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if not re.fullmatch(CURRENCY_PATTERN, value):
+            raise ValueError(f"{value!r}: {PATTERN_HINTS[CURRENCY_PATTERN]}")
+        return value
+
     @field_validator("earliest_event_at")
     @classmethod
     def _utc_when_naive(cls, value: dt.datetime) -> dt.datetime:
@@ -153,6 +184,12 @@ class Settings(BaseSettings):
     def vocabularies(self) -> Vocabularies:
         """The vocabularies in force (VocabularyError when the file is unusable)."""
         return load_vocabularies(self.vocabularies_file)
+
+    @property
+    def dbt_vars(self) -> dict[str, Any]:
+        """The settings the dbt project reads as vars (dbt_project.yml has the same defaults,
+        so `dbt build` on its own cuts periods as leadflow does)."""
+        return {"business_timezone": self.business_timezone, "currency": self.currency}
 
     @property
     def dbt_project_dir(self) -> Path:

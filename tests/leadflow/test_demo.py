@@ -126,7 +126,8 @@ def test_demo_marts_exist_for_every_grain_and_reconcile_with_raw_events(
             if mart.startswith("rpt_")
         }
         # inquiries per year, straight from the log: each inquiry once, in the year of its
-        # first submission (a re-sent one keeps the earliest)
+        # first submission (a re-sent one keeps the earliest) in Beijing, the company's
+        # time zone (the log stores UTC)
         inquiries_per_year = connection.execute(
             """
             with submitted as (
@@ -134,7 +135,9 @@ def test_demo_marts_exist_for_every_grain_and_reconcile_with_raw_events(
                 from raw_events where event_type = 'inquiry_submitted'
                 group by inquiry_id
             )
-            select date_trunc('year', submitted_at)::date, count(*)
+            select
+                date_trunc('year', timezone('Asia/Shanghai', timezone('UTC', submitted_at)))::date,
+                count(*)
             from submitted group by 1 order by 1
             """
         ).fetchall()
@@ -143,7 +146,7 @@ def test_demo_marts_exist_for_every_grain_and_reconcile_with_raw_events(
             " where period_grain = 'year' and inquiries > 0 order by 1"
         ).fetchall()
         # won revenue per month: orders placed against an inquiry, each order once (its
-        # earliest copy), in the month it was placed
+        # earliest copy), in the month (in Beijing) it was placed
         won_revenue_per_month = connection.execute(
             """
             with orders as (
@@ -152,7 +155,8 @@ def test_demo_marts_exist_for_every_grain_and_reconcile_with_raw_events(
                 ) as copy
                 from raw_events where event_type = 'order_placed'
             )
-            select date_trunc('month', occurred_at)::date,
+            select
+                date_trunc('month', timezone('Asia/Shanghai', timezone('UTC', occurred_at)))::date,
                    sum(cast(json_extract_string(payload, '$.amount') as decimal(18, 2)))
             from orders where copy = 1 and inquiry_id is not null
             group by 1 order by 1

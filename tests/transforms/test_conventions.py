@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import typing
@@ -137,3 +138,26 @@ def _typed_fields_in_the_contract() -> dict[str, dict[str, str]]:
 
 def test_staging_casts_exactly_the_typed_payload_fields_of_the_contract() -> None:
     assert _typed_fields_in_staging() == _typed_fields_in_the_contract()
+
+
+# a period macro's date argument, e.g. period_start_for('grains.period_grain', 'x.submitted_on')
+PERIOD_MACRO_CALL = re.compile(r"period_start(?:_for)?\(\s*'[^']*',\s*'([^']+)'")
+# a timestamp cast to a date, e.g. cast(delivered_at as date)
+TIMESTAMP_CAST_TO_DATE = re.compile(r"cast\(\s*[\w.]*_at\s+as\s+date\s*\)", re.IGNORECASE)
+
+
+def test_periods_and_dates_are_cut_in_business_time_never_from_a_utc_timestamp() -> None:
+    cut_in_utc = []
+    calls = 0
+    for model in models():
+        sql = model.read_text(encoding="utf-8")
+        for argument in PERIOD_MACRO_CALL.findall(sql):
+            calls += 1
+            if argument.endswith("_at"):  # timestamps are UTC: business_date(...) first
+                cut_in_utc.append(f"{model.relative_to(REPO)}: period of {argument}")
+        cut_in_utc += [
+            f"{model.relative_to(REPO)}: {cast}" for cast in TIMESTAMP_CAST_TO_DATE.findall(sql)
+        ]
+
+    assert calls >= 10  # the leadership marts' calls were found
+    assert cut_in_utc == []

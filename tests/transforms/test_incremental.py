@@ -169,8 +169,8 @@ def validated(connection: duckdb.DuckDBPyConnection, lines: list[bytes]) -> Prep
 
 def build(settings: Settings, warehouse: Path, *flags: str) -> None:
     """The real `dbt build` of the project on `warehouse`, with the tests' lookback."""
-    lookback = json.dumps({"incremental_lookback_seconds": LOOKBACK_SECONDS})
-    run_dbt(settings, "build", ("--vars", lookback, *flags), warehouse=warehouse)
+    lookback = {"incremental_lookback_seconds": LOOKBACK_SECONDS}
+    run_dbt(settings, "build", flags, warehouse=warehouse, dbt_vars=lookback)
 
 
 def project_models(settings: Settings) -> list[str]:

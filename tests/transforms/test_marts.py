@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tests.transforms.conftest import failed_nodes, run_dbt
 pytestmark = pytest.mark.integration
 
 GRAINS = ("week", "month", "quarter", "year")
+BUSINESS_TIMEZONE = zoneinfo.ZoneInfo("Asia/Shanghai")  # the default of the setting and of dbt
 
 
 def failures(result: dbtRunnerResult) -> str:
@@ -65,6 +67,11 @@ def warehouse(built: tuple[Warehouse, dbtRunnerResult]) -> Warehouse:
 
 
 # --- periods, computed in Python, independently of the dbt macros -----------------------
+
+
+def business_day(occurred_at: dt.datetime) -> dt.date:
+    """The company's calendar day (Beijing time) of a naive UTC timestamp of the warehouse."""
+    return occurred_at.replace(tzinfo=dt.UTC).astimezone(BUSINESS_TIMEZONE).date()
 
 
 def period_start(grain: str, day: dt.date) -> dt.date:
@@ -148,7 +155,7 @@ def test_won_revenue_per_month_in_the_kpi_table_matches_the_orders_in_raw_events
     expected = totals_by_period(
         "month",
         orders,
-        day=lambda order: order["occurred_at"].date(),
+        day=lambda order: business_day(order["occurred_at"]),
         key=lambda order: (),
         value=lambda order: order["payload"]["amount"],
     )
@@ -178,7 +185,7 @@ def test_ad_spend_and_inquiries_per_channel_in_the_promotion_table_match_raw_eve
     expected_inquiries = totals_by_period(
         grain,
         inquiries,
-        day=lambda event: event["occurred_at"].date(),
+        day=lambda event: business_day(event["occurred_at"]),
         key=lambda event: (event["payload"]["channel"],),
         value=lambda event: Decimal(1),
     )
@@ -202,47 +209,178 @@ def test_ad_spend_and_inquiries_per_channel_in_the_promotion_table_match_raw_eve
     assert nonzero(reported_inquiries) == expected_inquiries
 
 
-def test_each_period_compares_with_the_one_before_and_the_same_one_a_year_earlier(
+def test_whole_periods_compare_with_the_one_before_and_partial_ones_with_none(
     warehouse: Warehouse,
 ) -> None:
     inquiries = first_per(raw_events(warehouse, "inquiry_submitted"), "inquiry_id")
     per_month = totals_by_period(
         "month",
         inquiries,
-        day=lambda event: event["occurred_at"].date(),
+        day=lambda event: business_day(event["occurred_at"]),
         key=lambda event: (),
         value=lambda event: Decimal(1),
     )
-    january_2025, december_2024, january_2024 = (
+    january_2024, february_2024, january_2025 = (
         per_month.get((dt.date(year, month, 1),), Decimal(0))
-        for year, month in ((2025, 1), (2024, 12), (2024, 1))
+        for year, month in ((2024, 1), (2024, 2), (2025, 1))
+    )
+    query = (
+        "select period_label, is_partial, inquiries, inquiries_pop_change, inquiries_pop_growth,"
+        " inquiries_yoy_change, inquiries_yoy_growth from rpt_kpis"
+        " where period_grain = 'month' and period_start = ?"
     )
 
-    row = warehouse.one(
-        "select period_label, inquiries, inquiries_pop_change, inquiries_pop_growth, "
-        "inquiries_yoy_change, inquiries_yoy_growth from rpt_kpis "
-        "where period_grain = 'month' and period_start = date '2025-01-01'"
-    )
+    february = warehouse.one(query, dt.date(2024, 2, 1))
+    # the web log ends on 12 January 2025 (Henry's inquiry): January is still running
+    january = warehouse.one(query, dt.date(2025, 1, 1))
     first_month = warehouse.one(
-        "select inquiries_pop_change, inquiries_yoy_change from rpt_kpis "
-        "where period_grain = 'month' order by period_start limit 1"
+        "select period_label, is_partial, inquiries_pop_change, inquiries_yoy_change"
+        " from rpt_kpis where period_grain = 'month' order by period_start limit 1"
     )
     empty_months = warehouse.query(
         "select count(*) from rpt_kpis where period_grain = 'month' "
         "and period_start between date '2024-06-01' and date '2024-11-01' and inquiries = 0"
     )
 
-    assert january_2025 == 4 and december_2024 == 0 and january_2024 > 100
-    assert row == (
-        "2025-01",
-        4,
-        4,
-        None,  # nothing to grow from: December 2024 had no inquiry
-        4 - january_2024,
-        pytest.approx(float((4 - january_2024) / january_2024)),
+    assert january_2024 > 100 and february_2024 > 50 and january_2025 == 4
+    assert february == (
+        "2024-02",
+        False,
+        february_2024,
+        february_2024 - january_2024,
+        pytest.approx(float((february_2024 - january_2024) / january_2024)),
+        None,  # February 2023 lies before the first event
+        None,
     )
-    assert first_month == (None, None)  # before the first event there is nothing to compare
+    # a month of four inquiries so far is not "-97 % on January 2024"
+    assert january == ("2025-01", True, 4, None, None, None, None)
+    # the simulation starts at midnight on 1 January 2024 in Beijing: January is whole
+    assert first_month == ("2024-01", False, None, None)
     assert empty_months == [(6,)]  # the quiet months between the data exist, with zeros
+
+
+def test_reports_are_cut_in_beijing_time_so_no_stub_year_precedes_the_simulation(
+    warehouse: Warehouse,
+) -> None:
+    # the simulation's first events are minutes after midnight on 1 January 2024 in Beijing:
+    # cut in UTC they fell in a stub 2023, against which 2024 grew by thousands of per cent
+    first_event_at = warehouse.one("select min(occurred_at) from raw_events")[0]
+    years = warehouse.query(
+        "select period_label, is_partial, inquiries, inquiries_yoy_change, inquiries_yoy_growth"
+        " from rpt_kpis where period_grain = 'year' order by period_start"
+    )
+    log_starts_on = warehouse.query("select distinct log_starts_on from dim_periods")
+
+    assert first_event_at.year == 2023  # in UTC: 31 December 2023
+    assert log_starts_on == [(dt.date(2024, 1, 1),)]
+    assert [row[:2] for row in years] == [("2024", False), ("2025", True)]
+    assert years[1][3:] == (None, None)  # 2025 is running: not compared with 2024
+
+
+# one whole period of each grain: the week of Monday 26 February 2024 spans two months,
+# and cut in UTC it would hold three inquiries more (its edges fall in the night, Beijing
+# time, when buyers abroad write); March 2024 ends the simulated quarter
+RECONCILED_PERIODS = (
+    ("week", dt.date(2024, 2, 26), dt.date(2024, 3, 4)),
+    ("month", dt.date(2024, 3, 1), dt.date(2024, 4, 1)),
+    ("quarter", dt.date(2024, 1, 1), dt.date(2024, 4, 1)),
+    ("year", dt.date(2024, 1, 1), dt.date(2025, 1, 1)),
+)
+
+# Each inquiry once (its earliest copy), on its day in Beijing, classified as the report
+# classifies it, with whether a contact and a quote of it were recorded: straight from the
+# log, in plain DuckDB SQL, without the dbt project's models or macros.
+INQUIRY_CELLS_FROM_RAW_EVENTS = """
+with submitted as (
+    select
+        *,
+        row_number() over (
+            partition by inquiry_id order by occurred_at, event_id
+        ) as copy_number
+    from raw_events
+    where event_type = 'inquiry_submitted'
+),
+inquiries as (
+    select
+        inquiry_id,
+        cast(timezone('Asia/Shanghai', timezone('UTC', occurred_at)) as date) as business_day,
+        json_extract_string(payload, '$.channel') as channel,
+        json_extract_string(payload, '$.product_category') as product_category,
+        upper(trim(json_extract_string(payload, '$.country'))) as country,
+        nullif(trim(json_extract_string(payload, '$.province')), '') as province
+    from submitted
+    where copy_number = 1
+),
+contacted as (
+    select distinct inquiry_id from raw_events where event_type = 'lead_contacted'
+),
+quoted as (
+    select distinct inquiry_id from raw_events where event_type = 'quote_sent'
+)
+select
+    inquiries.channel,
+    inquiries.product_category,
+    case
+        when inquiries.country = 'CN' then coalesce(inquiries.province, '(unknown)')
+        else inquiries.country
+    end as region,
+    count(*) as inquiries,
+    count(contacted.inquiry_id) as contacted_inquiries,
+    count(quoted.inquiry_id) as quoted_inquiries
+from inquiries
+left join contacted on inquiries.inquiry_id = contacted.inquiry_id
+left join quoted on inquiries.inquiry_id = quoted.inquiry_id
+where inquiries.business_day >= ? and inquiries.business_day < ?
+group by all
+"""
+
+
+@pytest.mark.parametrize(("grain", "start", "end"), RECONCILED_PERIODS)
+def test_every_cell_of_the_inquiry_classification_equals_the_log_cut_in_beijing_time(
+    warehouse: Warehouse, grain: str, start: dt.date, end: dt.date
+) -> None:
+    expected = {
+        tuple(row[:3]): tuple(row[3:])
+        for row in warehouse.query(INQUIRY_CELLS_FROM_RAW_EVENTS, start, end)
+    }
+    utc_cut = warehouse.one(
+        "select count(distinct inquiry_id) from raw_events where event_type = 'inquiry_submitted'"
+        " and cast(occurred_at as date) >= ? and cast(occurred_at as date) < ?",
+        start,
+        end,
+    )[0]
+
+    reported = warehouse.query(
+        "select channel, product_category, region, inquiries, contacted_inquiries,"
+        " quoted_inquiries, is_partial from rpt_inquiry_classification"
+        " where period_grain = ? and period_start = ? and inquiries > 0",
+        grain,
+        start,
+    )
+
+    assert len(expected) > 5
+    assert {tuple(row[:3]): tuple(row[3:6]) for row in reported} == expected
+    assert {row[6] for row in reported} == {False}  # a whole period
+    if grain == "week":  # the reconciliation tells the zones apart
+        assert sum(cell[0] for cell in expected.values()) == utc_cut - 3
+
+
+@pytest.mark.parametrize(
+    "report", ["rpt_kpis", "rpt_promotion_roi", "rpt_sales_performance", "rpt_lost_reasons"]
+)
+def test_every_report_with_money_says_its_currency_and_leaves_nothing_out(
+    warehouse: Warehouse, report: str
+) -> None:
+    currencies = warehouse.query(
+        f"select currency, sum(amounts_in_other_currencies), count(*) from {report} group by 1"
+    )
+    recorded = warehouse.query(
+        "select distinct json_extract_string(payload, '$.currency') from raw_events"
+        " where event_type in ('order_placed', 'ad_spend_recorded', 'quote_sent')"
+    )
+
+    assert recorded == [("CNY",)]  # the simulation and the stories count in yuan
+    assert [(currency, left_out) for currency, left_out, _ in currencies] == [("CNY", 0)]
 
 
 # --- the stories -------------------------------------------------------------------------

@@ -60,8 +60,10 @@
       <measure>_pop_growth  that change relative to the previous value (0.25 = +25 %)
       <measure>_yoy_change  minus its value in the same period a year earlier
       <measure>_yoy_growth  that change relative to the year-earlier value
-    A comparison is null when the other period lies before the first event, and a growth
-    also when the other value is 0 or null. `additive`: a count or sum, 0 in a period
+    A comparison is null when the other period lies before the first event, or when either
+    period is partial (dim_periods.is_partial: the log's first period, unless it starts on
+    its first day, and the period still running), so that a stub period is never compared
+    as if whole; a growth is null also when the other value is 0 or null. `additive`: a count or sum, 0 in a period
     without activity; otherwise (a rate, median or average) null there. `growth`: whether to
     add the relative columns (not for rates, whose change reads as percentage points).
     `known`: a condition on the row; where it does not hold, the measure and its
@@ -74,8 +76,8 @@
     {%- endfor -%}
     {{ _when_known(values['current_period'], known) }} as {{ measure }}
     {%- for prefix, side, known_period in [
-        ('pop', 'previous_period', 'has_previous_period'),
-        ('yoy', 'year_ago_period', 'has_year_ago_period'),
+        ('pop', 'previous_period', 'has_comparable_previous_period'),
+        ('yoy', 'year_ago_period', 'has_comparable_year_ago_period'),
     ] -%},
         {{ _when_known(
             'case when periods.' ~ known_period ~ ' then '

@@ -1,5 +1,9 @@
 {#- Calendar periods of the leadership marts: ISO weeks (Monday to Sunday), months,
-    quarters and years, all in UTC. A period is named by its first day, a date. -#}
+    quarters and years of the company's calendar. A period is named by its first day, a
+    date. They are cut from business dates (macros/business_time.sql): a UTC timestamp
+    goes through business_date first, so that an inquiry at 23:30 in Beijing on 31 March
+    counts in March and Q1, not in the UTC day it was; a date the business recorded (an
+    ad-spend day, a promised delivery day) is one already. -#}
 
 {#- The grains every leadership mart reports by, finest first. -#}
 {% macro period_grains() -%}
@@ -7,24 +11,35 @@
 {%- endmacro %}
 
 {#- The first day of the `grain` period (a literal: week, month, quarter or year) holding
-    a timestamp or date. -#}
-{% macro period_start(grain, timestamp) -%}
+    a business date. -#}
+{% macro period_start(grain, date) -%}
     {%- if grain == 'week' -%}
-        {{ iso_week_start(timestamp) }}
+        {{ iso_week_start(date) }}
     {%- elif grain in ('month', 'quarter', 'year') -%}
-        cast({{ dbt.date_trunc(grain, timestamp) }} as date)
+        cast({{ dbt.date_trunc(grain, date) }} as date)
     {%- else -%}
         {{ exceptions.raise_compiler_error("unknown period grain " ~ grain) }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- The first day of the period holding a timestamp, for a grain held in a column. -#}
-{% macro period_start_for(grain_column, timestamp) -%}
+{#- The first day of the period holding a business date, for a grain held in a column. -#}
+{% macro period_start_for(grain_column, date) -%}
     case {{ grain_column }}
         {%- for grain in period_grains() %}
-        when '{{ grain }}' then {{ period_start(grain, timestamp) }}
+        when '{{ grain }}' then {{ period_start(grain, date) }}
         {%- endfor %}
     end
+{%- endmacro %}
+
+{#- Whether the log misses part of the period from `period_start` to `period_end`
+    (exclusive; business dates): the log starts after the period's first day (the first
+    period of each grain, unless the log starts on that day), or some source's newest event
+    (`complete_through`, UTC) has not reached the period's end (the period still running,
+    and any period after a source stopped). A partial period's figures are not comparable
+    with a whole one's. -#}
+{% macro is_partial_period(period_start, period_end, log_starts_on, complete_through) -%}
+    ({{ log_starts_on }} > {{ period_start }}
+    or not coalesce({{ business_time(complete_through) }} >= {{ period_end }}, false))
 {%- endmacro %}
 
 {#- A date moved by a number of `grain` periods; quarters move as three months, because

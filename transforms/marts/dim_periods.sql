@@ -1,8 +1,11 @@
-{#- One row per calendar period of every grain (ISO week, month, quarter, year; UTC), from
-    the period of the earliest event or ad-spend day to the period of the newest. Generated
-    in SQL (a spine of offsets), so that a period without any activity still exists and the
-    leadership marts can compare every period with the one before and a year earlier.
-    A period is complete when every source's newest event is at or after its end. -#}
+{#- One row per calendar period of every grain (ISO week, month, quarter, year) of the
+    company's calendar (business time: macros/business_time.sql), from the period of the
+    earliest event or ad-spend day to the period of the newest. Generated in SQL (a spine of
+    offsets), so that a period without any activity still exists and the leadership marts
+    can compare every period with the one before and a year earlier.
+    A period is partial when the log does not cover all of it: the log starts after its
+    first day, or some source's newest event has not reached its end. Two periods are
+    compared only when both are whole. -#}
 with
 
 events as (
@@ -23,12 +26,13 @@ offsets as (
 
 ),
 
--- ad spend is booked the morning after the day it buys, so its day can precede every event
+-- business dates: the company's days. Ad spend is booked the morning after the day it
+-- buys (a business date already), so its day can precede every event
 dated_activity as (
 
     select
-        cast(min(occurred_at) as date) as first_date,
-        cast(max(occurred_at) as date) as last_date
+        {{ business_date('min(occurred_at)') }} as first_date,
+        {{ business_date('max(occurred_at)') }} as last_date
     from events
 
     union all
@@ -112,8 +116,11 @@ compared as (
         {#- 52 weeks back is the same weekdays, and almost always the same ISO week #}
         {%- if grain == 'week' %}
         {{ add_periods('week', -52, 'period_start') }} as year_ago_period_start,
+        {{ add_periods('week', -51, 'period_start') }} as year_ago_period_end,
         {%- else %}
         {{ add_periods('year', -1, 'period_start') }} as year_ago_period_start,
+        {{ add_periods('year', -1, add_periods(grain, 1, 'period_start')) }}
+            as year_ago_period_end,
         {%- endif %}
         first_period_start
     from periods
@@ -126,21 +133,53 @@ compared as (
 
 ),
 
+-- which of the period, the one before it and the one a year earlier the log covers whole
+covered as (
+
+    select
+        compared.*,
+        {%- for side, start, end in [
+            ('is_partial', 'period_start', 'period_end'),
+            ('is_previous_period_partial', 'previous_period_start', 'period_start'),
+            ('is_year_ago_period_partial', 'year_ago_period_start', 'year_ago_period_end'),
+        ] %}
+        {{ is_partial_period(
+            'compared.' ~ start,
+            'compared.' ~ end,
+            'bounds.first_date',
+            'watermark.complete_through',
+        ) }} as {{ side }},
+        {%- endfor %}
+        bounds.first_date as log_starts_on,
+        watermark.complete_through
+    from compared
+    cross join bounds
+    cross join watermark
+
+),
+
 final as (
 
     select
-        compared.period_grain,
-        compared.period_start,
-        compared.period_end,
-        compared.period_label,
-        compared.previous_period_start,
-        compared.year_ago_period_start,
-        compared.previous_period_start >= compared.first_period_start as has_previous_period,
-        compared.year_ago_period_start >= compared.first_period_start as has_year_ago_period,
-        coalesce(watermark.complete_through >= compared.period_end, false) as is_complete,
-        watermark.complete_through
-    from compared
-    cross join watermark
+        period_grain,
+        period_start,
+        period_end,
+        period_label,
+        previous_period_start,
+        year_ago_period_start,
+        previous_period_start >= first_period_start as has_previous_period,
+        year_ago_period_start >= first_period_start as has_year_ago_period,
+        is_partial,
+        -- a change means something only between two whole periods
+        previous_period_start >= first_period_start
+        and not is_partial
+        and not is_previous_period_partial as has_comparable_previous_period,
+        year_ago_period_start >= first_period_start
+        and not is_partial
+        and not is_year_ago_period_partial as has_comparable_year_ago_period,
+        log_starts_on,
+        complete_through
+    from covered
 
 )
 

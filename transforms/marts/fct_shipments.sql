@@ -126,13 +126,17 @@ final as (
         events_summarised.dispatched_at,
         events_summarised.delivered_at,
         events_summarised.delivered_at is not null as is_delivered,
+        -- the promised day is the company's (its WMS's) calendar day: compared with the
+        -- company's day of the delivery, not the UTC one
         case
             when events_summarised.delivered_at is not null
-                then cast(events_summarised.delivered_at as date) <= creations.promised_date
+                then
+                    {{ business_date('events_summarised.delivered_at') }}
+                    <= creations.promised_date
             when events_summarised.has_lost_exception then false
         end as is_on_time,
         {{ dbt.datediff(
-            'creations.promised_date', 'cast(events_summarised.delivered_at as date)', 'day'
+            'creations.promised_date', business_date('events_summarised.delivered_at'), 'day'
         ) }} as days_late,
         events_summarised.exception_count,
         events_summarised.exception_count > 0 as has_exception,

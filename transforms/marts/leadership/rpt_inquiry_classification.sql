@@ -32,7 +32,7 @@ classified as (
 
     select
         inquiry_id,
-        submitted_at,
+        {{ business_date('submitted_at') }} as submitted_on,
         channel,
         product_category,
         country,
@@ -53,7 +53,7 @@ inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'classified.submitted_at') }} as period_start,
+        {{ period_start_for('grains.period_grain', 'classified.submitted_on') }} as period_start,
         classified.*
     from classified
     cross join grains
@@ -111,7 +111,7 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         {% for dimension in dimensions -%}
         grid.{{ dimension }},
         {% endfor -%}

@@ -6,7 +6,8 @@
     in the period of its own event: an inquiry when submitted (its conversion as it stands
     at this build), spend on its day, an order when placed, a shipment when created.
     A log that never recorded ad spend has no spend figures (null: no spend recorded),
-    not a spend of 0. -#}
+    not a spend of 0. Amounts are in the company's currency (var currency): an order or a
+    day's spend recorded in another is left out of them, and counted. -#}
 with
 
 inquiries as (
@@ -54,13 +55,47 @@ grains as (
 
 ),
 
+-- the business date of each figure's event (the company's day: periods are cut from it),
+-- converted once per row rather than once per grain
+inquiries_dated as (
+
+    select
+        {{ business_date('submitted_at') }} as submitted_on,
+        is_converted
+    from inquiries
+
+),
+
+orders_dated as (
+
+    select
+        {{ business_date('placed_at') }} as placed_on,
+        inquiry_id,
+        {{ in_reporting_currency('amount', 'currency') }} as amount,
+        not {{ is_reporting_currency('currency') }} as is_in_other_currency,
+        is_repeat_order,
+        order_to_dispatch_hours
+    from orders
+
+),
+
+shipments_dated as (
+
+    select
+        {{ business_date('created_at') }} as created_on,
+        is_on_time
+    from shipments
+
+),
+
 inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
-        inquiries.is_converted
-    from inquiries
+        {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
+            as period_start,
+        inquiries_dated.is_converted
+    from inquiries_dated
     cross join grains
 
 ),
@@ -70,7 +105,8 @@ spend_by_period as (
     select
         grains.period_grain,
         {{ period_start_for('grains.period_grain', 'ad_spend.spend_date') }} as period_start,
-        ad_spend.amount
+        {{ in_reporting_currency('ad_spend.amount', 'ad_spend.currency') }} as amount,
+        not {{ is_reporting_currency('ad_spend.currency') }} as is_in_other_currency
     from ad_spend
     cross join grains
 
@@ -80,12 +116,13 @@ orders_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'orders.placed_at') }} as period_start,
-        orders.inquiry_id is not null as is_won_from_inquiry,
-        orders.amount,
-        orders.is_repeat_order,
-        orders.order_to_dispatch_hours
-    from orders
+        {{ period_start_for('grains.period_grain', 'orders_dated.placed_on') }} as period_start,
+        orders_dated.inquiry_id is not null as is_won_from_inquiry,
+        orders_dated.amount,
+        orders_dated.is_in_other_currency,
+        orders_dated.is_repeat_order,
+        orders_dated.order_to_dispatch_hours
+    from orders_dated
     cross join grains
 
 ),
@@ -94,9 +131,10 @@ shipments_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'shipments.created_at') }} as period_start,
-        shipments.is_on_time
-    from shipments
+        {{ period_start_for('grains.period_grain', 'shipments_dated.created_on') }}
+            as period_start,
+        shipments_dated.is_on_time
+    from shipments_dated
     cross join grains
 
 ),
@@ -120,7 +158,8 @@ spend_summarised as (
     select
         period_grain,
         period_start,
-        sum(amount) as ad_spend
+        sum(amount) as ad_spend,
+        {{ count_where('is_in_other_currency') }} as spend_in_other_currencies
     from spend_by_period
     group by
         period_grain,
@@ -135,8 +174,10 @@ orders_summarised as (
         period_start,
         count(*) as orders,
         sum(amount) as revenue,
+        count(amount) as orders_in_currency,
+        {{ count_where('is_in_other_currency') }} as orders_in_other_currencies,
         sum(case when is_won_from_inquiry then 1 else 0 end) as won_orders,
-        sum(case when is_won_from_inquiry then amount else 0 end) as won_revenue,
+        sum(case when is_won_from_inquiry then amount end) as won_revenue,
         sum(case when is_repeat_order then 1 else 0 end) as repeat_orders,
         {{ median('order_to_dispatch_hours') }} as median_order_to_dispatch_hours
     from orders_by_period
@@ -184,7 +225,7 @@ summarised as (
         coalesce(orders_summarised.revenue, 0) as revenue,
         cast(coalesce(orders_summarised.won_orders, 0) as {{ dbt.type_bigint() }}) as won_orders,
         coalesce(orders_summarised.won_revenue, 0) as won_revenue,
-        {{ ratio('orders_summarised.revenue', 'orders_summarised.orders') }}
+        {{ ratio('orders_summarised.revenue', 'orders_summarised.orders_in_currency') }}
             as average_order_value,
         cast(coalesce(orders_summarised.repeat_orders, 0) as {{ dbt.type_bigint() }})
             as repeat_orders,
@@ -195,7 +236,10 @@ summarised as (
         {{ ratio(
             'shipments_summarised.on_time_shipments',
             'shipments_summarised.shipments_with_known_outcome'
-        ) }} as on_time_delivery_rate
+        ) }} as on_time_delivery_rate,
+        coalesce(orders_summarised.orders_in_other_currencies, 0)
+        + coalesce(spend_summarised.spend_in_other_currencies, 0)
+            as amounts_in_other_currencies
     from periods
     left join inquiries_summarised
         on
@@ -233,7 +277,8 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
+        '{{ reporting_currency() }}' as currency,
         {{ period_over_period('inquiries') }},
         {{ period_over_period('won_inquiries') }},
         {{ period_over_period('conversion_rate', additive=false, growth=false) }},
@@ -249,7 +294,8 @@ final as (
         {{ period_over_period('repeat_purchase_rate', additive=false, growth=false) }},
         {{ period_over_period('median_order_to_dispatch_hours', additive=false) }},
         {{ period_over_period('shipments') }},
-        {{ period_over_period('on_time_delivery_rate', additive=false, growth=false) }}
+        {{ period_over_period('on_time_delivery_rate', additive=false, growth=false) }},
+        current_period.amounts_in_other_currencies
     from grid
     {{ period_comparison_joins('periods', 'summarised', []) }}
     cross join spend_recorded

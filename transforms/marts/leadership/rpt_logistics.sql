@@ -48,24 +48,43 @@ exceptions_flagged as (
 
 ),
 
+-- the business date each shipment was created (the company's day: periods are cut from
+-- it), converted once per shipment rather than once per grain
+shipments_dated as (
+
+    select
+        shipment_id,
+        {{ business_date('created_at') }} as created_on,
+        carrier,
+        warehouse,
+        is_delivered,
+        is_on_time,
+        has_exception,
+        is_returned,
+        order_to_dispatch_hours
+    from shipments
+
+),
+
 shipments_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'shipments.created_at') }} as period_start,
-        coalesce(shipments.carrier, '(unknown)') as carrier,
-        coalesce(shipments.warehouse, '(unknown)') as warehouse,
-        shipments.is_delivered,
-        shipments.is_on_time,
-        shipments.has_exception,
-        shipments.is_returned,
+        {{ period_start_for('grains.period_grain', 'shipments_dated.created_on') }}
+            as period_start,
+        coalesce(shipments_dated.carrier, '(unknown)') as carrier,
+        coalesce(shipments_dated.warehouse, '(unknown)') as warehouse,
+        shipments_dated.is_delivered,
+        shipments_dated.is_on_time,
+        shipments_dated.has_exception,
+        shipments_dated.is_returned,
         {% for kind in exception_types -%}
         coalesce(exceptions_flagged.had_{{ kind }}, 0) as had_{{ kind }},
         {% endfor -%}
-        shipments.order_to_dispatch_hours
-    from shipments
+        shipments_dated.order_to_dispatch_hours
+    from shipments_dated
     left join exceptions_flagged
-        on shipments.shipment_id = exceptions_flagged.shipment_id
+        on shipments_dated.shipment_id = exceptions_flagged.shipment_id
     cross join grains
 
 ),
@@ -117,7 +136,7 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         grid.carrier,
         grid.warehouse,
         {{ period_over_period('shipments') }},

@@ -3,7 +3,10 @@
     those buyers saw sat above the price they asked for (the gap that explains price
     losses), each compared with the previous period and the same period a year earlier.
     An inquiry counts in the period it was submitted, lost as it stands at this build.
-    Every reason seen shows in every period, so shares always add up to 1. -#}
+    Every reason seen shows in every period, so shares always add up to 1. The gap per
+    unit is in the company's currency (var currency): a quote in another is left out of
+    its median, and counted (amounts_in_other_currencies); the relative gap has no currency
+    and counts every priced quote. -#}
 {%- set dimensions = ['lost_reason'] -%}
 
 with
@@ -33,15 +36,32 @@ grains as (
 
 ),
 
--- the price the buyer last saw
+-- the price the buyer last saw, and how far it sat above the target (priced: the buyer gave
+-- a target in the quote's currency)
 latest_quotes as (
 
     select
         inquiry_id,
-        gap_vs_target,
+        gap_vs_target is not null as is_priced,
+        gap_vs_target is not null
+        and not {{ is_reporting_currency('currency') }} as is_priced_in_other_currency,
+        {{ in_reporting_currency('gap_vs_target', 'currency') }} as gap_vs_target,
         gap_vs_target_rate
     from quotes
     where is_latest_quote
+
+),
+
+-- the business date of each inquiry (the company's day: periods are cut from it),
+-- converted once per inquiry rather than once per grain
+inquiries_dated as (
+
+    select
+        inquiry_id,
+        {{ business_date('submitted_at') }} as submitted_on,
+        outcome,
+        lost_reason
+    from inquiries
 
 ),
 
@@ -49,11 +69,12 @@ inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
-        inquiries.inquiry_id,
-        inquiries.outcome,
-        inquiries.lost_reason
-    from inquiries
+        {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
+            as period_start,
+        inquiries_dated.inquiry_id,
+        inquiries_dated.outcome,
+        inquiries_dated.lost_reason
+    from inquiries_dated
     cross join grains
 
 ),
@@ -79,7 +100,9 @@ lost_counted as (
         inquiries_by_period.lost_reason,
         count(*) as lost_inquiries,
         count(latest_quotes.inquiry_id) as quoted_lost_inquiries,
-        count(latest_quotes.gap_vs_target) as priced_lost_inquiries,
+        {{ count_where('latest_quotes.is_priced') }} as priced_lost_inquiries,
+        {{ count_where('latest_quotes.is_priced_in_other_currency') }}
+            as amounts_in_other_currencies,
         {{ median('latest_quotes.gap_vs_target') }} as median_gap_vs_target,
         {{ median('latest_quotes.gap_vs_target_rate') }} as median_gap_vs_target_rate
     from inquiries_by_period
@@ -117,7 +140,8 @@ summarised as (
         coalesce(lost_counted.quoted_lost_inquiries, 0) as quoted_lost_inquiries,
         coalesce(lost_counted.priced_lost_inquiries, 0) as priced_lost_inquiries,
         lost_counted.median_gap_vs_target,
-        lost_counted.median_gap_vs_target_rate
+        lost_counted.median_gap_vs_target_rate,
+        coalesce(lost_counted.amounts_in_other_currencies, 0) as amounts_in_other_currencies
     from periods
     cross join reasons
     left join submitted
@@ -149,8 +173,9 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         grid.lost_reason,
+        '{{ reporting_currency() }}' as currency,
         current_period.inquiries,
         {{ period_over_period('lost_inquiries') }},
         {{ period_over_period('lost_share', additive=false, growth=false) }},
@@ -158,7 +183,8 @@ final as (
         current_period.quoted_lost_inquiries,
         current_period.priced_lost_inquiries,
         {{ period_over_period('median_gap_vs_target', additive=false) }},
-        {{ period_over_period('median_gap_vs_target_rate', additive=false, growth=false) }}
+        {{ period_over_period('median_gap_vs_target_rate', additive=false, growth=false) }},
+        current_period.amounts_in_other_currencies
     from grid
     {{ period_comparison_joins('periods', 'summarised', dimensions) }}
 

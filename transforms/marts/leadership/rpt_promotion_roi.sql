@@ -7,7 +7,9 @@
     Inquiries without a campaign, and spend without one, show as campaign '(none)'.
     Spend is known for a channel once any spend was recorded for it; for a channel without
     (an export with no ad spend, a channel nobody pays for) the spend, the cost per inquiry
-    and per won order and the return read null — no spend recorded — never 0. -#}
+    and per won order and the return read null — no spend recorded — never 0.
+    Amounts are in the company's currency (var currency): a day's spend or an order
+    recorded in another is left out of them, and counted (amounts_in_other_currencies). -#}
 {%- set dimensions = ['channel', 'campaign'] -%}
 
 with
@@ -51,6 +53,31 @@ spend_channels as (
 
 ),
 
+-- the business date of each inquiry and order (the company's day: periods are cut from
+-- it), converted once per row rather than once per grain; spend days are business dates
+inquiries_dated as (
+
+    select
+        inquiry_id,
+        {{ business_date('submitted_at') }} as submitted_on,
+        channel,
+        campaign,
+        is_converted
+    from inquiries
+
+),
+
+orders_dated as (
+
+    select
+        {{ business_date('placed_at') }} as placed_on,
+        inquiry_id,
+        amount,
+        currency
+    from orders
+
+),
+
 spend_by_period as (
 
     select
@@ -58,11 +85,13 @@ spend_by_period as (
         {{ period_start_for('grains.period_grain', 'ad_spend.spend_date') }} as period_start,
         ad_spend.channel,
         coalesce(ad_spend.campaign, '(none)') as campaign,
-        ad_spend.amount as ad_spend,
+        {{ in_reporting_currency('ad_spend.amount', 'ad_spend.currency') }} as ad_spend,
         0 as inquiries,
         0 as won_inquiries,
         0 as won_orders,
-        0 as won_revenue
+        0 as won_revenue,
+        case when {{ is_reporting_currency('ad_spend.currency') }} then 0 else 1 end
+            as amounts_in_other_currencies
     from ad_spend
     cross join grains
 
@@ -72,15 +101,17 @@ inquiries_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'inquiries.submitted_at') }} as period_start,
-        inquiries.channel,
-        coalesce(inquiries.campaign, '(none)') as campaign,
+        {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
+            as period_start,
+        inquiries_dated.channel,
+        coalesce(inquiries_dated.campaign, '(none)') as campaign,
         0 as ad_spend,
         1 as inquiries,
-        case when inquiries.is_converted then 1 else 0 end as won_inquiries,
+        case when inquiries_dated.is_converted then 1 else 0 end as won_inquiries,
         0 as won_orders,
-        0 as won_revenue
-    from inquiries
+        0 as won_revenue,
+        0 as amounts_in_other_currencies
+    from inquiries_dated
     cross join grains
 
 ),
@@ -89,17 +120,20 @@ won_orders_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'orders.placed_at') }} as period_start,
+        {{ period_start_for('grains.period_grain', 'orders_dated.placed_on') }} as period_start,
         inquiries.channel,
         coalesce(inquiries.campaign, '(none)') as campaign,
         0 as ad_spend,
         0 as inquiries,
         0 as won_inquiries,
         1 as won_orders,
-        orders.amount as won_revenue
-    from orders
+        {{ in_reporting_currency('orders_dated.amount', 'orders_dated.currency') }}
+            as won_revenue,
+        case when {{ is_reporting_currency('orders_dated.currency') }} then 0 else 1 end
+            as amounts_in_other_currencies
+    from orders_dated
     inner join inquiries
-        on orders.inquiry_id = inquiries.inquiry_id
+        on orders_dated.inquiry_id = inquiries.inquiry_id
     cross join grains
 
 ),
@@ -125,11 +159,14 @@ totalled as (
         period_start,
         channel,
         campaign,
-        sum(ad_spend) as ad_spend,
+        -- 0 where the only amounts were in another currency
+        coalesce(sum(ad_spend), 0) as ad_spend,
         cast(sum(inquiries) as {{ dbt.type_bigint() }}) as inquiries,
         cast(sum(won_inquiries) as {{ dbt.type_bigint() }}) as won_inquiries,
         cast(sum(won_orders) as {{ dbt.type_bigint() }}) as won_orders,
-        sum(won_revenue) as won_revenue
+        coalesce(sum(won_revenue), 0) as won_revenue,
+        cast(sum(amounts_in_other_currencies) as {{ dbt.type_bigint() }})
+            as amounts_in_other_currencies
     from activity
     group by
         period_grain,
@@ -150,7 +187,8 @@ spend_known as (
         totalled.inquiries,
         totalled.won_inquiries,
         totalled.won_orders,
-        totalled.won_revenue
+        totalled.won_revenue,
+        totalled.amounts_in_other_currencies
     from totalled
     left join spend_channels
         on totalled.channel = spend_channels.channel
@@ -183,10 +221,11 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         {% for dimension in dimensions -%}
         grid.{{ dimension }},
         {% endfor -%}
+        '{{ reporting_currency() }}' as currency,
         spend_channels.channel is not null as is_spend_recorded,
         {{ period_over_period('ad_spend', known='spend_channels.channel is not null') }},
         {{ period_over_period('inquiries') }},
@@ -197,7 +236,8 @@ final as (
         {{ period_over_period('won_revenue') }},
         {{ period_over_period('cost_per_won_order', additive=false) }},
         {{ period_over_period('revenue_per_spend', additive=false, growth=false) }},
-        {{ period_over_period('roi', additive=false, growth=false) }}
+        {{ period_over_period('roi', additive=false, growth=false) }},
+        coalesce(current_period.amounts_in_other_currencies, 0) as amounts_in_other_currencies
     from grid
     {{ period_comparison_joins('periods', 'summarised', dimensions) }}
     left join spend_channels

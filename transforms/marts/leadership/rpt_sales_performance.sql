@@ -4,7 +4,8 @@
     orders credited to them, each compared with the previous period and the same period
     a year earlier. An inquiry counts in the period it was submitted, for whoever got its
     first assignment; an order counts in the period it was placed, for whoever it is
-    credited to. -#}
+    credited to. Revenue is in the company's currency (var currency): an order recorded in
+    another is left out of it, and counted (amounts_in_other_currencies). -#}
 {%- set dimensions = ['handler_type', 'handler_id'] -%}
 
 with
@@ -38,7 +39,7 @@ assigned_inquiries as (
 
     select
         inquiry_id,
-        submitted_at,
+        {{ business_date('submitted_at') }} as submitted_on,
         assignee_type as handler_type,
         case assignee_type
             when 'rep' then rep_id
@@ -58,7 +59,7 @@ handled_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'assigned_inquiries.submitted_at') }}
+        {{ period_start_for('grains.period_grain', 'assigned_inquiries.submitted_on') }}
             as period_start,
         assigned_inquiries.*
     from assigned_inquiries
@@ -95,13 +96,14 @@ handled_summarised as (
 credited_orders as (
 
     select
-        placed_at,
+        {{ business_date('placed_at') }} as placed_on,
         credited_to_type as handler_type,
         case credited_to_type
             when 'rep' then rep_id
             when 'distributor' then distributor_id
         end as handler_id,
-        amount
+        {{ in_reporting_currency('amount', 'currency') }} as amount,
+        not {{ is_reporting_currency('currency') }} as is_in_other_currency
     from orders
     where credited_to_type is not null
 
@@ -111,7 +113,7 @@ credited_by_period as (
 
     select
         grains.period_grain,
-        {{ period_start_for('grains.period_grain', 'credited_orders.placed_at') }} as period_start,
+        {{ period_start_for('grains.period_grain', 'credited_orders.placed_on') }} as period_start,
         credited_orders.*
     from credited_orders
     cross join grains
@@ -126,7 +128,8 @@ orders_summarised as (
         handler_type,
         handler_id,
         count(*) as orders,
-        sum(amount) as revenue
+        sum(amount) as revenue,
+        {{ count_where('is_in_other_currency') }} as amounts_in_other_currencies
     from credited_by_period
     where handler_id is not null
     group by
@@ -179,7 +182,8 @@ summarised as (
             'handled_summarised.handled_inquiries'
         ) }} as leakage_rate,
         coalesce(orders_summarised.orders, 0) as orders,
-        coalesce(orders_summarised.revenue, 0) as revenue
+        coalesce(orders_summarised.revenue, 0) as revenue,
+        coalesce(orders_summarised.amounts_in_other_currencies, 0) as amounts_in_other_currencies
     from keys
     left join handled_summarised
         on
@@ -209,9 +213,10 @@ final as (
         grid.period_start,
         periods.period_end,
         periods.period_label,
-        periods.is_complete,
+        periods.is_partial,
         grid.handler_type,
         grid.handler_id,
+        '{{ reporting_currency() }}' as currency,
         {{ period_over_period('handled_inquiries') }},
         {{ period_over_period('contacted_inquiries') }},
         {{ period_over_period('median_first_response_hours', additive=false) }},
@@ -221,7 +226,8 @@ final as (
         {{ period_over_period('lost_to_distributor_conflict') }},
         {{ period_over_period('leakage_rate', additive=false, growth=false) }},
         {{ period_over_period('orders') }},
-        {{ period_over_period('revenue') }}
+        {{ period_over_period('revenue') }},
+        coalesce(current_period.amounts_in_other_currencies, 0) as amounts_in_other_currencies
     from grid
     {{ period_comparison_joins('periods', 'summarised', dimensions) }}
 
