@@ -52,6 +52,8 @@ class Timings:
     accepted_wall: dict[str, dt.datetime] = field(default_factory=dict)  # UTC, naive
     # inquiry_id -> (accepted, monotonic; seconds until visible), once seen scored
     visible: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # inquiry_id -> when the live tick that first showed it scored began (its scored_at)
+    scored_at: dict[str, dt.datetime] = field(default_factory=dict)
     reads: int = 0
     reads_failed: int = 0
     failures: list[str] = field(default_factory=list)
@@ -195,10 +197,14 @@ def _watch(client: httpx.Client, timings: Timings, stop: threading.Event) -> Non
                 )
             except httpx.HTTPError:
                 continue
-            if response.status_code == 200 and response.json().get("score") is not None:
+            lead = response.json() if response.status_code == 200 else {}
+            if lead.get("score") is not None:
                 with timings.lock:
                     timings.accepted.pop(inquiry_id, None)
                     timings.visible[inquiry_id] = (accepted_at, time.monotonic() - accepted_at)
+                    timings.scored_at[inquiry_id] = dt.datetime.fromisoformat(
+                        lead["scored_at"]
+                    ).replace(tzinfo=None)
         stop.wait(0.2)
 
 
@@ -363,6 +369,10 @@ def bench_freshness(
             never = len(timings.accepted)
             visible = [wait for _, wait in timings.visible.values()]
             landed = _landing_waits(settings.warehouse_path, timings)
+            # each sample's moments, beside the service's log: to line them up with its ticks
+            (settings.home / "bench-samples.jsonl").write_text(
+                "".join(json.dumps(sample, default=str) + "\n" for sample in landed["samples"])
+            )
             return {
                 "bench": "freshness",
                 "warehouse_events": events,
@@ -380,6 +390,10 @@ def bench_freshness(
                 "accepted_to_landed_p95_s": _quantile(landed["landed"], 0.95),
                 "landed_to_visible_p50_s": _quantile(landed["visible"], 0.5),
                 "landed_to_visible_p95_s": _quantile(landed["visible"], 0.95),
+                "landed_to_tick_p50_s": _quantile(landed["to_tick"], 0.5),
+                "landed_to_tick_p95_s": _quantile(landed["to_tick"], 0.95),
+                "tick_to_visible_p50_s": _quantile(landed["from_tick"], 0.5),
+                "tick_to_visible_p95_s": _quantile(landed["from_tick"], 0.95),
                 "reads": timings.reads,
                 "reads_failed": timings.reads_failed,
                 "failures": timings.failures[:10],
@@ -400,11 +414,19 @@ def bench_freshness(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _landing_waits(warehouse: Path, timings: Timings) -> dict[str, list[float]]:
+def _landing_waits(warehouse: Path, timings: Timings) -> dict[str, list[Any]]:
     """Per sampled inquiry seen scored: seconds from accepted to landed (its submission's
-    ingested_at) and from landed to visible. Read after the service stopped."""
+    ingested_at), from landed to visible, and that split at the start of the live tick
+    that scored it: landed → tick (landing's commit, then the wait for a tick) and tick →
+    visible (the tick, the queue's publication, the read). Read after the service stopped."""
     ids = list(timings.visible)
-    waits: dict[str, list[float]] = {"landed": [], "visible": []}
+    waits: dict[str, list[Any]] = {
+        "landed": [],
+        "visible": [],
+        "to_tick": [],
+        "from_tick": [],
+        "samples": [],
+    }
     if not ids:
         return waits
     with duckdb.connect(str(warehouse), read_only=True) as connection:
@@ -418,6 +440,22 @@ def _landing_waits(warehouse: Path, timings: Timings) -> dict[str, list[float]]:
         to_land = (landed_at - timings.accepted_wall[inquiry_id]).total_seconds()
         waits["landed"].append(to_land)
         waits["visible"].append(timings.visible[inquiry_id][1] - to_land)
+        scored_at = timings.scored_at.get(inquiry_id)
+        if scored_at is not None:
+            visible_at = timings.accepted_wall[inquiry_id] + dt.timedelta(
+                seconds=timings.visible[inquiry_id][1]
+            )
+            waits["to_tick"].append((scored_at - landed_at).total_seconds())
+            waits["from_tick"].append((visible_at - scored_at).total_seconds())
+            waits["samples"].append(
+                {
+                    "inquiry_id": inquiry_id,
+                    "accepted": timings.accepted_wall[inquiry_id],
+                    "landed": landed_at,
+                    "scored_at": scored_at,
+                    "visible": visible_at,
+                }
+            )
     return waits
 
 
@@ -429,4 +467,7 @@ def settings_home_log(scratch: Path) -> Path | None:
     target = Settings().home / "bench" / f"freshness-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.log"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(log, target)
+    samples = log.with_name("bench-samples.jsonl")
+    if samples.exists():
+        shutil.copy2(samples, target.with_suffix(".samples.jsonl"))
     return target

@@ -33,6 +33,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -163,6 +164,9 @@ class Shared:
     landed: threading.Event = field(default_factory=threading.Event)
     built: threading.Event = field(default_factory=threading.Event)
     built_since: dt.datetime | None = None  # start of the last build that passed its gates
+    # the build and the jobs (dbt, Great Expectations, training: Python that holds the GIL)
+    # run one at a time, so the live ticks and the API share the interpreter with one
+    background: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Service:
@@ -188,6 +192,9 @@ class Service:
                 "raising theirs needs CAP_SYS_NICE (README: Running it as a service)"
             )
         _import_parts()
+        # the build's dbt and gates are Python too: a thread waiting for the interpreter
+        # waits up to this long each time it asks, and a live tick asks hundreds of times
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.settings = settings
         self.console = console
         self.bootstrap = bootstrap
@@ -295,7 +302,8 @@ class Service:
             # to the millisecond: `status` (and the soak test) tell which build a failure is
             part.state.detail["build_started_at"] = started.isoformat(timespec="milliseconds")
             try:
-                figures = build_cycle(self.settings, self.shared.connection, self.console)
+                with self.shared.background:
+                    figures = build_cycle(self.settings, self.shared.connection, self.console)
             except Exception as error:
                 part.failed(error)
                 part.state.detail["failed_build_started_at"] = part.state.detail["build_started_at"]
@@ -433,6 +441,8 @@ class Service:
             for job, (_, every_s) in JOBS.items():
                 if time.monotonic() < due[job] or self.stop.is_set():
                     continue
+                if not self.shared.background.acquire(blocking=False):
+                    break  # a build is running: the job waits for it to end
                 due[job] = time.monotonic() + every_s
                 began = time.monotonic()
                 try:
@@ -443,6 +453,8 @@ class Service:
                     log.error("job %s failed: %s", job, _one_line(error))
                 else:
                     part.cycle(time.monotonic() - began)
+                finally:
+                    self.shared.background.release()
 
     def _run_job(self, job: str) -> dict[str, Any]:
         from leadflow.pipeline import freshness
@@ -629,6 +641,11 @@ def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, An
 TICK_PERIOD_S = 1.0
 """The live scorer starts a tick at most this often (a tick that takes longer is followed
 by the next at once)."""
+SWITCH_INTERVAL_S = 0.0005
+"""How long a thread of `leadflow run` may hold the interpreter while another waits for it
+(Python's default: 0.005). A live tick or an API request hands the interpreter back at
+every database call and array operation, and while a build runs it waited up to the whole
+interval for each return: measured in `docs/decisions/`."""
 FOREGROUND_NICE = -10
 """How much higher than the build and the jobs the service's other threads are scheduled:
 the live scorer, the queue's publisher, the API and landing (a nice value, Linux)."""
