@@ -63,5 +63,7 @@ def make_api(
             concurrency=config.sql_concurrency,
         ),
         saved_queries_path=config.saved_queries_path,
+        kpis_path=config.kpis_file,
+        business_timezone=config.business_timezone,
     )
     return app

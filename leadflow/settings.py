@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         description="YAML of the channels, product categories, lost reasons and countries "
         "expected, and what becomes of other values; unset: ingestion/vocabularies.yml",
     )
+    kpis_file: Path | None = Field(
+        default=None,
+        alias="LEADFLOW_KPIS",
+        description="YAML of the KPIs on the leadership board with their targets and alert "
+        "lines (read again when it changes); unset: leadflow/kpis.yml",
+    )
     max_events_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="largest request body POST /v1/events reads"
     )

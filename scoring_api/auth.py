@@ -22,6 +22,8 @@ ASSIGN_LEADS = frozenset({"admin", "sales", "manager"})
 """Roles that hand a lead to anyone; a rep may only claim an unassigned one."""
 READ_LEADS = SEE_ALL_LEADS | ACT_ON_LEADS
 RUN_SQL = frozenset({"admin", "leadership"})
+# the leadership workspace: the KPI board, the reports and their exports
+READ_REPORTS = frozenset({"admin", "leadership", "manager"})
 """Roles that run ad-hoc SQL over the marts and save queries (`admin` is also a key's)."""
 
 

@@ -15,17 +15,29 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from ingestion.contracts import DEFAULT_RULES, ContractRules, Event
+from leadflow.kpis import KpiRules
 from leadflow.serving import ServingReader
 from leadflow.settings import DEFAULT_FOLLOW_UP_HOURS
 from leadflow.users import Users
 from models.scorer import Scorer, current_scorer
 from scoring_api import pages
-from scoring_api.auth import ACT_ON_LEADS, READ_LEADS, RUN_SQL
+from scoring_api.auth import ACT_ON_LEADS, READ_LEADS, READ_REPORTS, RUN_SQL
 from scoring_api.deps import ROLES, require_roles, role_for_key
 from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard
 from scoring_api.metrics import LatencyRecorder
-from scoring_api.routes import actions, events, health, leads, metrics, score, sql, team
+from scoring_api.pages import reports as report_pages
+from scoring_api.routes import (
+    actions,
+    events,
+    health,
+    leads,
+    metrics,
+    reports,
+    score,
+    sql,
+    team,
+)
 from scoring_api.saved_queries import SavedQueries
 from scoring_api.sql_box import SqlBox, SqlLimits
 
@@ -58,6 +70,8 @@ def create_app(
     follow_up_hours: Mapping[str, float] | None = None,
     sql_limits: SqlLimits = SqlLimits(),  # noqa: B008 - frozen, so one shared default is safe
     saved_queries_path: Path | None = None,
+    kpis_path: Path | None = None,
+    business_timezone: str = "Asia/Shanghai",
 ) -> FastAPI:
     """The API over one warehouse (read-only) and one registry; `api_keys` maps key to role.
 
@@ -72,6 +86,8 @@ def create_app(
     `sql_limits`: what one ad-hoc query may take (rows, seconds, characters, memory); ad-hoc
     SQL reads only the published marts. `saved_queries_path`: where the analysts' saved
     queries are kept; by default `saved_queries.json` beside the published copies' home.
+    `kpis_path`: the KPIs' targets and alert lines (leadflow/kpis.py; default: the shipped
+    file); `business_timezone`: the company's zone, whose today picks the board's period.
     """
     unknown_roles = sorted(set(api_keys.values()) - ROLES)
     if unknown_roles:
@@ -96,6 +112,8 @@ def create_app(
     home = serving_home or warehouse_path.parent
     app.state.serving = ServingReader(home)
     app.state.sql_box = SqlBox(home, sql_limits)
+    app.state.kpi_rules = KpiRules(kpis_path)
+    app.state.business_timezone = business_timezone
     app.state.saved_queries = SavedQueries(saved_queries_path or home / "saved_queries.json")
     app.state.serving_only = serving_only
     app.state.api_keys = dict(api_keys)
@@ -113,7 +131,9 @@ def create_app(
     app.include_router(team.router, dependencies=[Depends(require_roles(*READ_LEADS))])
     app.include_router(events.router, dependencies=[Depends(require_roles("ingest"))])
     app.include_router(sql.router, dependencies=[Depends(require_roles(*RUN_SQL))])
+    app.include_router(reports.router, dependencies=[Depends(require_roles(*READ_REPORTS))])
     app.include_router(pages.router)
+    app.include_router(report_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_exception_handler(pages.SignInNeeded, _sign_in_first)
     install_error_handlers(app)

@@ -878,6 +878,22 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         said = mia.locator("table.links").inner_text()
         assert "None" not in said and "email_domain" not in said, said
         mia.screenshot(path=str(shots / "lead-en.png"), full_page=True)
+
+        # a director reads the KPI board: the cards, the charts drawn from the wheel's
+        # plotly.js, and a figure's inquiries a click away
+        users.add("lee", PASSWORD, role="leadership", display_name="李总")
+        lee = signed_in(browser, base, "lee")
+        lee.goto("/kpis")
+        lee.wait_for_selector("body[data-charts-drawn='1']", timeout=15_000)
+        assert lee.locator("article.kpi").count() >= 8
+        assert lee.locator("article.kpi .chart .main-svg").count() >= 7
+        lee.screenshot(path=str(shots / "kpis.png"), full_page=True)
+        lee.click("article.kpi[data-formula='inquiries'] .value a")
+        lee.wait_for_url(re.compile(r".*/reports/drill\?.*"))
+        assert lee.locator("table.report tbody tr").count() >= 1
+        lee.goto("/kpis?lang=en&grain=quarter")
+        lee.wait_for_selector("body[data-charts-drawn='1']", timeout=15_000)
+        lee.screenshot(path=str(shots / "kpis-en.png"), full_page=True)
     # the service is stopped (drained): every action landed in the event log once
     with contextlib.closing(duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)) as db:
         landed = db.execute(

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
+from leadflow.kpis import FORMULAS
 from leadflow.serving import Publication, publish_marts, publish_queue, serving_dir
 from models.batch import score_open_inquiries
 from models.scorer import current_scorer
@@ -167,3 +168,51 @@ def files_under(*folders: Path) -> dict[Path, tuple[int, int]]:
                 stat = path.stat()
                 found[path] = (stat.st_size, stat.st_mtime_ns)
     return found
+
+
+# March 2026, the last whole month: conversion 0.095 (below the red line 0.10), on-time
+# 0.89 (below the amber line 0.90), 700 inquiries (above the target 600)
+KPI_VALUES = {
+    "inquiries": "500 + 100 * i",
+    "won_inquiries": "40 + i",
+    "conversion_rate": "[0.2, 0.16, 0.095, 0.09][i + 1]",
+    "orders": "50 + i",
+    "revenue": "500000.0 + 10000 * i",
+    "won_revenue": "400000.0 + 1000 * i",
+    "average_order_value": "10000.0 + 100 * i",
+    "repeat_purchase_rate": "0.21",
+    "median_first_response_hours": "6.5",
+    "median_order_to_dispatch_hours": "40.0",
+    "on_time_delivery_rate": "[0.97, 0.96, 0.89, 0.95][i + 1]",
+    "ad_spend": "100000.0",
+    "cost_per_inquiry": "100000.0 / (500 + 100 * i)",
+}
+
+
+def write_rpt_kpis(connection: duckdb.DuckDBPyConnection) -> None:
+    """rpt_kpis of January to April 2026 (April in progress, January the log's first month),
+    with every column the KPI board reads (KPI_VALUES)."""
+    columns = [f.column for f in FORMULAS.values() if f.column]
+    assert set(columns) == set(KPI_VALUES)
+    figures = []
+    for column in columns:
+        figures.append(f"{KPI_VALUES[column]} as {column}")
+        previous = KPI_VALUES[column].replace("i + 1]", "i]").replace("* i", "* (i - 1)")
+        figures.append(
+            f"case when i in (1, 2) then ({KPI_VALUES[column]}) - ({previous}) end "
+            f"as {column}_pop_change"
+        )
+        figures.append(f"null::double as {column}_yoy_change")
+    connection.execute(
+        f"""
+        create table rpt_kpis as
+        select 'month' as period_grain, start as period_start,
+               cast(start + interval 1 month as date) as period_end,
+               strftime(start, '%Y-%m') as period_label, i in (0, 3) as is_partial,
+               'CNY' as currency, {", ".join(figures)}
+        from (
+            select i, cast(date '2026-01-01' + to_months(i::integer) as date) as start
+            from range(4) as t(i)
+        )
+        """
+    )

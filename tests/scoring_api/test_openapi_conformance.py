@@ -26,6 +26,7 @@ from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
 from ingestion.producer import make_producer, publish_events
 from leadflow.serving import publish_marts, publish_queue
 from scoring_api.main import create_app
+from tests.scoring_api.conftest import write_rpt_kpis
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +51,7 @@ def server(
     warehouse = work / "warehouse.duckdb"
     shutil.copyfile(served_warehouse, warehouse)  # the session's copy stays as it is
     with duckdb.connect(str(warehouse)) as connection:
+        write_rpt_kpis(connection)  # the KPI board reads it
         publish_marts(connection, work)
         publish_queue(connection, work)
     # no shipped examples: they read the leadership reports, which these marts lack

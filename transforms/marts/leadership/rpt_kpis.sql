@@ -61,7 +61,8 @@ inquiries_dated as (
 
     select
         {{ business_date('submitted_at') }} as submitted_on,
-        is_converted
+        is_converted,
+        first_response_hours
     from inquiries
 
 ),
@@ -94,7 +95,8 @@ inquiries_by_period as (
         grains.period_grain,
         {{ period_start_for('grains.period_grain', 'inquiries_dated.submitted_on') }}
             as period_start,
-        inquiries_dated.is_converted
+        inquiries_dated.is_converted,
+        inquiries_dated.first_response_hours
     from inquiries_dated
     cross join grains
 
@@ -145,7 +147,8 @@ inquiries_summarised as (
         period_grain,
         period_start,
         count(*) as inquiries,
-        sum(case when is_converted then 1 else 0 end) as won_inquiries
+        sum(case when is_converted then 1 else 0 end) as won_inquiries,
+        {{ median('first_response_hours') }} as median_first_response_hours
     from inquiries_by_period
     group by
         period_grain,
@@ -212,6 +215,7 @@ summarised as (
             as won_inquiries,
         {{ ratio('inquiries_summarised.won_inquiries', 'inquiries_summarised.inquiries') }}
             as conversion_rate,
+        inquiries_summarised.median_first_response_hours,
         case
             when spend_recorded.is_spend_recorded then coalesce(spend_summarised.ad_spend, 0)
         end as ad_spend,
@@ -282,6 +286,7 @@ final as (
         {{ period_over_period('inquiries') }},
         {{ period_over_period('won_inquiries') }},
         {{ period_over_period('conversion_rate', additive=false, growth=false) }},
+        {{ period_over_period('median_first_response_hours', additive=false) }},
         spend_recorded.is_spend_recorded,
         {{ period_over_period('ad_spend', known='spend_recorded.is_spend_recorded') }},
         {{ period_over_period('cost_per_inquiry', additive=false) }},

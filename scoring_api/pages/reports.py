@@ -1,0 +1,263 @@
+"""The leadership workspace's pages: the KPI board, and its exports (CSV, XLSX, print).
+
+Each page reads what its JSON endpoint reads (scoring_api/routes/reports.py), from the
+published marts, for managers, leadership and admins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import plotly
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
+
+from leadflow.kpis import GRAINS, TREND_PERIODS
+from leadflow.kpis import period_start as period_start_of
+from scoring_api.auth import READ_REPORTS
+from scoring_api.exports import Table, csv_response, xlsx_response
+from scoring_api.pages import Person, i18n, language_of, reading, render
+from scoring_api.routes.reports import BoardUnavailable, kpi_board
+
+router = APIRouter(include_in_schema=False)
+
+_UNITS = {"rate": "%", "hours": "h"}
+
+
+def format_value(kind: str, value: float | None) -> str:
+    """A KPI's value as the board shows it."""
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{value * 100:.1f}%"
+    if kind == "hours":
+        return f"{value:.1f} h"
+    if kind == "money":
+        return f"{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def format_change(kind: str, compared: dict[str, float] | None, language: str) -> str:
+    """The change against a compared period: points for a rate, else absolute and %."""
+    if compared is None:
+        return i18n.translator(language)("not_comparable")
+    change, before = compared["change"], compared["value"]
+    if kind == "rate":
+        return f"{change * 100:+.1f} pt ({format_value(kind, before)})"
+    growth = f", {change / before * 100:+.1f}%" if before else ""
+    shown = f"{change:+.1f} h" if kind == "hours" else f"{change:+,.0f}"
+    return f"{shown}{growth} ({format_value(kind, before)})"
+
+
+def _shift(grain: str, start: dt.date, periods: int) -> dt.date:
+    """The first day of the period `periods` away from the one starting `start`."""
+    if grain == "week":
+        return start + dt.timedelta(weeks=periods)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain] * periods
+    index = start.year * 12 + start.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _board_or_page(request: Request, principal: Any, grain: str, on: dt.date | None) -> Any:
+    """The board, or the page that says why there is none."""
+    if principal.role not in READ_REPORTS:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    if grain not in GRAINS:
+        grain = "month"
+    with reading(request) as cursor:
+        if cursor is None:
+            return render(request, "message.html", principal, 503, message="no_queue_yet")
+        try:
+            return kpi_board(request, cursor, grain, on)
+        except BoardUnavailable as error:
+            if error.reason == "not_built":
+                return render(request, "message.html", principal, 503, message="no_queue_yet")
+            text = i18n.translator(language_of(request))(error.reason, error=error.detail)
+            return render(request, "message.html", principal, error.status_code, detail=text)
+
+
+@router.get("/kpis")
+def kpis_page(
+    request: Request, principal: Person, grain: str = "month", on: dt.date | None = None
+) -> Response:
+    board = _board_or_page(request, principal, grain, on)
+    if isinstance(board, Response):
+        return board
+    language = language_of(request)
+    t = i18n.translator(language)
+    start = board["period_start"]
+    previous_on = _shift(board["grain"], start, -1)
+    next_on = _shift(board["grain"], start, 1)
+    charts = {
+        f"chart-{kpi['formula']}": {
+            "type": "trend",
+            "kind": kpi["kind"],
+            "x": [point["period_label"] for point in kpi["trend"]],
+            "y": [point["value"] for point in kpi["trend"]],
+            "partial": [point["is_partial"] for point in kpi["trend"]],
+            "lines": kpi["lines"],
+            "line_labels": {
+                "target": t("target"),
+                "amber": t("line_amber"),
+                "red": t("line_red"),
+            },
+        }
+        for kpi in board["kpis"]
+        if kpi["trend"]
+    }
+    return render(
+        request,
+        "kpis.html",
+        principal,
+        board=board,
+        grains=GRAINS,
+        on=on or start,
+        previous_on=previous_on if previous_on >= board["first_period_start"] else None,
+        next_on=next_on if next_on <= board["last_period_start"] else None,
+        zone=request.app.state.business_timezone,
+        charts=charts,
+        plotly_url=PLOTLY_URL,
+        trend_periods=TREND_PERIODS[board["grain"]],
+        fmt=lambda kpi, value: format_value(kpi["kind"], value),
+        change=lambda kpi, compared: format_change(kpi["kind"], compared, language),
+    )
+
+
+def kpi_table(board: dict[str, Any], language: str) -> Table:
+    """The board as a table, as the page shows it: one row a KPI."""
+    t = i18n.translator(language)
+    headers = [
+        t("kpis"),
+        t("value"),
+        t("vs_previous"),
+        t("vs_year_ago"),
+        t("target"),
+        t("line_amber"),
+        t("line_red"),
+        t("status"),
+    ]
+    rows = []
+    for kpi in board["kpis"]:
+        previous = kpi["previous_period"]
+        year_ago = kpi["year_ago"]
+        rows.append(
+            [
+                kpi["label"][language],
+                kpi["value"],
+                previous["change"] if previous else None,
+                year_ago["change"] if year_ago else None,
+                kpi["lines"]["target"],
+                kpi["lines"]["amber"],
+                kpi["lines"]["red"],
+                t("status_" + kpi["status"]),
+            ]
+        )
+    return Table(
+        title=f"{t('kpis')} · {board['period_label']}",
+        headers=headers,
+        rows=rows,
+        context={
+            t("period"): _period_text(board, t),
+            t("currency"): board["currency"],
+        },
+    )
+
+
+def _period_text(board: dict[str, Any], t: Any) -> str:
+    text = f"{board['period_label']} ({board['period_start']} – {board['period_end']})"
+    return text + (f" · {t('partial_period')}" if board["is_partial"] else "")
+
+
+@router.get("/kpis.csv")
+def kpis_csv(
+    request: Request, principal: Person, grain: str = "month", on: dt.date | None = None
+) -> Response:
+    board = _board_or_page(request, principal, grain, on)
+    if isinstance(board, Response):
+        return board
+    table = kpi_table(board, language_of(request))
+    return csv_response(table, f"kpis-{board['grain']}-{board['period_start']}")
+
+
+@router.get("/kpis.xlsx")
+def kpis_xlsx(
+    request: Request, principal: Person, grain: str = "month", on: dt.date | None = None
+) -> Response:
+    board = _board_or_page(request, principal, grain, on)
+    if isinstance(board, Response):
+        return board
+    table = kpi_table(board, language_of(request))
+    return xlsx_response(table, f"kpis-{board['grain']}-{board['period_start']}")
+
+
+# plotly.js from the plotly wheel in the lockfile: the charts work offline, and the file's
+# name carries its version, so a browser may keep it for a year
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_URL = f"/static/vendor/plotly-{plotly.__version__}.min.js"
+
+
+@router.get(PLOTLY_URL)
+def plotly_js() -> Response:
+    return FileResponse(
+        PLOTLY_JS,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+# --- drill-down: the inquiries behind a figure ----------------------------------------------
+
+DRILL_LIMIT = 500
+DRILL_STATES = {"all": "true", "won": "is_converted", "open": "is_open"}
+DRILL_SQL = """
+select inquiry_id, submitted_at, channel, company, country, product_category, state,
+       is_converted, is_open, coalesce(rep_id, distributor_id) as handler, order_amount
+from fct_inquiries
+where cast((submitted_at at time zone 'UTC') at time zone $zone as date) >= $start
+  and cast((submitted_at at time zone 'UTC') at time zone $zone as date) < $end
+  and {state}
+order by submitted_at
+"""
+
+
+@router.get("/reports/drill")
+def drill_page(
+    request: Request,
+    principal: Person,
+    grain: str = "month",
+    period_start: dt.date | None = None,
+    state: str = "all",
+) -> Response:
+    """The inquiries submitted in a period (all, won or open): what a figure counts."""
+    if principal.role not in READ_REPORTS:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    if grain not in GRAINS or state not in DRILL_STATES or period_start is None:
+        return render(request, "message.html", principal, 422, message="bad_request")
+    start = period_start_of(grain, period_start)
+    end = _shift(grain, start, 1)
+    with reading(request) as cursor:
+        if cursor is None:
+            return render(request, "message.html", principal, 503, message="no_queue_yet")
+        parameters = {"zone": request.app.state.business_timezone, "start": start, "end": end}
+        sql = DRILL_SQL.format(state=DRILL_STATES[state])
+        try:
+            result = cursor.execute(sql, parameters)
+            columns = [column[0] for column in result.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in result.fetchmany(DRILL_LIMIT)]
+            total = cursor.execute(f"select count(*) from ({sql})", parameters).fetchone()[0]
+        except duckdb.CatalogException:  # nothing built and published yet
+            return render(request, "message.html", principal, 503, message="no_queue_yet")
+    return render(
+        request,
+        "drill.html",
+        principal,
+        rows=rows,
+        total=total,
+        grain=grain,
+        start=start,
+        end=end,
+        state=state,
+        zone=request.app.state.business_timezone,
+    )
