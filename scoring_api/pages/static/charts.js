@@ -29,7 +29,7 @@
     Plotly.newPlot(element, [trace], {
       margin: { l: 48, r: 8, t: 6, b: 34 }, height: 150, showlegend: false,
       font: { family: FONT, size: 11, color: "#1c2430" },
-      xaxis: { type: "category", tickangle: 0, nticks: 6, automargin: true },
+      xaxis: { type: "category", tickangle: 0, nticks: 4, automargin: true },
       yaxis: { tickformat: FORMATS[chart.kind] || "", rangemode: "tozero", gridcolor: "#eef1f6" },
       shapes: shapes,
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
