@@ -761,3 +761,55 @@ def test_every_kpi_on_the_board_equals_the_log_cut_in_beijing_time(
     assert None not in expected.values(), expected  # nothing compared as null with null
     for name, value in expected.items():
         assert values[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+
+
+@pytest.mark.parametrize(("grain", "start", "end"), RECONCILED_PERIODS)
+def test_the_classification_summary_adds_up_to_the_marts_and_counts_its_totals_again(
+    warehouse: Warehouse, grain: str, start: dt.date, end: dt.date
+) -> None:
+    from leadflow.report_tables import classification
+
+    with duckdb.connect(str(warehouse.path)) as connection:
+        summary = classification(
+            connection,
+            zone="Asia/Shanghai",
+            start=start,
+            end=end,
+            rows="channel",
+            then="product_category",
+            lost_reasons=["price"],
+        )
+    lines = summary["lines"]
+    cells = {
+        (line["row_value"], line["then_value"]): line for line in lines if line["kind"] == "row"
+    }
+    subtotals = {line["row_value"]: line for line in lines if line["kind"] == "subtotal"}
+    (total,) = [line for line in lines if line["kind"] == "total"]
+    reported = warehouse.query(
+        "select channel, product_category, sum(inquiries), sum(contacted_inquiries),"
+        " sum(quoted_inquiries), sum(expired_inquiries), sum(open_inquiries)"
+        " from rpt_inquiry_classification where period_grain = ? and period_start = ?"
+        " and inquiries > 0 group by all",
+        grain,
+        start,
+    )
+
+    assert {key: tuple(cell[k] for k in ("inquiries", "contacted", "quoted", "expired", "open"))
+            for key, cell in cells.items()} == {
+        (row[0], row[1]): tuple(int(value) for value in row[2:]) for row in reported
+    }  # fmt: skip
+    for channel, subtotal in subtotals.items():
+        mine = [cell for (row, _), cell in cells.items() if row == channel]
+        assert subtotal["inquiries"] == sum(cell["inquiries"] for cell in mine)
+        assert subtotal["won"] == sum(cell["won"] for cell in mine)
+    assert total["inquiries"] == sum(cell["inquiries"] for cell in cells.values())
+    assert total["lost"] == total["lost_by_reason"]["price"] + total["lost_other"]
+    kpis = warehouse.one(
+        "select inquiries, won_inquiries, median_first_response_hours from rpt_kpis"
+        " where period_grain = ? and period_start = ?",
+        grain,
+        start,
+    )
+    assert (total["inquiries"], total["won"]) == (kpis[0], kpis[1])
+    # a median is counted again over the period, never averaged from the cells
+    assert total["median_first_response_hours"] == pytest.approx(kpis[2])
