@@ -269,6 +269,15 @@ def period_start(grain: str, day: dt.date) -> dt.date:
     raise ValueError(f"no grain {grain!r}: one of {', '.join(GRAINS)}")
 
 
+def next_period_start(grain: str, start: dt.date) -> dt.date:
+    """The first day of the period after the `grain` period starting `start`."""
+    if grain == "week":
+        return start + dt.timedelta(weeks=1)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    index = start.year * 12 + start.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 # --- judging -----------------------------------------------------------------------------
 
 

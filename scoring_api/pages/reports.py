@@ -19,7 +19,7 @@ from leadflow.kpis import period_start as period_start_of
 from scoring_api.auth import READ_REPORTS
 from scoring_api.exports import Table, csv_response, xlsx_response
 from scoring_api.pages import Person, i18n, language_of, reading, render
-from scoring_api.routes.reports import BoardUnavailable, kpi_board
+from scoring_api.routes.reports import BoardUnavailable, classification_summary, kpi_board
 
 router = APIRouter(include_in_schema=False)
 
@@ -261,3 +261,167 @@ def drill_page(
         state=state,
         zone=request.app.state.business_timezone,
     )
+
+
+# --- the inquiry classification summary ---------------------------------------------------
+
+DIMENSION_NAMES = ("channel", "product_category", "region", "country", "intent", "handler")
+
+
+def classification_table(summary: dict[str, Any], language: str) -> Table:
+    """The summary as displayed: one row a line, the lost reasons as columns."""
+    t = i18n.translator(language)
+    headers = [t("dim_" + summary["rows"])]
+    if summary["then"]:
+        headers.append(t("dim_" + summary["then"]))
+    measures = _measure_headers(summary, language)
+    rows = []
+    bold = set()
+    for index, line in enumerate(summary["lines"]):
+        first = _dimension_label(summary["rows"], line["row_value"], language)
+        cells: list[Any] = [t("total") if line["kind"] == "total" else first]
+        if summary["then"]:
+            second = _dimension_label(summary["then"], line["then_value"], language)
+            cells.append(second if line["kind"] == "row" else "")
+        cells += _measures(line, summary["lost_reasons"])
+        rows.append(cells)
+        if line["kind"] != "row":
+            bold.add(index)
+    return Table(
+        title=f"{t('classification')} · {summary['period_start']}",
+        headers=headers + measures,
+        rows=rows,
+        context={
+            t("period"): f"{summary['period_start']} – {summary['period_end']}",
+            t("grain"): t("grain_" + summary["grain"]),
+        },
+        formats={t("conversion_rate"): "0.0%", t("median_first_response"): "0.0"},
+        bold_rows=bold,
+    )
+
+
+def _measure_headers(summary: dict[str, Any], language: str) -> list[str]:
+    t = i18n.translator(language)
+    lost = [
+        f"{t('lost')}: {i18n.label(i18n.LOST_REASONS, language, reason)}"
+        for reason in summary["lost_reasons"]
+    ]
+    return [
+        t("inquiries"),
+        t("contacted"),
+        t("quoted"),
+        t("won"),
+        t("lost"),
+        *lost,
+        f"{t('lost')}: {t('lost_other')}",
+        t("expired"),
+        t("open"),
+        t("conversion_rate"),
+        t("median_first_response"),
+    ]
+
+
+def _measures(line: dict[str, Any], reasons: list[str]) -> list[Any]:
+    return [
+        line["inquiries"],
+        line["contacted"],
+        line["quoted"],
+        line["won"],
+        line["lost"],
+        *(line["lost_by_reason"][reason] for reason in reasons),
+        line["lost_other"],
+        line["expired"],
+        line["open"],
+        line["conversion_rate"],
+        line["median_first_response_hours"],
+    ]
+
+
+def _dimension_label(dimension: str, value: str | None, language: str) -> str:
+    if value is None:
+        return "—"
+    if dimension == "channel":
+        return i18n.label(i18n.CHANNELS, language, value)
+    if dimension == "product_category":
+        return i18n.label(i18n.PRODUCTS, language, value)
+    return value
+
+
+def _summary_or_page(
+    request: Request, principal: Any, grain: str, on: dt.date | None, rows: str, then: str | None
+) -> Any:
+    if principal.role not in READ_REPORTS:
+        return render(request, "message.html", principal, 403, message="forbidden")
+    if grain not in GRAINS or rows not in DIMENSION_NAMES or (then and then not in DIMENSION_NAMES):
+        return render(request, "message.html", principal, 422, message="bad_request")
+    with reading(request) as cursor:
+        if cursor is None:
+            return render(request, "message.html", principal, 503, message="no_queue_yet")
+        try:
+            return classification_summary(
+                request, cursor, grain, on, rows, then if then != rows else None
+            )
+        except BoardUnavailable:
+            return render(request, "message.html", principal, 503, message="no_queue_yet")
+
+
+@router.get("/reports/inquiries")
+def classification_page(
+    request: Request,
+    principal: Person,
+    grain: str = "month",
+    on: dt.date | None = None,
+    rows: str = "channel",
+    then: str | None = None,
+) -> Response:
+    summary = _summary_or_page(request, principal, grain, on, rows, then or None)
+    if isinstance(summary, Response):
+        return summary
+    language = language_of(request)
+    table = classification_table(summary, language)
+    width = 2 if summary["then"] else 1
+    query = f"grain={summary['grain']}&on={summary['period_start']}&rows={summary['rows']}"
+    query += f"&then={summary['then']}" if summary["then"] else ""
+
+    def shown(line: dict[str, Any]) -> list[str]:
+        values = _measures(line, summary["lost_reasons"])
+        texts = [f"{value:,}" for value in values[:-2]]
+        rate, hours = values[-2], values[-1]
+        texts.append("—" if rate is None else f"{rate * 100:.1f}%")
+        texts.append("—" if hours is None else f"{hours:.1f} h")
+        return texts
+
+    return render(
+        request,
+        "classification.html",
+        principal,
+        s=summary,
+        grains=GRAINS,
+        dimensions=DIMENSION_NAMES,
+        headers=table.headers[width:],
+        cells=shown,
+        label=lambda dimension, value: _dimension_label(dimension, value, language),
+        zone=request.app.state.business_timezone,
+        export_csv=f"/reports/inquiries.csv?{query}",
+        export_xlsx=f"/reports/inquiries.xlsx?{query}",
+    )
+
+
+@router.get("/reports/inquiries.{suffix}")
+def classification_export(
+    request: Request,
+    principal: Person,
+    suffix: str,
+    grain: str = "month",
+    on: dt.date | None = None,
+    rows: str = "channel",
+    then: str | None = None,
+) -> Response:
+    if suffix not in ("csv", "xlsx"):
+        return render(request, "message.html", principal, 404, message="bad_request")
+    summary = _summary_or_page(request, principal, grain, on, rows, then or None)
+    if isinstance(summary, Response):
+        return summary
+    table = classification_table(summary, language_of(request))
+    name = f"inquiry-classification-{summary['grain']}-{summary['period_start']}"
+    return (csv_response if suffix == "csv" else xlsx_response)(table, name)

@@ -3,15 +3,17 @@ leadership and admins. Every figure is read from the published marts."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from leadflow.kpis import KpiError, board, period_start
+from leadflow.kpis import KpiError, board, next_period_start, period_start
 from scoring_api.deps import WarehouseDep
 from scoring_api.errors import ErrorOut, refusals
 from scoring_api.routing import ContractRoute
@@ -24,6 +26,16 @@ router = APIRouter(
 )
 
 Grain = Literal["week", "month", "quarter", "year"]
+
+
+def _iso_date(value: Any) -> Any:
+    """A day as YYYY-MM-DD only: pydantic would also read `0` as 1970-01-01."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day as YYYY-MM-DD, e.g. 2026-03-31")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
 class ComparedOut(BaseModel):
@@ -137,7 +149,7 @@ def read_kpis(
     warehouse: WarehouseDep,
     grain: Annotated[Grain, Query(description="week, month, quarter or year")] = "month",
     on: Annotated[
-        dt.date | None,
+        IsoDate | None,
         Query(description="a day (company time) in the period; default: the latest whole one"),
     ] = None,
 ) -> KpiBoardOut:
@@ -145,5 +157,110 @@ def read_kpis(
     the same period last year, judged against its target and alert lines, with its trend."""
     try:
         return KpiBoardOut.model_validate(kpi_board(request, warehouse, grain, on))
+    except BoardUnavailable as unavailable:
+        raise HTTPException(unavailable.status_code, detail=unavailable.detail) from None
+
+
+# --- the inquiry classification summary ---------------------------------------------------
+
+Dimension = Literal["channel", "product_category", "region", "country", "intent", "handler"]
+
+
+class ClassificationLineOut(BaseModel):
+    kind: Literal["row", "subtotal", "total"]
+    row_value: str | None = Field(description="the row dimension's value (null on the total)")
+    then_value: str | None = Field(description="the second dimension's value, on a row")
+    inquiries: int
+    contacted: int
+    quoted: int
+    won: int
+    lost: int
+    lost_by_reason: dict[str, int] = Field(description="per configured lost reason")
+    lost_other: int = Field(description="lost for a reason not configured, or none given")
+    expired: int
+    open: int
+    conversion_rate: float | None
+    median_first_response_hours: float | None
+
+
+class ClassificationOut(BaseModel):
+    grain: Grain
+    period_start: dt.date
+    period_end: dt.date
+    rows: Dimension
+    then: Dimension | None
+    lost_reasons: list[str]
+    lines: list[ClassificationLineOut]
+
+
+def lost_reasons_of(request: Request) -> list[str]:
+    """The configured lost reasons, in the vocabulary's order (the table's columns)."""
+    from scoring_api.pages.i18n import LOST_REASONS
+
+    vocabularies = request.app.state.limits.rules.vocabularies
+    configured = set(vocabularies.lost_reasons) if vocabularies is not None else set()
+    ordered = [reason for reason in LOST_REASONS if not configured or reason in configured]
+    return ordered + sorted(configured - set(ordered))
+
+
+def classification_summary(
+    request: Request,
+    cursor: duckdb.DuckDBPyConnection,
+    grain: str,
+    on: dt.date | None,
+    rows: str,
+    then: str | None,
+) -> dict[str, Any]:
+    """The summary of the `grain` period holding `on` (default: the latest whole one)."""
+    from leadflow.report_tables import classification
+
+    if on is None:
+        with contextlib.suppress(duckdb.Error):
+            found = cursor.execute(
+                "select max(period_start) from rpt_kpis where period_grain = ? and not is_partial",
+                [grain],
+            ).fetchone()
+            on = found[0] if found else None
+    start = period_start(grain, on or business_today(request))
+    end = next_period_start(grain, start)
+    try:
+        summary = classification(
+            cursor,
+            zone=request.app.state.business_timezone,
+            start=start,
+            end=end,
+            rows=rows,
+            then=then if then != rows else None,
+            lost_reasons=lost_reasons_of(request),
+        )
+    except (duckdb.CatalogException, duckdb.BinderException):
+        raise BoardUnavailable(
+            "not_built",
+            503,
+            "the published fct_inquiries is missing or older than this report (a column it "
+            "reads is not there): the next build publishes it",
+        ) from None
+    return {"grain": grain, "period_start": start, "period_end": end, **summary}
+
+
+@router.get("/inquiry-classification")
+def read_inquiry_classification(
+    request: Request,
+    warehouse: WarehouseDep,
+    grain: Annotated[Grain, Query()] = "month",
+    on: Annotated[IsoDate | None, Query(description="a day in the period (company time)")] = None,
+    rows: Annotated[Dimension, Query(description="what each row is")] = "channel",
+    then: Annotated[
+        Dimension | None,
+        Query(description="a second level within each row (the same as `rows`: none)"),
+    ] = None,
+) -> ClassificationOut:
+    """詢盤分類彙總分析表: the period's inquiries by `rows` (and `then`), with subtotals and a
+    total counted again, never summed: contacted, quoted, won, lost by reason, expired,
+    open, conversion and median first response."""
+    try:
+        return ClassificationOut.model_validate(
+            classification_summary(request, warehouse, grain, on, rows, then)
+        )
     except BoardUnavailable as unavailable:
         raise HTTPException(unavailable.status_code, detail=unavailable.detail) from None

@@ -39,6 +39,21 @@ EXAMPLES = int(os.environ.get("LEADFLOW_TEST_EXAMPLES", "100"))
 EXPLORE = "LEADFLOW_TEST_EXAMPLES" in os.environ
 
 
+CLASSIFICATION_COLUMNS = {
+    "state": "varchar",
+    "lost_reason": "varchar",
+    "first_contacted_at": "timestamp",
+    "quoted_at": "timestamp",
+    "is_converted": "boolean",
+    "first_response_hours": "double",
+    "country": "varchar",
+    "province": "varchar",
+    "assignee_type": "varchar",
+    "rep_id": "varchar",
+    "distributor_id": "varchar",
+}
+
+
 @pytest.fixture(scope="module")
 def server(
     served_home: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
@@ -52,6 +67,12 @@ def server(
     shutil.copyfile(served_warehouse, warehouse)  # the session's copy stays as it is
     with duckdb.connect(str(warehouse)) as connection:
         write_rpt_kpis(connection)  # the KPI board reads it
+        # the classification summary reads these of fct_inquiries (the synthetic one lacks
+        # them: null, as a build leaves them for inquiries not yet worked)
+        for column, kind in CLASSIFICATION_COLUMNS.items():
+            connection.execute(
+                f"alter table fct_inquiries add column if not exists {column} {kind}"
+            )
         publish_marts(connection, work)
         publish_queue(connection, work)
     # no shipped examples: they read the leadership reports, which these marts lack

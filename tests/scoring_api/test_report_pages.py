@@ -44,7 +44,11 @@ def board_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             cross join (
                 select 'own_site' as channel, 'Ningbo Pump Co.' as company, 'CN' as country,
                        'valves' as product_category, 'rep_01' as rep_id,
-                       null::varchar as distributor_id, null::double as order_amount
+                       null::varchar as distributor_id, null::double as order_amount,
+                       'rep' as assignee_type, 'Zhejiang' as province,
+                       timestamp '2026-03-31 20:00:00' as first_contacted_at,
+                       null::timestamp as quoted_at, null::varchar as lost_reason,
+                       4.5 as first_response_hours
             )
             """
         )
@@ -231,3 +235,39 @@ def test_a_click_on_a_figure_lists_the_inquiries_of_its_period_cut_in_beijing_ti
     assert (
         site.get("/reports/drill?grain=month&period_start=2026-03-01", "alice").status_code == 403
     )
+
+
+def test_the_classification_summary_by_api_page_and_xlsx_with_subtotals_and_total(
+    site: Site,
+) -> None:
+    api = site.client.get(
+        "/v1/reports/inquiry-classification?grain=month&on=2026-03-10&rows=channel&then=product_category",
+        headers=ADMIN_KEY,
+    )
+    page = site.get(
+        "/reports/inquiries?grain=month&on=2026-03-10&rows=channel&then=product_category&lang=en",
+        "lee",
+    )
+    xlsx = site.get(
+        "/reports/inquiries.xlsx?grain=month&on=2026-03-10&rows=channel&then=product_category&lang=en",
+        "lee",
+    )
+
+    assert api.status_code == 200
+    lines = api.json()["lines"]
+    assert [line["kind"] for line in lines] == ["subtotal", "row", "total"]
+    total = lines[-1]
+    # INQ-MAR-1 (won) and INQ-MAR-2 (open); 00:30 on 1 April in Beijing is April's
+    assert (total["inquiries"], total["won"], total["open"]) == (2, 1, 1)
+    assert page.status_code == 200 and "Inquiry classification" in page.text
+    assert "Subtotal" in page.text and "Total" in page.text
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    last = rows[-1]
+    assert last[0] == "Total" and last[2] == 2 and isinstance(last[2], int)
+    assert site.get("/reports/inquiries", "alice").status_code == 403
+    same = site.client.get(
+        "/v1/reports/inquiry-classification?on=2026-03-10&rows=channel&then=channel",
+        headers=ADMIN_KEY,
+    ).json()
+    assert same["then"] is None and [line["kind"] for line in same["lines"]] == ["row", "total"]
