@@ -269,19 +269,17 @@ def period_start(grain: str, day: dt.date) -> dt.date:
     raise ValueError(f"no grain {grain!r}: one of {', '.join(GRAINS)}")
 
 
-def next_period_start(grain: str, start: dt.date) -> dt.date:
-    """The first day of the period after the `grain` period starting `start`."""
+def shift_period(grain: str, start: dt.date, periods: int) -> dt.date:
+    """The first day of the period `periods` away from the `grain` period starting `start`
+    (1: the next, -1: the one before)."""
     if grain == "week":
-        return start + dt.timedelta(weeks=1)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+        return start + dt.timedelta(weeks=periods)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain] * periods
     index = start.year * 12 + start.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
 # --- judging -----------------------------------------------------------------------------
-
-
-Status = Literal["green", "amber", "red", "not_judged", "no_data", "not_measured"]
 
 
 def judge(rule: KpiRule, value: float | None, grain: str, *, is_partial: bool) -> dict[str, Any]:

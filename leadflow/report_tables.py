@@ -15,6 +15,9 @@ from typing import Any
 
 import duckdb
 
+# an inquiry's company day (fct_inquiries as i, the zone as $zone): what periods are cut by
+SUBMITTED_ON = "cast((i.submitted_at at time zone 'UTC') at time zone $zone as date)"
+
 # a row dimension: its SQL over fct_inquiries (alias i) and the arrival tier (alias t)
 DIMENSIONS: dict[str, str] = {
     "channel": "i.channel",
@@ -88,8 +91,7 @@ def classification(
             quantile_cont(i.first_response_hours, 0.5) as median_first_response_hours
         from fct_inquiries as i
         left join t using (inquiry_id)
-        where cast((i.submitted_at at time zone 'UTC') at time zone $zone as date) >= $start
-          and cast((i.submitted_at at time zone 'UTC') at time zone $zone as date) < $end
+        where {SUBMITTED_ON} >= $start and {SUBMITTED_ON} < $end
         group by rollup ({DIMENSIONS[rows]}, {second})
         order by is_total, row_value nulls last, is_subtotal desc, then_value nulls last
     """

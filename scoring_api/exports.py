@@ -111,3 +111,8 @@ def xlsx_response(table: Table, name: str) -> Response:
         media_type=XLSX_TYPE,
         headers={"Content-Disposition": _disposition(name, "xlsx"), "Cache-Control": "no-store"},
     )
+
+
+def export_response(table: Table, name: str, suffix: str) -> Response:
+    """`table` as `suffix` (csv or xlsx): what a page's export links ask for."""
+    return (csv_response if suffix == "csv" else xlsx_response)(table, name)

@@ -14,10 +14,11 @@ import plotly
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from leadflow.kpis import GRAINS, TREND_PERIODS
+from leadflow.kpis import GRAINS, shift_period
 from leadflow.kpis import period_start as period_start_of
+from leadflow.report_tables import SUBMITTED_ON
 from scoring_api.auth import READ_REPORTS
-from scoring_api.exports import Table, csv_response, xlsx_response
+from scoring_api.exports import Table, export_response
 from scoring_api.pages import Person, i18n, language_of, reading, render
 from scoring_api.routes.reports import BoardUnavailable, classification_summary, kpi_board
 
@@ -34,9 +35,7 @@ def format_value(kind: str, value: float | None) -> str:
         return f"{value * 100:.1f}%"
     if kind == "hours":
         return f"{value:.1f} h"
-    if kind == "money":
-        return f"{value:,.0f}"
-    return f"{value:,.0f}"
+    return f"{value:,.0f}"  # money and counts
 
 
 def format_change(kind: str, compared: dict[str, float] | None, language: str) -> str:
@@ -49,15 +48,6 @@ def format_change(kind: str, compared: dict[str, float] | None, language: str) -
     growth = f", {change / before * 100:+.1f}%" if before else ""
     shown = f"{change:+.1f} h" if kind == "hours" else f"{change:+,.0f}"
     return f"{shown}{growth} ({format_value(kind, before)})"
-
-
-def _shift(grain: str, start: dt.date, periods: int) -> dt.date:
-    """The first day of the period `periods` away from the one starting `start`."""
-    if grain == "week":
-        return start + dt.timedelta(weeks=periods)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain] * periods
-    index = start.year * 12 + start.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def _board_or_page(request: Request, principal: Any, grain: str, on: dt.date | None) -> Any:
@@ -86,23 +76,16 @@ def kpis_page(
     if isinstance(board, Response):
         return board
     language = language_of(request)
-    t = i18n.translator(language)
     start = board["period_start"]
-    previous_on = _shift(board["grain"], start, -1)
-    next_on = _shift(board["grain"], start, 1)
+    previous_on = shift_period(board["grain"], start, -1)
+    next_on = shift_period(board["grain"], start, 1)
     charts = {
         f"chart-{kpi['formula']}": {
-            "type": "trend",
             "kind": kpi["kind"],
             "x": [point["period_label"] for point in kpi["trend"]],
             "y": [point["value"] for point in kpi["trend"]],
             "partial": [point["is_partial"] for point in kpi["trend"]],
             "lines": kpi["lines"],
-            "line_labels": {
-                "target": t("target"),
-                "amber": t("line_amber"),
-                "red": t("line_red"),
-            },
         }
         for kpi in board["kpis"]
         if kpi["trend"]
@@ -119,7 +102,6 @@ def kpis_page(
         zone=request.app.state.business_timezone,
         charts=charts,
         plotly_url=PLOTLY_URL,
-        trend_periods=TREND_PERIODS[board["grain"]],
         fmt=lambda kpi, value: format_value(kpi["kind"], value),
         change=lambda kpi, compared: format_change(kpi["kind"], compared, language),
     )
@@ -170,26 +152,21 @@ def _period_text(board: dict[str, Any], t: Any) -> str:
     return text + (f" · {t('partial_period')}" if board["is_partial"] else "")
 
 
-@router.get("/kpis.csv")
-def kpis_csv(
-    request: Request, principal: Person, grain: str = "month", on: dt.date | None = None
+@router.get("/kpis.{suffix}")
+def kpis_export(
+    request: Request,
+    principal: Person,
+    suffix: str,
+    grain: str = "month",
+    on: dt.date | None = None,
 ) -> Response:
+    if suffix not in ("csv", "xlsx"):
+        return render(request, "message.html", principal, 404, message="bad_request")
     board = _board_or_page(request, principal, grain, on)
     if isinstance(board, Response):
         return board
     table = kpi_table(board, language_of(request))
-    return csv_response(table, f"kpis-{board['grain']}-{board['period_start']}")
-
-
-@router.get("/kpis.xlsx")
-def kpis_xlsx(
-    request: Request, principal: Person, grain: str = "month", on: dt.date | None = None
-) -> Response:
-    board = _board_or_page(request, principal, grain, on)
-    if isinstance(board, Response):
-        return board
-    table = kpi_table(board, language_of(request))
-    return xlsx_response(table, f"kpis-{board['grain']}-{board['period_start']}")
+    return export_response(table, f"kpis-{board['grain']}-{board['period_start']}", suffix)
 
 
 # plotly.js from the plotly wheel in the lockfile: the charts work offline, and the file's
@@ -210,15 +187,15 @@ def plotly_js() -> Response:
 # --- drill-down: the inquiries behind a figure ----------------------------------------------
 
 DRILL_LIMIT = 500
-DRILL_STATES = {"all": "true", "won": "is_converted", "open": "is_open"}
-DRILL_SQL = """
-select inquiry_id, submitted_at, channel, company, country, product_category, state,
-       is_converted, is_open, coalesce(rep_id, distributor_id) as handler, order_amount
-from fct_inquiries
-where cast((submitted_at at time zone 'UTC') at time zone $zone as date) >= $start
-  and cast((submitted_at at time zone 'UTC') at time zone $zone as date) < $end
-  and {state}
-order by submitted_at
+DRILL_STATES = {"all": "true", "won": "i.is_converted", "open": "i.is_open"}
+DRILL_SQL = f"""
+select i.inquiry_id, i.submitted_at, i.channel, i.company, i.country, i.product_category,
+       i.state, i.is_converted, i.is_open, coalesce(i.rep_id, i.distributor_id) as handler,
+       i.order_amount, count(*) over () as total
+from fct_inquiries as i
+where {SUBMITTED_ON} >= $start and {SUBMITTED_ON} < $end and {{state}}
+order by i.submitted_at
+limit {DRILL_LIMIT}
 """
 
 
@@ -236,7 +213,7 @@ def drill_page(
     if grain not in GRAINS or state not in DRILL_STATES or period_start is None:
         return render(request, "message.html", principal, 422, message="bad_request")
     start = period_start_of(grain, period_start)
-    end = _shift(grain, start, 1)
+    end = shift_period(grain, start, 1)
     with reading(request) as cursor:
         if cursor is None:
             return render(request, "message.html", principal, 503, message="no_queue_yet")
@@ -245,8 +222,7 @@ def drill_page(
         try:
             result = cursor.execute(sql, parameters)
             columns = [column[0] for column in result.description]
-            rows = [dict(zip(columns, row, strict=True)) for row in result.fetchmany(DRILL_LIMIT)]
-            total = cursor.execute(f"select count(*) from ({sql})", parameters).fetchone()[0]
+            rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
         except duckdb.CatalogException:  # nothing built and published yet
             return render(request, "message.html", principal, 503, message="no_queue_yet")
     return render(
@@ -254,7 +230,7 @@ def drill_page(
         "drill.html",
         principal,
         rows=rows,
-        total=total,
+        total=rows[0]["total"] if rows else 0,
         grain=grain,
         start=start,
         end=end,
@@ -424,4 +400,4 @@ def classification_export(
         return summary
     table = classification_table(summary, language_of(request))
     name = f"inquiry-classification-{summary['grain']}-{summary['period_start']}"
-    return (csv_response if suffix == "csv" else xlsx_response)(table, name)
+    return export_response(table, name, suffix)

@@ -13,7 +13,7 @@ import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, BeforeValidator, Field
 
-from leadflow.kpis import KpiError, board, next_period_start, period_start
+from leadflow.kpis import KpiError, board, period_start, shift_period
 from scoring_api.deps import WarehouseDep
 from scoring_api.errors import ErrorOut, refusals
 from scoring_api.routing import ContractRoute
@@ -222,7 +222,7 @@ def classification_summary(
             ).fetchone()
             on = found[0] if found else None
     start = period_start(grain, on or business_today(request))
-    end = next_period_start(grain, start)
+    end = shift_period(grain, start, 1)
     try:
         summary = classification(
             cursor,

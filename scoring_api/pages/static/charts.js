@@ -1,4 +1,4 @@
-// leadflow's charts: plotly.js from the plotly wheel (served at /static/vendor/plotly.min.js),
+// leadflow's charts: plotly.js from the plotly wheel (served at /static/vendor/plotly-<version>.min.js),
 // drawn from the JSON the page embeds; nothing is fetched from anywhere else.
 (function () {
   "use strict";
@@ -36,29 +36,6 @@
     }, { displayModeBar: false, responsive: true, staticPlot: false });
   }
 
-  function bars(element, chart) {
-    var traces = chart.series.map(function (series) {
-      return { x: chart.x, y: series.y, name: series.name, type: "bar",
-               marker: { color: series.color }, hoverinfo: "x+y+name" };
-    });
-    Plotly.newPlot(element, traces, {
-      margin: { l: 64, r: 8, t: 8, b: 60 }, height: chart.height || 260, barmode: "group",
-      font: { family: FONT, size: 11, color: "#1c2430" },
-      legend: { orientation: "h", y: 1.12 }, yaxis: { tickformat: chart.format || ",.0f", gridcolor: "#eef1f6" },
-      xaxis: { type: "category", automargin: true },
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
-    }, { displayModeBar: false, responsive: true });
-  }
-
-  function funnel(element, chart) {
-    Plotly.newPlot(element, [{ type: "funnel", y: chart.stages, x: chart.values,
-      textinfo: "value+percent initial", marker: { color: "#1f6feb" } }], {
-      margin: { l: 90, r: 8, t: 8, b: 8 }, height: chart.height || 240,
-      font: { family: FONT, size: 12, color: "#1c2430" },
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
-    }, { displayModeBar: false, responsive: true });
-  }
-
   function draw() {
     var data = document.getElementById("chart-data");
     if (!data || typeof Plotly === "undefined") { return; }
@@ -66,9 +43,7 @@
     Object.keys(charts).forEach(function (id) {
       var element = document.getElementById(id), chart = charts[id];
       if (!element) { return; }
-      if (chart.type === "bars") { bars(element, chart); }
-      else if (chart.type === "funnel") { funnel(element, chart); }
-      else { trend(element, chart); }
+      trend(element, chart);
       element.setAttribute("data-drawn", "1");
     });
     document.body.setAttribute("data-charts-drawn", "1");
