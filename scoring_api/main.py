@@ -27,6 +27,7 @@ from scoring_api.errors import install_error_handlers
 from scoring_api.guard import RequestGuard
 from scoring_api.metrics import LatencyRecorder
 from scoring_api.pages import reports as report_pages
+from scoring_api.pages import tables as table_pages
 from scoring_api.routes import (
     actions,
     events,
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(reports.router, dependencies=[Depends(require_roles(*READ_REPORTS))])
     app.include_router(pages.router)
     app.include_router(report_pages.router)
+    app.include_router(table_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_exception_handler(pages.SignInNeeded, _sign_in_first)
     install_error_handlers(app)

@@ -283,6 +283,78 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "drill_state_won": ("本期成交询盘", "the period's won inquiries"),
     "drill_state_open": ("本期跟进中询盘", "the period's open inquiries"),
     "drill_count": ("显示 {shown} / 共 {total} 条", "{shown} shown of {total}"),
+    "back": ("返回", "Back"),
+    "campaign": ("推广活动", "Campaign"),
+    "order": ("订单", "Order"),
+    "placed": ("下单时间", "Placed"),
+    "drill_orders": ("本期成交订单", "the period's won orders"),
+    "drill_state_contacted": ("本期已联系询盘", "the period's contacted inquiries"),
+    "drill_state_quoted": ("本期已报价询盘", "the period's quoted inquiries"),
+    "drill_state_lost": ("本期丢单询盘", "the period's lost inquiries"),
+    "drill_state_expired": ("本期过期询盘", "the period's expired inquiries"),
+    "click_to_drill": (
+        "点击带下划线的数字查看明细",
+        "click an underlined figure for what it counts",
+    ),
+    "promotion": ("宣传成本投入产出", "Promotion input–output"),
+    "ad_spend": ("推广花费", "Spend"),
+    "cost_per_inquiry": ("单个询盘成本", "Cost per inquiry"),
+    "won_orders": ("成交订单", "Won orders"),
+    "won_revenue": ("成交金额", "Won revenue"),
+    "cost_per_won_order": ("单个成交成本", "Cost per won order"),
+    "roi": ("投资回报率", "ROI"),
+    "won_inquiries": ("成交询盘", "Won inquiries"),
+    "no_spend_recorded": ("未记录花费", "no spend recorded"),
+    "promotion_note": (
+        "花费按记录日期、询盘按提交日期、成交订单与金额按下单日期计入周期；成交询盘与转化率是本期"
+        "提交的询盘中已成交的。投资回报率 =（成交金额 − 花费）÷ 花费。合计的花费类比率只计有花费"
+        "记录的渠道。",
+        "Spend counts on its day, an inquiry when submitted, a won order and its revenue when "
+        "placed; won inquiries and conversion are of the inquiries submitted in the period. "
+        "ROI = (won revenue − spend) ÷ spend. The total's spend ratios are over the channels "
+        "with spend recorded.",
+    ),
+    "lost_reasons": ("丢单原因", "Lost reasons"),
+    "lost_inquiries": ("丢单询盘", "Lost inquiries"),
+    "lost_share": ("占丢单比例", "Share of lost"),
+    "lost_rate": ("占询盘比例", "Share of inquiries"),
+    "quoted_lost": ("报过价的丢单", "Lost after a quote"),
+    "median_gap": ("报价高于目标价（中位数/件）", "Quote above target (median, per unit)"),
+    "median_gap_rate": ("报价高于目标价（中位数 %）", "Quote above target (median %)"),
+    "median_note": (
+        "中位数不能相加：小计与合计不显示中位数。询盘按提交日期计入周期。",
+        "A median does not add up: subtotals and totals show none. An inquiry counts in the "
+        "period it was submitted.",
+    ),
+    "sales_performance": ("销售与经销商业绩", "Sales and distributors"),
+    "handler_type": ("类型", "Kind"),
+    "handler": ("销售/经销商", "Rep or distributor"),
+    "handled_inquiries": ("分配询盘", "Inquiries handed"),
+    "lost_to_competitor": ("输给竞争对手", "Lost to a competitor"),
+    "lost_to_distributor": ("经销商冲突", "Distributor conflict"),
+    "leakage_rate": ("流失率", "Leakage"),
+    "credited_orders": ("计入的订单", "Orders credited"),
+    "credited_revenue": ("计入的金额", "Revenue credited"),
+    "logistics": ("物流", "Logistics"),
+    "carrier": ("承运商", "Carrier"),
+    "warehouse": ("仓库", "Warehouse"),
+    "shipments": ("发货单", "Shipments"),
+    "delivered": ("已签收", "Delivered"),
+    "on_time": ("准时", "On time"),
+    "on_time_rate": ("准时率", "On-time rate"),
+    "exceptions": ("异常", "Exceptions"),
+    "exception_rate": ("异常率", "Exception rate"),
+    "returned": ("退货", "Returned"),
+    "return_rate": ("退货率", "Return rate"),
+    "median_dispatch": ("下单到发货（中位数）", "Order to dispatch (median)"),
+    "logistics_note": (
+        "发货单按创建日期计入周期；准时率只计结果已知（已签收或丢失）的发货单，合计的准时率即关键"
+        "指标看板的物流准时率；中位数不能相加，合计不显示。",
+        "A shipment counts in the period it was created; the on-time rate is over shipments "
+        "whose outcome is known (delivered or lost), and the total's is the KPI board's; a "
+        "median does not add up, so the total shows none.",
+    ),
+    "funnel": ("询盘漏斗", "Funnel"),
     "no_such_period": ("没有该周期的数据：{error}", "No data for that period: {error}"),
 }
 

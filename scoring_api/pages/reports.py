@@ -8,19 +8,25 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import duckdb
 import plotly
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
+from leadflow import report_tables
 from leadflow.kpis import GRAINS, shift_period
 from leadflow.kpis import period_start as period_start_of
-from leadflow.report_tables import SUBMITTED_ON
 from scoring_api.auth import READ_REPORTS
 from scoring_api.exports import Table, export_response
 from scoring_api.pages import Person, i18n, language_of, reading, render
-from scoring_api.routes.reports import BoardUnavailable, classification_summary, kpi_board
+from scoring_api.routes.reports import (
+    BoardUnavailable,
+    classification_summary,
+    kpi_board,
+    lost_reasons_of,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -186,18 +192,6 @@ def plotly_js() -> Response:
 
 # --- drill-down: the inquiries behind a figure ----------------------------------------------
 
-DRILL_LIMIT = 500
-DRILL_STATES = {"all": "true", "won": "i.is_converted", "open": "i.is_open"}
-DRILL_SQL = f"""
-select i.inquiry_id, i.submitted_at, i.channel, i.company, i.country, i.product_category,
-       i.state, i.is_converted, i.is_open, coalesce(i.rep_id, i.distributor_id) as handler,
-       i.order_amount, count(*) over () as total
-from fct_inquiries as i
-where {SUBMITTED_ON} >= $start and {SUBMITTED_ON} < $end and {{state}}
-order by i.submitted_at
-limit {DRILL_LIMIT}
-"""
-
 
 @router.get("/reports/drill")
 def drill_page(
@@ -206,37 +200,75 @@ def drill_page(
     grain: str = "month",
     period_start: dt.date | None = None,
     state: str = "all",
+    lost_reason: str | None = None,
+    ordered: bool = False,
+    back: str | None = None,
 ) -> Response:
-    """The inquiries submitted in a period (all, won or open): what a figure counts."""
+    """What a figure counts: the inquiries submitted in a period (in a state, lost for a
+    reason, narrowed by any of report_tables.DRILL_FILTERS given as parameters), or with
+    `ordered` the orders placed in it that won an inquiry."""
     if principal.role not in READ_REPORTS:
         return render(request, "message.html", principal, 403, message="forbidden")
-    if grain not in GRAINS or state not in DRILL_STATES or period_start is None:
+    filters = {
+        name: value
+        for name, value in request.query_params.items()
+        if name in report_tables.DRILL_FILTERS
+    }
+    if grain not in GRAINS or state not in report_tables.DRILL_STATES or period_start is None:
         return render(request, "message.html", principal, 422, message="bad_request")
     start = period_start_of(grain, period_start)
     end = shift_period(grain, start, 1)
     with reading(request) as cursor:
         if cursor is None:
             return render(request, "message.html", principal, 503, message="no_queue_yet")
-        parameters = {"zone": request.app.state.business_timezone, "start": start, "end": end}
-        sql = DRILL_SQL.format(state=DRILL_STATES[state])
         try:
-            result = cursor.execute(sql, parameters)
-            columns = [column[0] for column in result.description]
-            rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
-        except duckdb.CatalogException:  # nothing built and published yet
+            rows, total = report_tables.drill(
+                cursor,
+                zone=request.app.state.business_timezone,
+                start=start,
+                end=end,
+                state=state,
+                filters=filters,
+                lost_reason=lost_reason or None,
+                lost_reasons=lost_reasons_of(request),
+                ordered=ordered,
+            )
+        except (duckdb.CatalogException, duckdb.BinderException):  # nothing published yet
             return render(request, "message.html", principal, 503, message="no_queue_yet")
+    language = language_of(request)
+    t = i18n.translator(language)
+    narrowed = [
+        t("owner_assigned" if value == "true" else "owner_unassigned")
+        if name == "assigned"
+        else f"{t('dim_' + name) if 'dim_' + name in i18n.MESSAGES else t(name)}: "
+        f"{_dimension_label(name, value, language)}"
+        for name, value in filters.items()
+    ]
+    if lost_reason:
+        reason = t("lost_other") if lost_reason == report_tables.OTHER_REASON else lost_reason
+        narrowed.append(f"{t('lost_reason')}: {i18n.label(i18n.LOST_REASONS, language, reason)}")
     return render(
         request,
         "drill.html",
         principal,
         rows=rows,
-        total=rows[0]["total"] if rows else 0,
+        total=total,
         grain=grain,
         start=start,
         end=end,
         state=state,
+        ordered=ordered,
+        narrowed=narrowed,
+        back=_safe_back(back, grain, start),
         zone=request.app.state.business_timezone,
     )
+
+
+def _safe_back(back: str | None, grain: str, start: dt.date) -> str:
+    """Where the drill-down came from: a page of this site (never an open redirect)."""
+    if back and back.startswith("/") and not back.startswith("//") and "\\" not in back:
+        return back
+    return f"/kpis?grain={grain}&on={start}"
 
 
 # --- the inquiry classification summary ---------------------------------------------------
@@ -359,13 +391,54 @@ def classification_page(
     query = f"grain={summary['grain']}&on={summary['period_start']}&rows={summary['rows']}"
     query += f"&then={summary['then']}" if summary["then"] else ""
 
-    def shown(line: dict[str, Any]) -> list[str]:
+    back = f"/reports/inquiries?{query}"
+    # what each count's cell lists when clicked: its state, or lost for a reason
+    drills = [
+        {"state": "all"},
+        {"state": "contacted"},
+        {"state": "quoted"},
+        {"state": "won"},
+        {"state": "lost"},
+        *({"lost_reason": reason} for reason in summary["lost_reasons"]),
+        {"lost_reason": report_tables.OTHER_REASON},
+        {"state": "expired"},
+        {"state": "open"},
+    ]
+
+    def shown(line: dict[str, Any]) -> list[dict[str, Any]]:
         values = _measures(line, summary["lost_reasons"])
-        texts = [f"{value:,}" for value in values[:-2]]
+        narrowed = {}
+        if line["kind"] != "total":
+            narrowed[summary["rows"]] = line["row_value"]
+        if line["kind"] == "row" and summary["then"]:
+            narrowed[summary["then"]] = line["then_value"]
+        cells = []
+        for value, drill in zip(values[:-2], drills, strict=True):
+            parameters = {
+                "grain": summary["grain"],
+                "period_start": summary["period_start"].isoformat(),
+                **narrowed,
+                **drill,
+                "back": back,
+            }
+            href = f"/reports/drill?{urlencode(parameters)}" if value else None
+            cells.append({"text": f"{value:,}", "href": href})
         rate, hours = values[-2], values[-1]
-        texts.append("—" if rate is None else f"{rate * 100:.1f}%")
-        texts.append("—" if hours is None else f"{hours:.1f} h")
-        return texts
+        cells.append({"text": "—" if rate is None else f"{rate * 100:.1f}%", "href": None})
+        cells.append({"text": "—" if hours is None else f"{hours:.1f} h", "href": None})
+        return cells
+
+    total = next((line for line in summary["lines"] if line["kind"] == "total"), None)
+    t = i18n.translator(language)
+    funnel = (
+        {
+            "kind": "funnel",
+            "y": [t("inquiries"), t("contacted"), t("quoted"), t("won")],
+            "x": [total[key] for key in ("inquiries", "contacted", "quoted", "won")],
+        }
+        if total and total["inquiries"]
+        else None
+    )
 
     return render(
         request,
@@ -378,6 +451,8 @@ def classification_page(
         cells=shown,
         label=lambda dimension, value: _dimension_label(dimension, value, language),
         zone=request.app.state.business_timezone,
+        funnel=funnel,
+        plotly_url=PLOTLY_URL,
         export_csv=f"/reports/inquiries.csv?{query}",
         export_xlsx=f"/reports/inquiries.xlsx?{query}",
     )

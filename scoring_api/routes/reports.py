@@ -13,6 +13,7 @@ import duckdb
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, BeforeValidator, Field
 
+from leadflow import report_tables
 from leadflow.kpis import KpiError, board, period_start, shift_period
 from scoring_api.deps import WarehouseDep
 from scoring_api.errors import ErrorOut, refusals
@@ -124,12 +125,13 @@ def kpi_board(
         raise BoardUnavailable("kpis_unusable", 503, str(error)) from None
     try:
         return board(cursor, rules, grain, period_start(grain, on) if on else None)
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, duckdb.BinderException):  # none, or one older than this
         raise BoardUnavailable(
             "not_built",
             503,
-            "no rpt_kpis published yet: the first build of `leadflow run` (or `leadflow "
-            "transform` then `leadflow check`) publishes it; retry then",
+            "no rpt_kpis published yet, or one older than this version: the next build of "
+            "`leadflow run` (or `leadflow transform` then `leadflow check`) publishes it; "
+            "retry then",
         ) from None
     except LookupError as error:
         raise BoardUnavailable("no_such_period", 404, str(error)) from None
@@ -203,6 +205,27 @@ def lost_reasons_of(request: Request) -> list[str]:
     return ordered + sorted(configured - set(ordered))
 
 
+def resolve_period(
+    request: Request, cursor: duckdb.DuckDBPyConnection, grain: str, on: dt.date | None
+) -> tuple[dt.date, dt.date]:
+    """The `grain` period holding `on` — by default the latest whole one — as [start, end)."""
+    if on is None:
+        with contextlib.suppress(duckdb.Error):
+            found = cursor.execute(
+                "select max(period_start) from rpt_kpis where period_grain = ? and not is_partial",
+                [grain],
+            ).fetchone()
+            on = found[0] if found else None
+    start = period_start(grain, on or business_today(request))
+    return start, shift_period(grain, start, 1)
+
+
+NOT_PUBLISHED = (
+    "the published marts are missing or older than this report (a table or column it reads "
+    "is not there): the next build of `leadflow run` publishes them; retry then"
+)
+
+
 def classification_summary(
     request: Request,
     cursor: duckdb.DuckDBPyConnection,
@@ -212,19 +235,9 @@ def classification_summary(
     then: str | None,
 ) -> dict[str, Any]:
     """The summary of the `grain` period holding `on` (default: the latest whole one)."""
-    from leadflow.report_tables import classification
-
-    if on is None:
-        with contextlib.suppress(duckdb.Error):
-            found = cursor.execute(
-                "select max(period_start) from rpt_kpis where period_grain = ? and not is_partial",
-                [grain],
-            ).fetchone()
-            on = found[0] if found else None
-    start = period_start(grain, on or business_today(request))
-    end = shift_period(grain, start, 1)
+    start, end = resolve_period(request, cursor, grain, on)
     try:
-        summary = classification(
+        summary = report_tables.classification(
             cursor,
             zone=request.app.state.business_timezone,
             start=start,
@@ -234,12 +247,7 @@ def classification_summary(
             lost_reasons=lost_reasons_of(request),
         )
     except (duckdb.CatalogException, duckdb.BinderException):
-        raise BoardUnavailable(
-            "not_built",
-            503,
-            "the published fct_inquiries is missing or older than this report (a column it "
-            "reads is not there): the next build publishes it",
-        ) from None
+        raise BoardUnavailable("not_built", 503, NOT_PUBLISHED) from None
     return {"grain": grain, "period_start": start, "period_end": end, **summary}
 
 
@@ -264,3 +272,240 @@ def read_inquiry_classification(
         )
     except BoardUnavailable as unavailable:
         raise HTTPException(unavailable.status_code, detail=unavailable.detail) from None
+
+
+# --- the promotion input–output table, lost reasons, sales performance, logistics ---------
+
+LOADERS = {
+    "promotion": report_tables.promotion,
+    "lost_reasons": report_tables.lost_reasons,
+    "sales_performance": report_tables.sales_performance,
+    "logistics": report_tables.logistics,
+}
+
+
+def period_table(
+    name: str, request: Request, cursor: duckdb.DuckDBPyConnection, grain: str, on: Any
+) -> dict[str, Any]:
+    """One of LOADERS' tables for the `grain` period holding `on` (default: the latest whole
+    one), with the period; BoardUnavailable when its mart is not published."""
+    start, end = resolve_period(request, cursor, grain, on)
+    try:
+        table = LOADERS[name](cursor, grain=grain, start=start)
+    except (duckdb.CatalogException, duckdb.BinderException):
+        raise BoardUnavailable("not_built", 503, NOT_PUBLISHED) from None
+    return {"grain": grain, "period_start": start, "period_end": end, **table}
+
+
+LineKind = Literal["row", "subtotal", "total"]
+
+
+class PeriodTableOut(BaseModel):
+    grain: Grain
+    period_start: dt.date
+    period_end: dt.date = Field(description="the day after the period (exclusive)")
+
+
+class PromotionLineOut(BaseModel):
+    kind: LineKind
+    channel: str | None = Field(description="null on the total")
+    campaign: str | None = Field(description="'(none)': without a campaign; null on a subtotal")
+    is_spend_recorded: bool = Field(description="the log records spend for this channel")
+    ad_spend: float | None = Field(description="null: no spend recorded for the channel")
+    inquiries: int
+    won_inquiries: int = Field(description="of the inquiries submitted in the period")
+    won_orders: int = Field(description="orders placed in the period that won an inquiry")
+    won_revenue: float
+    cost_per_inquiry: float | None
+    cost_per_won_order: float | None
+    roi: float | None = Field(description="(won revenue − spend) ÷ spend")
+    conversion_rate: float | None
+
+
+class PromotionOut(PeriodTableOut):
+    currency: str | None
+    amounts_in_other_currencies: int = Field(description="amounts left out of the sums")
+    lines: list[PromotionLineOut]
+
+
+class LostReasonLineOut(BaseModel):
+    kind: LineKind
+    lost_reason: str | None = Field(description="null on the total")
+    inquiries: int = Field(description="all the inquiries submitted in the period")
+    lost_inquiries: int
+    lost_share: float | None = Field(description="of the period's lost inquiries")
+    lost_rate: float | None = Field(description="of the period's inquiries")
+    quoted_lost_inquiries: int
+    priced_lost_inquiries: int
+    median_gap_vs_target: float | None = Field(description="per unit; none on the total")
+    median_gap_vs_target_rate: float | None
+
+
+class LostReasonsOut(PeriodTableOut):
+    currency: str | None
+    lines: list[LostReasonLineOut]
+
+
+class SalesLineOut(BaseModel):
+    kind: LineKind
+    handler_type: str | None = Field(description="rep or distributor; null on the total")
+    handler_id: str | None = Field(description="null on a subtotal and the total")
+    handled_inquiries: int
+    contacted_inquiries: int
+    median_first_response_hours: float | None = Field(description="none on (sub)totals")
+    won_inquiries: int
+    win_rate: float | None
+    lost_to_competitor: int
+    lost_to_distributor_conflict: int
+    leakage_rate: float | None
+    orders: int
+    revenue: float
+
+
+class SalesPerformanceOut(PeriodTableOut):
+    currency: str | None
+    lines: list[SalesLineOut]
+
+
+class LogisticsLineOut(BaseModel):
+    kind: LineKind
+    carrier: str | None
+    warehouse: str | None
+    shipments: int
+    delivered_shipments: int
+    on_time_shipments: int
+    on_time_rate: float | None
+    exception_shipments: int
+    exception_rate: float | None
+    returned_shipments: int
+    return_rate: float | None
+    median_order_to_dispatch_hours: float | None = Field(description="none on the total")
+
+
+class LogisticsOut(PeriodTableOut):
+    lines: list[LogisticsLineOut]
+
+
+def _period_table_route(name: str, model: type[BaseModel], path: str, summary: str) -> None:
+    def read(
+        request: Request,
+        warehouse: WarehouseDep,
+        grain: Annotated[Grain, Query()] = "month",
+        on: Annotated[
+            IsoDate | None, Query(description="a day in the period (company time)")
+        ] = None,
+    ) -> Any:
+        try:
+            return model.model_validate(period_table(name, request, warehouse, grain, on))
+        except BoardUnavailable as unavailable:
+            raise HTTPException(unavailable.status_code, detail=unavailable.detail) from None
+
+    router.add_api_route(
+        path, read, methods=["GET"], response_model=model, summary=summary, name=name
+    )
+
+
+_period_table_route(
+    "promotion",
+    PromotionOut,
+    "/promotion",
+    "宣傳成本投入產出表: spend, inquiries and return per channel and campaign",
+)
+_period_table_route(
+    "lost_reasons", LostReasonsOut, "/lost-reasons", "Lost inquiries per lost reason"
+)
+_period_table_route(
+    "sales_performance",
+    SalesPerformanceOut,
+    "/sales-performance",
+    "Per rep and distributor: handled, contacted, won, leakage, credited revenue",
+)
+_period_table_route(
+    "logistics", LogisticsOut, "/logistics", "Per carrier and warehouse: on time, exceptions"
+)
+
+
+# --- drill-down ---------------------------------------------------------------------------
+
+
+class DrillRowOut(BaseModel):
+    inquiry_id: str
+    submitted_at: dt.datetime = Field(description="UTC")
+    channel: str | None
+    campaign: str | None
+    company: str | None
+    country: str | None
+    product_category: str | None
+    state: str
+    lost_reason: str | None
+    handler: str | None
+    order_id: str | None = Field(description="with `ordered`: the won order")
+    placed_at: dt.datetime | None
+    order_amount: float | None
+    order_currency: str | None
+
+
+class DrillOut(BaseModel):
+    total: int = Field(description="how many the figure counts")
+    rows: list[DrillRowOut] = Field(description=f"the first {report_tables.DRILL_LIMIT}")
+
+
+DrillState = Literal["all", "contacted", "quoted", "won", "lost", "expired", "open"]
+
+
+@router.get("/drill")
+def read_drill(
+    request: Request,
+    warehouse: WarehouseDep,
+    on: Annotated[IsoDate, Query(description="a day in the period (company time)")],
+    grain: Annotated[Grain, Query()] = "month",
+    state: Annotated[DrillState, Query()] = "all",
+    lost_reason: Annotated[
+        str | None, Query(max_length=100, description="lost for it; '(other)': for none given")
+    ] = None,
+    ordered: Annotated[
+        bool, Query(description="the won orders placed in the period, not inquiries")
+    ] = False,
+    channel: Annotated[str | None, Query(max_length=100)] = None,
+    campaign: Annotated[str | None, Query(max_length=100)] = None,
+    product_category: Annotated[str | None, Query(max_length=100)] = None,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    country: Annotated[str | None, Query(max_length=100)] = None,
+    intent: Annotated[str | None, Query(max_length=100)] = None,
+    handler: Annotated[
+        str | None, Query(max_length=200, description="rep:ID, distributor:ID")
+    ] = None,
+    handler_type: Annotated[str | None, Query(max_length=100)] = None,
+    assigned: Annotated[
+        bool | None, Query(description="true: handed to a rep or distributor; false: not")
+    ] = None,
+) -> DrillOut:
+    """The inquiries (or won orders) behind a figure of a table: submitted in the period,
+    in `state`, narrowed by any of the table's dimensions."""
+    given = {
+        "channel": channel,
+        "campaign": campaign,
+        "product_category": product_category,
+        "region": region,
+        "country": country,
+        "intent": intent,
+        "handler": handler,
+        "handler_type": handler_type,
+        "assigned": None if assigned is None else str(assigned).lower(),
+    }
+    start = period_start(grain, on)
+    try:
+        rows, total = report_tables.drill(
+            warehouse,
+            zone=request.app.state.business_timezone,
+            start=start,
+            end=shift_period(grain, start, 1),
+            state=state,
+            filters={name: value for name, value in given.items() if value is not None},
+            lost_reason=lost_reason,
+            lost_reasons=lost_reasons_of(request),
+            ordered=ordered,
+        )
+    except (duckdb.CatalogException, duckdb.BinderException):
+        raise HTTPException(503, detail=NOT_PUBLISHED) from None
+    return DrillOut.model_validate({"total": total, "rows": rows})

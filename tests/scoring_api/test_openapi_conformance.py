@@ -51,6 +51,10 @@ CLASSIFICATION_COLUMNS = {
     "assignee_type": "varchar",
     "rep_id": "varchar",
     "distributor_id": "varchar",
+    # and the drill-down these
+    "campaign": "varchar",
+    "first_order_at": "timestamp",
+    "order_currency": "varchar",
 }
 
 
@@ -67,8 +71,8 @@ def server(
     shutil.copyfile(served_warehouse, warehouse)  # the session's copy stays as it is
     with duckdb.connect(str(warehouse)) as connection:
         write_rpt_kpis(connection)  # the KPI board reads it
-        # the classification summary reads these of fct_inquiries (the synthetic one lacks
-        # them: null, as a build leaves them for inquiries not yet worked)
+        # the classification summary and the drill-down read these of fct_inquiries (the
+        # synthetic one lacks them: null, as a build leaves them for inquiries not yet worked)
         for column, kind in CLASSIFICATION_COLUMNS.items():
             connection.execute(
                 f"alter table fct_inquiries add column if not exists {column} {kind}"

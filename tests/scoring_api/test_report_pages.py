@@ -48,7 +48,8 @@ def board_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        'rep' as assignee_type, 'Zhejiang' as province,
                        timestamp '2026-03-31 20:00:00' as first_contacted_at,
                        null::timestamp as quoted_at, null::varchar as lost_reason,
-                       4.5 as first_response_hours
+                       4.5 as first_response_hours, null::varchar as campaign,
+                       null::timestamp as first_order_at, null::varchar as order_currency
             )
             """
         )

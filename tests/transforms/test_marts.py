@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
+import io
 import json
+import re
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -598,8 +602,10 @@ def test_a_rebuild_from_the_log_replayed_backwards_gives_the_same_leadership_mar
 # on its day in Beijing. A repeat purchase is a customer's second order or later, the
 # customer being the one the identity graph made of the order's buyer (fct_orders): which
 # records are one buyer is a model's answer, not a fact of the log.
-KPIS_FROM_RAW_EVENTS = """
-with
+# Each inquiry once, its business day, where it came from and what became of it (the
+# conversion label and the state the marts give it, DESIGN.md §5), and each order once:
+# straight from the log, in plain DuckDB SQL, without the dbt project's models or macros.
+INQUIRY_FACTS_FROM_RAW_EVENTS = """
 firsts as (
     select
         *,
@@ -611,7 +617,10 @@ firsts as (
 ),
 inquiries as (
     select inquiry_id, occurred_at as submitted_at,
-           cast(timezone('Asia/Shanghai', timezone('UTC', occurred_at)) as date) as day
+           cast(timezone('Asia/Shanghai', timezone('UTC', occurred_at)) as date) as day,
+           json_extract_string(payload, '$.channel') as channel,
+           coalesce(json_extract_string(payload, '$.campaign'), '(none)') as campaign,
+           json_extract_string(payload, '$.product_category') as product_category
     from firsts where event_type = 'inquiry_submitted' and copy_number = 1
 ),
 orders as (
@@ -626,6 +635,16 @@ wins as (
     where event_type = 'inquiry_closed' and json_extract_string(payload, '$.outcome') = 'won'
     group by inquiry_id
 ),
+closures as (
+    select inquiry_id, max(occurred_at) as closed_at,
+           arg_max(json_extract_string(payload, '$.lost_reason'), (occurred_at, event_id))
+               as lost_reason
+    from raw_events where event_type = 'inquiry_closed'
+    group by inquiry_id
+),
+newest as (
+    select max(occurred_at) as newest_event_at from raw_events
+),
 first_orders as (
     select inquiry_id, min(placed_at) as first_order_at from orders
     where inquiry_id is not null group by inquiry_id
@@ -636,19 +655,40 @@ first_contacts as (
 ),
 labelled as (
     select
+        inquiries.inquiry_id,
         inquiries.day,
+        inquiries.channel,
+        inquiries.campaign,
+        inquiries.product_category,
         coalesce(first_orders.first_order_at
                  < date_trunc('day', inquiries.submitted_at) + interval 91 day, false)
         or coalesce(wins.won_at
                     < date_trunc('day', inquiries.submitted_at) + interval 91 day, false)
             as is_converted,
+        case
+            when is_converted then 'won'
+            when first_orders.first_order_at is not null or wins.won_at is not null
+                then 'won_late'
+            when closures.closed_at is not null then 'lost'
+            when newest.newest_event_at
+                >= date_trunc('day', inquiries.submitted_at) + interval 91 day
+                then 'expired'
+            else 'open'
+        end as state,
+        closures.lost_reason,
         datediff('second', inquiries.submitted_at, first_contacts.contacted_at) / 3600.0
             as first_response_hours
     from inquiries
+    cross join newest
     left join first_orders using (inquiry_id)
     left join wins using (inquiry_id)
+    left join closures using (inquiry_id)
     left join first_contacts using (inquiry_id)
-),
+)"""
+
+KPIS_FROM_RAW_EVENTS = f"""
+with
+{INQUIRY_FACTS_FROM_RAW_EVENTS},
 shipment_events as (
     select shipment_id,
            min(case when event_type = 'shipment_created' and copy_number = 1
@@ -813,3 +853,273 @@ def test_the_classification_summary_adds_up_to_the_marts_and_counts_its_totals_a
     assert (total["inquiries"], total["won"]) == (kpis[0], kpis[1])
     # a median is counted again over the period, never averaged from the cells
     assert total["median_first_response_hours"] == pytest.approx(kpis[2])
+
+
+# Each channel's and campaign's spend (on its day), inquiries and won inquiries (submitted
+# in the period) and won orders and their revenue (placed in it, in CNY): from the log.
+PROMOTION_CELLS_FROM_RAW_EVENTS = f"""
+with
+{INQUIRY_FACTS_FROM_RAW_EVENTS},
+spend as (
+    select json_extract_string(payload, '$.channel') as channel,
+           coalesce(json_extract_string(payload, '$.campaign'), '(none)') as campaign,
+           cast(json_extract_string(payload, '$.day') as date) as day,
+           cast(json_extract_string(payload, '$.amount') as double) as amount
+    from raw_events
+    where event_type = 'ad_spend_recorded' and json_extract_string(payload, '$.currency') = 'CNY'
+),
+cells as (
+    select channel, campaign, sum(amount) as ad_spend, 0 as inquiries, 0 as won_inquiries,
+           0 as won_orders, 0 as won_revenue
+    from spend where day >= $start and day < $end group by all
+    union all
+    select channel, campaign, 0, count(*), count(*) filter (where is_converted), 0, 0
+    from labelled where day >= $start and day < $end group by all
+    union all
+    select inquiries.channel, inquiries.campaign, 0, 0, 0, count(*),
+           coalesce(sum(orders.amount) filter (where orders.currency = 'CNY'), 0)
+    from orders join inquiries using (inquiry_id)
+    where orders.day >= $start and orders.day < $end group by all
+)
+select channel, campaign, sum(ad_spend), sum(inquiries), sum(won_inquiries),
+       sum(won_orders), sum(won_revenue)
+from cells group by all
+"""
+
+PROMOTION_FIGURES = ("ad_spend", "inquiries", "won_inquiries", "won_orders", "won_revenue")
+
+
+@pytest.mark.parametrize(("grain", "start", "end"), RECONCILED_PERIODS)
+def test_every_cell_of_the_promotion_table_equals_the_log_cut_in_beijing_time(
+    warehouse: Warehouse, grain: str, start: dt.date, end: dt.date
+) -> None:
+    from leadflow.report_tables import promotion
+
+    with duckdb.connect(str(warehouse.path)) as connection:
+        table = promotion(connection, grain=grain, start=start)
+        rows = connection.execute(
+            PROMOTION_CELLS_FROM_RAW_EVENTS, {"start": start, "end": end}
+        ).fetchall()
+        paid = {
+            row[0]
+            for row in connection.execute(
+                "select distinct json_extract_string(payload, '$.channel') from raw_events"
+                " where event_type = 'ad_spend_recorded'"
+            ).fetchall()
+        }
+    expected = {
+        (channel, campaign): dict(zip(PROMOTION_FIGURES, figures, strict=True))
+        for channel, campaign, *figures in rows
+        if any(figures[i] for i in (0, 1, 3))  # spend, inquiries or won orders: a line
+    }
+    for (channel, _), cell in expected.items():
+        if channel not in paid:  # never 0: no spend recorded
+            cell["ad_spend"] = None
+    lines = table["lines"]
+    cells = {(line["channel"], line["campaign"]): line for line in lines if line["kind"] == "row"}
+
+    assert len(cells) > 5 and sum(cell["won_orders"] for cell in cells.values()) > 0
+    assert set(cells) == set(expected)
+    for key, cell in expected.items():
+        for figure in PROMOTION_FIGURES:
+            if cell[figure] is None:
+                assert cells[key][figure] is None, (key, figure)
+            else:
+                assert cells[key][figure] == pytest.approx(cell[figure], abs=1e-6), (key, figure)
+    for subtotal in (line for line in lines if line["kind"] == "subtotal"):
+        mine = [cell for (channel, _), cell in expected.items() if channel == subtotal["channel"]]
+        assert subtotal["inquiries"] == sum(cell["inquiries"] for cell in mine)
+        assert subtotal["won_revenue"] == pytest.approx(sum(c["won_revenue"] for c in mine))
+        if subtotal["channel"] not in paid:
+            assert subtotal["ad_spend"] is None and subtotal["roi"] is None
+    (total,) = [line for line in lines if line["kind"] == "total"]
+    paid_cells = [cell for (channel, _), cell in expected.items() if channel in paid]
+    spend = sum(cell["ad_spend"] for cell in paid_cells)
+    assert total["ad_spend"] == pytest.approx(spend)
+    assert total["inquiries"] == sum(cell["inquiries"] for cell in expected.values())
+    assert total["cost_per_inquiry"] == pytest.approx(
+        spend / sum(cell["inquiries"] for cell in paid_cells)
+    )
+    # the return over what was paid for: a channel without spend recorded does not flatter it
+    assert total["roi"] == pytest.approx(
+        (sum(cell["won_revenue"] for cell in paid_cells) - spend) / spend
+    )
+
+
+# the summary's cells by channel and product line, straight from the log
+CLASSIFICATION_CELLS_FROM_RAW_EVENTS = f"""
+with
+{INQUIRY_FACTS_FROM_RAW_EVENTS}
+select channel, product_category, count(*) as inquiries,
+       count(*) filter (where state = 'won') as won,
+       count(*) filter (where state = 'lost') as lost,
+       count(*) filter (where state = 'lost' and lost_reason = 'price') as lost_price,
+       count(*) filter (where state = 'expired') as expired,
+       count(*) filter (where state = 'open') as open,
+       quantile_cont(first_response_hours, 0.5) as median_first_response_hours
+from labelled
+where day >= $start and day < $end
+group by all
+"""
+
+
+@pytest.mark.parametrize(("grain", "start", "end"), RECONCILED_PERIODS)
+def test_every_outcome_cell_of_the_classification_summary_equals_the_log(
+    warehouse: Warehouse, grain: str, start: dt.date, end: dt.date
+) -> None:
+    from leadflow.report_tables import classification
+
+    with duckdb.connect(str(warehouse.path)) as connection:
+        summary = classification(
+            connection,
+            zone="Asia/Shanghai",
+            start=start,
+            end=end,
+            rows="channel",
+            then="product_category",
+            lost_reasons=["price"],
+        )
+        result = connection.execute(
+            CLASSIFICATION_CELLS_FROM_RAW_EVENTS, {"start": start, "end": end}
+        )
+        names = [column[0] for column in result.description]
+        expected = {
+            (row[0], row[1]): dict(zip(names[2:], row[2:], strict=True))
+            for row in result.fetchall()
+        }
+    cells = {
+        (line["row_value"], line["then_value"]): line
+        for line in summary["lines"]
+        if line["kind"] == "row"
+    }
+
+    assert set(cells) == set(expected)
+    assert sum(cell["lost"] for cell in expected.values()) > 0
+    for key, cell in expected.items():
+        shown = cells[key]
+        assert {
+            "inquiries": shown["inquiries"],
+            "won": shown["won"],
+            "lost": shown["lost"],
+            "lost_price": shown["lost_by_reason"]["price"],
+            "expired": shown["expired"],
+            "open": shown["open"],
+        } == {name: value for name, value in cell.items() if name != "median_first_response_hours"}
+        assert shown["median_first_response_hours"] == pytest.approx(
+            cell["median_first_response_hours"]
+        ), key
+
+
+@pytest.fixture(scope="module")
+def report_site(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The pages and API over the built warehouse's published marts, and a director's
+    session cookie."""
+    from fastapi.testclient import TestClient
+
+    from leadflow.serving import publish_marts
+    from leadflow.users import Users
+    from scoring_api.auth import SESSION_COOKIE
+    from scoring_api.main import create_app
+
+    home = tmp_path_factory.mktemp("report-site")
+    with duckdb.connect(str(warehouse.path)) as connection:
+        publish_marts(connection, home)
+    users = Users(home / "users.sqlite")
+    users.add("lee", role="leadership", password="correct horse battery")
+    app = create_app(
+        warehouse_path=warehouse.path,
+        registry_dir=home / "registry",
+        api_keys={"admin-key-0123456789": "admin"},
+        serving_home=home,
+        users_path=home / "users.sqlite",
+    )
+    _, token = users.sign_in("lee", "correct horse battery", client="test")
+    with TestClient(app, follow_redirects=False) as client:
+        client.cookies.set(SESSION_COOKIE, token)
+        yield client
+
+
+def drill_total(client: Any, href: str) -> int:
+    """How many inquiries (or won orders) a drill-down page says it lists."""
+    page = client.get(href)
+    assert page.status_code == 200, (href, page.text[:300])
+    found = re.search(r"共 (\d+) 条", page.text)
+    if found is None:  # nothing behind it
+        assert "本期没有可计算的数据" in page.text, href
+        return 0
+    return int(found.group(1))
+
+
+@pytest.mark.parametrize("report", ["promotion", "lost-reasons", "sales"])
+def test_a_click_on_any_count_of_a_table_lists_exactly_what_it_counts(
+    report_site: Any, report: str
+) -> None:
+    from scoring_api.pages.tables import REPORTS, drill_href
+
+    spec = REPORTS[report]
+    grain, start = ("quarter", dt.date(2024, 1, 1))
+    page = report_site.get(f"{spec.path}?grain={grain}&on={start}")
+    api = report_site.get(
+        f"/v1/reports/{spec.name.replace('_', '-')}?grain={grain}&on={start}",
+        headers={"X-API-Key": "admin-key-0123456789"},
+    )
+    assert page.status_code == 200 and api.status_code == 200, (page.text[:300], api.text)
+    table = {**api.json(), "period_start": start}
+    checked = 0
+    for line in table["lines"]:
+        for measure in spec.measures:
+            if measure.drill is None or not line[measure.key]:
+                continue
+            href = drill_href(spec, table, measure.drill(line))
+            assert html.escape(href) in page.text  # the page links the cell to it
+            if measure.kind == "count":
+                assert drill_total(report_site, href) == line[measure.key], (href, line)
+                checked += 1
+    assert checked >= 5
+
+
+def test_a_click_on_any_cell_of_the_classification_summary_lists_exactly_what_it_counts(
+    report_site: Any,
+) -> None:
+    page = report_site.get("/reports/inquiries?grain=month&on=2024-03-01&rows=channel&then=intent")
+    links = re.findall(r'<a href="(/reports/drill\?[^"]+)">([\d,]+)</a>', page.text)
+
+    assert len(links) > 30
+    for href, shown in links:
+        assert drill_total(report_site, html.unescape(href)) == int(shown.replace(",", "")), href
+
+
+@pytest.mark.parametrize("report", ["promotion", "lost-reasons", "sales", "logistics"])
+def test_the_xlsx_of_a_table_holds_the_apis_numbers_as_numbers(
+    report_site: Any, report: str
+) -> None:
+    import openpyxl
+
+    from scoring_api.pages.i18n import translator
+    from scoring_api.pages.tables import REPORTS
+
+    spec = REPORTS[report]
+    query = "grain=month&on=2024-03-01"
+    api = report_site.get(
+        f"/v1/reports/{spec.name.replace('_', '-')}?{query}",
+        headers={"X-API-Key": "admin-key-0123456789"},
+    ).json()
+    xlsx = report_site.get(f"{spec.path}.xlsx?{query}")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    first_header = translator("zh-CN")(spec.dimensions[0].header)
+    header_at = next(i for i, row in enumerate(rows) if row[0] == first_header)
+    body = rows[header_at + 1 :]
+
+    assert len(body) == len(api["lines"]) > 1
+    for row, line in zip(body, api["lines"], strict=True):
+        numbers = row[len(spec.dimensions) :]
+        for value, measure in zip(numbers, spec.measures, strict=True):
+            expected = line[measure.key]
+            if expected is None:
+                assert value is None, (measure.key, row)
+            else:
+                assert isinstance(value, int | float) and value == pytest.approx(expected), (
+                    measure.key,
+                    row,
+                )

@@ -36,6 +36,37 @@
     }, { displayModeBar: false, responsive: true, staticPlot: false });
   }
 
+  var BASE = {
+    font: { family: FONT, size: 12, color: "#1c2430" },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"
+  };
+  var COLOURS = ["#9fb5d6", "#1f6feb", "#2e7d32", "#f9a825"];
+
+  function bars(element, chart) {
+    // one bar per series and category (spend against won revenue per channel); a missing
+    // value (no spend recorded) draws no bar rather than a zero
+    var traces = chart.series.map(function (series, index) {
+      return { x: chart.x, y: series.y, name: series.name, type: "bar",
+               marker: { color: COLOURS[index % COLOURS.length] }, hoverinfo: "x+y+name" };
+    });
+    Plotly.newPlot(element, traces, Object.assign({
+      margin: { l: 64, r: 8, t: 8, b: 40 }, height: 260, barmode: "group",
+      legend: { orientation: "h", x: 0, y: 1.12 },
+      xaxis: { type: "category", automargin: true },
+      yaxis: { tickformat: ",.0f", rangemode: "tozero", gridcolor: "#eef1f6" }
+    }, BASE), { displayModeBar: false, responsive: true });
+  }
+
+  function funnel(element, chart) {
+    Plotly.newPlot(element, [{
+      type: "funnel", y: chart.y, x: chart.x, textinfo: "value+percent initial",
+      marker: { color: ["#9fb5d6", "#6f9ce0", "#1f6feb", "#2e7d32"] }, hoverinfo: "y+x"
+    }], Object.assign({ margin: { l: 90, r: 8, t: 8, b: 8 }, height: 220 }, BASE),
+    { displayModeBar: false, responsive: true });
+  }
+
+  var KINDS = { bars: bars, funnel: funnel };
+
   function draw() {
     var data = document.getElementById("chart-data");
     if (!data || typeof Plotly === "undefined") { return; }
@@ -43,7 +74,7 @@
     Object.keys(charts).forEach(function (id) {
       var element = document.getElementById(id), chart = charts[id];
       if (!element) { return; }
-      trend(element, chart);
+      (KINDS[chart.kind] || trend)(element, chart);
       element.setAttribute("data-drawn", "1");
     });
     document.body.setAttribute("data-charts-drawn", "1");
