@@ -26,10 +26,12 @@ from typing import Any
 
 import duckdb
 import httpx
+import openpyxl
 import pandas as pd
 import pytest
 from rich.console import Console
 
+import leadflow
 import transforms
 from ingestion.broker import EmbeddedBroker, free_port
 from ingestion.contracts import TOPIC_BY_SOURCE
@@ -741,12 +743,24 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
     shots = Path(os.environ.get("LEADFLOW_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     home = built_home
+    # the company's kpis.yml with a conversion target it does not reach: a red card
+    shipped = (Path(leadflow.__file__).parent / "kpis.yml").read_text()
+    kpis = tmp_path / "kpis.yml"
+    kpis.write_text(
+        shipped.replace(
+            "formula: conversion_rate\n    direction: higher\n    target: 0.15\n"
+            "    amber: 0.12\n    red: 0.10",
+            "formula: conversion_rate\n    direction: higher\n    target: 0.40\n"
+            "    amber: 0.35\n    red: 0.30",
+        )
+    )
+    assert kpis.read_text() != shipped
     log = home / "run.log"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     sales = {"X-API-Key": SALES_KEY}
     with (
-        running_service(home, broker, port, build_interval_s="40") as _,
+        running_service(home, broker, port, build_interval_s="40", kpis=str(kpis)) as _,
         httpx.Client(base_url=base, timeout=10) as api,
     ):
         queue = _wait_until(
@@ -894,6 +908,59 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         lee.goto("/kpis?lang=en&grain=quarter")
         lee.wait_for_selector("body[data-charts-drawn='1']", timeout=15_000)
         lee.screenshot(path=str(shots / "kpis-en.png"), full_page=True)
+        # ...switches month → quarter in Chinese, and sees conversion red against the lines
+        # of this test's kpis.yml (a target the simulated company does not reach)
+        lee.goto("/kpis?lang=zh-CN&grain=month")
+        lee.click(".period-picker .grains a:has-text('季度')")
+        lee.wait_for_url(re.compile(r".*grain=quarter.*"))
+        red = lee.locator("article.kpi.red[data-formula='conversion_rate']")
+        assert red.count() == 1 and "低于红线" in red.locator(".rule").inner_text()
+        # ...reads the classification summary (its funnel drawn) and the promotion table
+        lee.goto("/reports/inquiries?grain=quarter&rows=channel")
+        lee.wait_for_selector("body[data-charts-drawn='1']", timeout=15_000)
+        assert lee.locator("#chart-funnel .main-svg").count() >= 1
+        assert lee.locator("table.report tbody tr.row").count() >= 3
+        lee.screenshot(path=str(shots / "classification.png"), full_page=True)
+        lee.goto("/reports/promotion?grain=quarter")
+        lee.wait_for_selector("body[data-charts-drawn='1']", timeout=15_000)
+        assert lee.locator("table.report tbody tr.subtotal").count() >= 2
+        assert lee.locator("table.report tbody tr.total").count() == 1
+        lee.screenshot(path=str(shots / "promotion.png"), full_page=True)
+        # ...drills into a cell: the inquiries it counts, as many as it says
+        cell = lee.locator("table.report tbody tr.row td.num a").first
+        counted = int(cell.inner_text().replace(",", ""))
+        cell.click()
+        lee.wait_for_url(re.compile(r".*/reports/drill\?.*"))
+        assert lee.locator("table.report tbody tr").count() == min(counted, 500)
+        assert f"共 {counted} 条" in lee.content()
+        lee.screenshot(path=str(shots / "drill.png"), full_page=True)
+        # ...and exports the table as XLSX: the page's numbers, as numbers
+        lee.go_back()
+        with lee.expect_download() as download:
+            lee.click(".report-tools a:has-text('XLSX')")
+        sheet = openpyxl.load_workbook(download.value.path()).active
+        rows = list(sheet.iter_rows(values_only=True))
+        body = rows[next(i for i, row in enumerate(rows) if row[0] == "渠道") + 1 :]
+        numbers = [value for row in body for value in row[2:] if value is not None]
+        assert len(body) >= 3 and all(isinstance(value, int | float) for value in numbers)
+        for tab in ("lost-reasons", "sales", "logistics"):
+            lee.goto(f"/reports/{tab}?grain=quarter")
+            assert lee.locator("table.report tbody tr.total").count() == 1, tab
+        lee.screenshot(path=str(shots / "logistics.png"), full_page=True)
+        # an analyst runs a saved query
+        users.add("ana", PASSWORD, role="leadership", display_name="Ana")
+        ana = signed_in(browser, base, "ana")
+        ana.goto("/sql")
+        ana.locator("ul.saved li form button.primary").first.click()
+        ana.wait_for_selector("table.results tbody tr", timeout=15_000)
+        assert ana.locator("table.results tbody tr").count() >= 1
+        ana.screenshot(path=str(shots / "sql.png"), full_page=True)
+        # a rep cannot open any of these pages, nor run SQL
+        for path in ("/kpis", "/reports/inquiries", "/reports/promotion", "/reports/sales",
+                     "/reports/drill?grain=month&period_start=2026-01-01", "/sql",
+                     "/reports/promotion.xlsx"):  # fmt: skip
+            refused = alice.goto(path)
+            assert refused is not None and refused.status == 403, path
     # the service is stopped (drained): every action landed in the event log once
     with contextlib.closing(duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)) as db:
         landed = db.execute(

@@ -216,3 +216,56 @@ def write_rpt_kpis(connection: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+def write_leadership_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """March and April 2026 of the promotion, lost-reason, sales and logistics marts, with
+    every column their tables read, and fct_orders if there is none (the drill-down's won
+    orders): what the leadership workspace's API answers from."""
+    months = "select unnest([date '2026-03-01', date '2026-04-01']) as period_start"
+    period = (
+        "'month' as period_grain, period_start,"
+        " cast(period_start + interval 1 month as date) as period_end,"
+        " strftime(period_start, '%Y-%m') as period_label,"
+        " period_start = date '2026-04-01' as is_partial"
+    )
+    connection.execute(
+        f"""
+        create table rpt_promotion_roi as
+        select {period}, channel, campaign, 'CNY' as currency,
+               channel <> 'phone' as is_spend_recorded,
+               case when channel <> 'phone' then 1200.5 end as ad_spend,
+               12::bigint as inquiries, 2::bigint as won_inquiries, 3::bigint as won_orders,
+               5400.25 as won_revenue, 0::bigint as amounts_in_other_currencies
+        from ({months})
+        cross join (values ('own_site', 'baidu_sem'), ('own_site', '(none)'),
+                           ('phone', '(none)')) as c(channel, campaign);
+        create table rpt_lost_reasons as
+        select {period}, lost_reason, 'CNY' as currency, 40::bigint as inquiries,
+               5::bigint as lost_inquiries, 0.5 as lost_share, 0.125 as lost_rate,
+               4::bigint as quoted_lost_inquiries, 3::bigint as priced_lost_inquiries,
+               case when lost_reason = 'price' then 120.0 end as median_gap_vs_target,
+               case when lost_reason = 'price' then 0.18 end as median_gap_vs_target_rate
+        from ({months}) cross join (values ('price'), ('competitor')) as r(lost_reason);
+        create table rpt_sales_performance as
+        select {period}, handler_type, handler_id, 'CNY' as currency,
+               10::bigint as handled_inquiries, 9::bigint as contacted_inquiries,
+               3.5 as median_first_response_hours, 2::bigint as won_inquiries, 0.2 as win_rate,
+               1::bigint as lost_to_competitor, 0::bigint as lost_to_distributor_conflict,
+               0.1 as leakage_rate, 3::bigint as orders, 9000.0 as revenue
+        from ({months})
+        cross join (values ('rep', 'rep_01'), ('distributor', 'dist_east')) as h(handler_type,
+                                                                             handler_id);
+        create table rpt_logistics as
+        select {period}, carrier, warehouse, 20::bigint as shipments,
+               18::bigint as delivered_shipments, 16::bigint as on_time_shipments,
+               0.8889 as on_time_rate, 2::bigint as exception_shipments, 0.1 as exception_rate,
+               1::bigint as returned_shipments, 0.05 as return_rate,
+               30.5 as median_order_to_dispatch_hours
+        from ({months}) cross join (values ('sf', 'wh_ningbo')) as w(carrier, warehouse);
+        create table if not exists fct_orders as
+        select 'SO-' || inquiry_id as order_id, inquiry_id,
+               submitted_at + interval 3 day as placed_at, 1000.0 as amount, 'CNY' as currency
+        from fct_inquiries where is_converted;
+        """
+    )

@@ -26,7 +26,7 @@ from ingestion.broker import EmbeddedBroker, ensure_topics, free_port
 from ingestion.producer import make_producer, publish_events
 from leadflow.serving import publish_marts, publish_queue
 from scoring_api.main import create_app
-from tests.scoring_api.conftest import write_rpt_kpis
+from tests.scoring_api.conftest import write_leadership_tables, write_rpt_kpis
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +55,7 @@ CLASSIFICATION_COLUMNS = {
     "campaign": "varchar",
     "first_order_at": "timestamp",
     "order_currency": "varchar",
+    "order_amount": "double",
 }
 
 
@@ -71,6 +72,7 @@ def server(
     shutil.copyfile(served_warehouse, warehouse)  # the session's copy stays as it is
     with duckdb.connect(str(warehouse)) as connection:
         write_rpt_kpis(connection)  # the KPI board reads it
+        write_leadership_tables(connection)  # and the leadership tables these
         # the classification summary and the drill-down read these of fct_inquiries (the
         # synthetic one lacks them: null, as a build leaves them for inquiries not yet worked)
         for column, kind in CLASSIFICATION_COLUMNS.items():

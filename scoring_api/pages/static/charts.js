@@ -60,7 +60,8 @@
   function funnel(element, chart) {
     Plotly.newPlot(element, [{
       type: "funnel", y: chart.y, x: chart.x, textinfo: "value+percent initial",
-      marker: { color: ["#9fb5d6", "#6f9ce0", "#1f6feb", "#2e7d32"] }, hoverinfo: "y+x"
+      marker: { color: ["#9fb5d6", "#6f9ce0", "#1f6feb", "#2e7d32"] }, hoverinfo: "y+x",
+      connector: { fillcolor: "#eef1f6", line: { width: 0 } }
     }], Object.assign({ margin: { l: 90, r: 8, t: 8, b: 8 }, height: 220 }, BASE),
     { displayModeBar: false, responsive: true });
   }
