@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import duckdb
 import plotly
@@ -235,6 +236,11 @@ def drill_page(
             )
         except (duckdb.CatalogException, duckdb.BinderException):  # nothing published yet
             return render(request, "message.html", principal, 503, message="no_queue_yet")
+    zone = ZoneInfo(request.app.state.business_timezone)
+    for row in rows:  # shown in company time, the time the period is cut in
+        for name in ("submitted_at", "placed_at"):
+            if row[name] is not None:
+                row[name] = row[name].replace(tzinfo=dt.UTC).astimezone(zone)
     language = language_of(request)
     t = i18n.translator(language)
     narrowed = [

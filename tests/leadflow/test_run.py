@@ -933,12 +933,15 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         lee.wait_for_url(re.compile(r".*/reports/drill\?.*"))
         assert lee.locator("table.report tbody tr").count() == min(counted, 500)
         assert f"共 {counted} 条" in lee.content()
-        lee.screenshot(path=str(shots / "drill.png"), full_page=True)
+        lee.screenshot(path=str(shots / "drill.png"))
         # ...and exports the table as XLSX: the page's numbers, as numbers
         lee.go_back()
         with lee.expect_download() as download:
             lee.click(".report-tools a:has-text('XLSX')")
-        sheet = openpyxl.load_workbook(download.value.path()).active
+        assert download.value.suggested_filename.endswith(".xlsx")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        sheet = openpyxl.load_workbook(saved).active
         rows = list(sheet.iter_rows(values_only=True))
         body = rows[next(i for i, row in enumerate(rows) if row[0] == "渠道") + 1 :]
         numbers = [value for row in body for value in row[2:] if value is not None]

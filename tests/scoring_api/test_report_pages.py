@@ -230,6 +230,7 @@ def test_a_click_on_a_figure_lists_the_inquiries_of_its_period_cut_in_beijing_ti
     assert every.status_code == 200
     assert "INQ-MAR-1" in every.text and "INQ-MAR-2" in every.text
     assert "INQ-APR-1" not in every.text  # 00:30 on 1 April in Beijing
+    assert "2026-03-31 23:30" in every.text  # shown in the time the period is cut in
     assert "INQ-MAR-2" not in won.text and "1 shown of 1" in won.text
     assert "INQ-APR-1" in april.text
     assert "/reports/drill?grain=month&period_start=2026-03-01&state=all" in board.text
