@@ -287,6 +287,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "campaign": ("推广活动", "Campaign"),
     "order": ("订单", "Order"),
     "placed": ("下单时间", "Placed"),
+    "drill_shown": ("条数", "rows"),
+    "period_kind": ("周期类型", "Period grain"),
     "drill_orders": ("本期成交订单", "the period's won orders"),
     "drill_state_contacted": ("本期已联系询盘", "the period's contacted inquiries"),
     "drill_state_quoted": ("本期已报价询盘", "the period's quoted inquiries"),

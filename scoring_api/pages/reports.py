@@ -194,20 +194,17 @@ def plotly_js() -> Response:
 # --- drill-down: the inquiries behind a figure ----------------------------------------------
 
 
-@router.get("/reports/drill")
-def drill_page(
+def _drilled(
     request: Request,
-    principal: Person,
-    grain: str = "month",
-    period_start: dt.date | None = None,
-    state: str = "all",
-    lost_reason: str | None = None,
-    ordered: bool = False,
-    back: str | None = None,
-) -> Response:
-    """What a figure counts: the inquiries submitted in a period (in a state, lost for a
-    reason, narrowed by any of report_tables.DRILL_FILTERS given as parameters), or with
-    `ordered` the orders placed in it that won an inquiry."""
+    principal: Any,
+    grain: str,
+    period_start: dt.date | None,
+    state: str,
+    lost_reason: str | None,
+    ordered: bool,
+) -> Any:
+    """What a figure counts, with the period and what narrowed it; or the page saying why
+    there is nothing to list."""
     if principal.role not in READ_REPORTS:
         return render(request, "message.html", principal, 403, message="forbidden")
     filters = {
@@ -237,10 +234,10 @@ def drill_page(
         except (duckdb.CatalogException, duckdb.BinderException):  # nothing published yet
             return render(request, "message.html", principal, 503, message="no_queue_yet")
     zone = ZoneInfo(request.app.state.business_timezone)
-    for row in rows:  # shown in company time, the time the period is cut in
+    for row in rows:  # in company time, the time the period is cut in
         for name in ("submitted_at", "placed_at"):
             if row[name] is not None:
-                row[name] = row[name].replace(tzinfo=dt.UTC).astimezone(zone)
+                row[name] = row[name].replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
     language = language_of(request)
     t = i18n.translator(language)
     narrowed = [
@@ -253,21 +250,113 @@ def drill_page(
     if lost_reason:
         reason = t("lost_other") if lost_reason == report_tables.OTHER_REASON else lost_reason
         narrowed.append(f"{t('lost_reason')}: {i18n.label(i18n.LOST_REASONS, language, reason)}")
+    return {
+        "rows": rows,
+        "total": total,
+        "grain": grain,
+        "start": start,
+        "end": end,
+        "state": state,
+        "ordered": ordered,
+        "narrowed": narrowed,
+    }
+
+
+@router.get("/reports/drill")
+def drill_page(
+    request: Request,
+    principal: Person,
+    grain: str = "month",
+    period_start: dt.date | None = None,
+    state: str = "all",
+    lost_reason: str | None = None,
+    ordered: bool = False,
+    back: str | None = None,
+) -> Response:
+    """What a figure counts: the inquiries submitted in a period (in a state, lost for a
+    reason, narrowed by any of report_tables.DRILL_FILTERS given as parameters), or with
+    `ordered` the orders placed in it that won an inquiry."""
+    drilled = _drilled(request, principal, grain, period_start, state, lost_reason, ordered)
+    if isinstance(drilled, Response):
+        return drilled
+    query = urlencode([(k, v) for k, v in request.query_params.items() if k != "back"])
     return render(
         request,
         "drill.html",
         principal,
-        rows=rows,
-        total=total,
-        grain=grain,
-        start=start,
-        end=end,
-        state=state,
-        ordered=ordered,
-        narrowed=narrowed,
-        back=_safe_back(back, grain, start),
+        **drilled,
+        back=_safe_back(back, grain, drilled["start"]),
         zone=request.app.state.business_timezone,
+        export_csv=f"/reports/drill.csv?{query}",
+        export_xlsx=f"/reports/drill.xlsx?{query}",
     )
+
+
+def drill_table(drilled: dict[str, Any], language: str) -> Table:
+    """The list as displayed: one row an inquiry (or a won order)."""
+    t = i18n.translator(language)
+    headers = [t(key) for key in ("inquiry", "submitted", "channel", "campaign", "company",
+                                  "country", "product_category", "state", "lost_reason",
+                                  "owner")]  # fmt: skip
+    if drilled["ordered"]:
+        headers += [t("order"), t("placed")]
+    headers += [t("order_amount"), t("currency")]
+    rows = []
+    for r in drilled["rows"]:
+        row = [
+            r["inquiry_id"],
+            r["submitted_at"],
+            i18n.label(i18n.CHANNELS, language, r["channel"]),
+            r["campaign"],
+            r["company"],
+            r["country"],
+            i18n.label(i18n.PRODUCTS, language, r["product_category"]),
+            t("state_" + r["state"]),
+            i18n.label(i18n.LOST_REASONS, language, r["lost_reason"]) if r["lost_reason"] else None,
+            r["handler"],
+        ]
+        if drilled["ordered"]:
+            row += [r["order_id"], r["placed_at"]]
+        amount = r["order_amount"]
+        rows.append(row + [None if amount is None else float(amount), r["order_currency"]])
+    title = t("drill_orders") if drilled["ordered"] else t("drill_state_" + drilled["state"])
+    context = {
+        t("period"): f"{drilled['start']} – {drilled['end']}",
+        t("period_kind"): t("grain_" + drilled["grain"]),
+        t("filters"): " · ".join(drilled["narrowed"]) or t("all"),
+        t("drill_shown"): t("drill_count", shown=len(rows), total=drilled["total"]),
+    }
+    return Table(
+        title=f"{t('drill_title')} · {title}",
+        headers=headers,
+        rows=rows,
+        context=context,
+        formats={
+            t("submitted"): "yyyy-mm-dd hh:mm",
+            t("placed"): "yyyy-mm-dd hh:mm",
+            t("order_amount"): "#,##0.00",
+        },  # fmt: skip
+    )
+
+
+@router.get("/reports/drill.{suffix}")
+def drill_export(
+    request: Request,
+    principal: Person,
+    suffix: str,
+    grain: str = "month",
+    period_start: dt.date | None = None,
+    state: str = "all",
+    lost_reason: str | None = None,
+    ordered: bool = False,
+) -> Response:
+    if suffix not in ("csv", "xlsx"):
+        return render(request, "message.html", principal, 404, message="bad_request")
+    drilled = _drilled(request, principal, grain, period_start, state, lost_reason, ordered)
+    if isinstance(drilled, Response):
+        return drilled
+    name = f"drill-{drilled['grain']}-{drilled['start']}"
+    return export_response(drill_table(drilled, language_of(request)), name, suffix)
 
 
 def _safe_back(back: str | None, grain: str, start: dt.date) -> str:
@@ -307,7 +396,9 @@ def classification_table(summary: dict[str, Any], language: str) -> Table:
         rows=rows,
         context={
             t("period"): f"{summary['period_start']} – {summary['period_end']}",
-            t("grain"): t("grain_" + summary["grain"]),
+            t("period_kind"): t("grain_" + summary["grain"]),
+            t("rows_by"): t("dim_" + summary["rows"]),
+            t("then_by"): t("dim_" + summary["then"]) if summary["then"] else "—",
         },
         formats={t("conversion_rate"): "0.0%", t("median_first_response"): "0.0"},
         bold_rows=bold,

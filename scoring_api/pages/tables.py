@@ -279,7 +279,7 @@ def report_table(report: Report, table: dict[str, Any], language: str) -> Table:
             bold.add(index)
     context = {
         t("period"): f"{table['period_start']} – {table['period_end']}",
-        t("grain"): t("grain_" + table["grain"]),
+        t("period_kind"): t("grain_" + table["grain"]),
     }
     if table.get("currency"):
         context[t("currency")] = table["currency"]

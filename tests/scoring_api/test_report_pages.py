@@ -4,6 +4,7 @@ kpis.yml's lines, its exports (the XLSX's numbers are the page's), and offline c
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
@@ -233,6 +234,19 @@ def test_a_click_on_a_figure_lists_the_inquiries_of_its_period_cut_in_beijing_ti
     assert "2026-03-31 23:30" in every.text  # shown in the time the period is cut in
     assert "INQ-MAR-2" not in won.text and "1 shown of 1" in won.text
     assert "INQ-APR-1" in april.text
+    # the list exports as displayed: company time, the filters in the header
+    xlsx = site.get("/reports/drill.xlsx?grain=month&period_start=2026-03-01&channel=own_site",
+                    "lee")  # fmt: skip
+    rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert ("筛选", "渠道: 官网") in [row[:2] for row in rows]
+    assert ("周期类型", "月") in [row[:2] for row in rows]
+    listed = {
+        row[0]: row[1] for row in rows[rows.index(next(r for r in rows if r[0] == "询盘")) + 1 :]
+    }
+    assert listed == {
+        "INQ-MAR-1": dt.datetime(2026, 3, 2, 9, 0),
+        "INQ-MAR-2": dt.datetime(2026, 3, 31, 23, 30),
+    }
     assert "/reports/drill?grain=month&period_start=2026-03-01&state=all" in board.text
     assert (
         site.get("/reports/drill?grain=month&period_start=2026-03-01", "alice").status_code == 403
