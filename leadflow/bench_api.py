@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import os
 import secrets
 import shutil
@@ -60,6 +61,9 @@ class Request:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None  # JSON
+    # when given, each connection sends these in turn instead of `path` (e.g. the same page
+    # of several periods, so that a figure is not one period's cached answer)
+    paths: tuple[str, ...] = ()
 
 
 def load(base: str, request: Request, *, seconds: float, connections: int) -> dict[str, Any]:
@@ -79,8 +83,11 @@ def load(base: str, request: Request, *, seconds: float, connections: int) -> di
     def work(index: int) -> None:
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
 
+        turn = itertools.count(index)
+
         def send() -> bool:
-            connection.request(request.method, request.path, body=payload, headers=headers)
+            path = request.paths[next(turn) % len(request.paths)] if request.paths else request.path
+            connection.request(request.method, path, body=payload, headers=headers)
             response = connection.getresponse()
             response.read()
             return response.status == 200
@@ -117,6 +124,7 @@ def load(base: str, request: Request, *, seconds: float, connections: int) -> di
         "p50_ms": round((_quantile(every, 0.5) or 0) * 1000, 2),
         "p95_ms": round((_quantile(every, 0.95) or 0) * 1000, 2),
         "p99_ms": round((_quantile(every, 0.99) or 0) * 1000, 2),
+        "max_ms": round(max(every, default=0) * 1000, 2),
         "failed": sum(failures),
     }
 
@@ -151,6 +159,58 @@ def _publish(settings: Settings, console: Console) -> None:
     console.log(f"published the marts of {events:,} events and a queue of {rows:,} open leads")
 
 
+def warehouse_events(settings: Settings) -> int:
+    with contextlib.closing(duckdb.connect(str(settings.warehouse_path), read_only=True)) as db:
+        return int(db.execute("select count(*) from raw_events").fetchone()[0])
+
+
+def prepared_home(console: Console, scratch: Path, home: Path | None) -> Settings:
+    """A home under `scratch` with its marts and queue published: a demo-sized warehouse
+    built for the run, or a copy of `home`."""
+    settings = Settings(home=scratch / "home")
+    if home is None:
+        from leadflow.pipeline import run_demo
+
+        with EmbeddedBroker(log_path=scratch / "broker.log") as broker:
+            ensure_topics(broker.bootstrap)
+            console.log("building a demo-sized warehouse (simulate → ingest → dbt → train)")
+            run_demo(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}), console)
+    else:
+        console.log(f"copying {home}")
+        shutil.copytree(home, settings.home, ignore=shutil.ignore_patterns("serving"))
+    _publish(settings, console)
+    return settings
+
+
+@contextlib.contextmanager
+def served(settings: Settings, keys: str) -> Iterator[str]:
+    """`leadflow serve` on the home, in its own process, once it answers: its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with _server(settings.home, port, keys) as log_path:
+        with httpx.Client(base_url=base, timeout=5) as probe:
+            deadline = time.monotonic() + 120
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if probe.get("/health").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the API did not start: " + log_path.read_text()[-2000:])
+                time.sleep(0.2)
+        yield base
+
+
+def signed_in(settings: Settings, username: str, role: str) -> dict[str, str]:
+    """The session cookie header of a new user of `role`."""
+    from leadflow.users import Users
+
+    password = secrets.token_urlsafe(16)
+    users = Users(settings.users_path)
+    users.add(username, password, role=role)
+    _, token = users.sign_in(username, password, client="bench")
+    return {"Cookie": f"leadflow_session={token}"}
+
+
 def bench_api(
     console: Console,
     *,
@@ -159,45 +219,16 @@ def bench_api(
     home: Path | None = None,
 ) -> dict[str, Any]:
     """Build a demo-sized warehouse (or copy `home`), serve it, load each endpoint."""
-    from leadflow.users import Users
-
     scratch = Path(os.environ.get("LEADFLOW_BENCH_DIR") or "/tmp") / f"bench-api-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     try:
-        settings = Settings(home=scratch / "home")
-        if home is None:
-            from leadflow.pipeline import run_demo
-
-            with EmbeddedBroker(log_path=scratch / "broker.log") as broker:
-                ensure_topics(broker.bootstrap)
-                console.log("building a demo-sized warehouse (simulate → ingest → dbt → train)")
-                run_demo(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}), console)
-        else:
-            console.log(f"copying {home}")
-            shutil.copytree(home, settings.home, ignore=shutil.ignore_patterns("serving"))
-        _publish(settings, console)
-        with contextlib.closing(duckdb.connect(str(settings.warehouse_path), read_only=True)) as db:
-            events = db.execute("select count(*) from raw_events").fetchone()[0]
-        password = secrets.token_urlsafe(16)
-        users = Users(settings.users_path)
-        users.add("bench-manager", password, role="manager")
-        _, token = users.sign_in("bench-manager", password, client="bench")
+        settings = prepared_home(console, scratch, home)
+        events = warehouse_events(settings)
+        cookie = signed_in(settings, "bench-manager", "manager")
         sales_key = f"lf_sales_{secrets.token_urlsafe(18)}"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with _server(settings.home, port, f"{sales_key}:sales") as log_path:
-            with httpx.Client(base_url=base, timeout=5) as probe:
-                deadline = time.monotonic() + 120
-                while True:
-                    with contextlib.suppress(httpx.HTTPError):
-                        if probe.get("/health").status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the API did not start: " + log_path.read_text()[-2000:])
-                    time.sleep(0.2)
+        with served(settings, f"{sales_key}:sales") as base:
             key = {"X-API-Key": sales_key}
-            cookie = {"Cookie": f"leadflow_session={token}"}
             runs = {
                 "bare": Request("GET", "/health"),
                 "score": Request("POST", "/v1/score", key, SCORE_BODY),

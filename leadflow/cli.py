@@ -1070,6 +1070,24 @@ def bench_api(
         emit(run_bench(err, seconds=seconds, connections=connections, home=home))
 
 
+@bench_app.command("pages")
+def bench_pages(
+    seconds: Annotated[float, typer.Option(help="how long each page is loaded")] = 5.0,
+    connections: Annotated[int, typer.Option(help="people opening it at once")] = 2,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="a built LEADFLOW_HOME to copy (default: build a demo-sized one)"),
+    ] = None,
+) -> None:
+    """Every page's p95 (sales and leadership workspaces, exports, a saved query) against
+    the goal of 300 ms: prints worst_page_p95_ms, pages_over_goal and each page's figures."""
+    from leadflow.bench_pages import bench_pages as run_bench
+
+    settings()
+    with product_errors():
+        emit(run_bench(err, seconds=seconds, connections=connections, home=home))
+
+
 def _serve(config: Settings, announce: Callable[[dict[str, str]], None]) -> None:
     import uvicorn
 

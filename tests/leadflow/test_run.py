@@ -980,3 +980,19 @@ def test_a_rep_works_a_lead_to_lost_and_the_loop_closes_within_seconds(
         ]
     )
     assert left_after_s < 15
+
+
+def test_bench_pages_times_every_page_a_person_opens_and_none_fails(seed_home: Path) -> None:
+    from leadflow.bench_pages import PAGES, bench_pages
+
+    result = bench_pages(Console(quiet=True), seconds=0.5, connections=1, home=seed_home)
+
+    assert result["missing"] == []  # every page of the list is in this version
+    assert set(result["pages"]) == {page.name for page in PAGES}
+    assert result["failed"] == 0
+    for name, run in result["pages"].items():
+        assert run["requests"] >= 1 and run["p95_ms"] > 0, name
+    assert result["worst_page_p95_ms"] == max(result["p95_ms"].values())
+    assert result["pages_over_goal"] == sorted(
+        name for name, p95 in result["p95_ms"].items() if p95 > result["goal_p95_ms"]
+    )
