@@ -700,6 +700,28 @@ def docs(
         _serve_directory(site, config.api_host, port)
 
 
+@app.command("export-marts")
+def export_marts(
+    to: Annotated[
+        Path | None,
+        typer.Option(help="the folder to write (default: LEADFLOW_BI_EXPORT_DIR)"),
+    ] = None,
+) -> None:
+    """Write the published marts as Parquet files and a marts.duckdb of views over them,
+    at stable paths for Metabase or Superset to open read-only (docs/bi-tools.md); `leadflow
+    run` does it after each publication when LEADFLOW_BI_EXPORT_DIR is set."""
+    from leadflow.serving import export_marts as write
+
+    config = settings()
+    directory = to or config.bi_export_dir
+    if directory is None:
+        err.print("[bold red]error:[/] say where: --to DIR, or set LEADFLOW_BI_EXPORT_DIR")
+        raise typer.Exit(1)
+    with product_errors():
+        tables = write(config.home, directory)
+    emit({"directory": str(directory), "views": str(directory / "marts.duckdb"), "tables": tables})
+
+
 def _serve_directory(directory: Path, host: str, port: int) -> None:
     import functools
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -36,6 +37,8 @@ from ingestion.warehouse import create_landing_tables
 from leadflow.errors import LeadflowError
 from leadflow.runs import carry_runs_over, carry_tables_over, recorded_run
 from leadflow.settings import Settings
+
+log = logging.getLogger(__name__)
 
 TRANSFORMS_DIR = Path(transforms.__file__).parent
 GATED_TABLES = ("raw_events", "stg_leadflow__rejected_values", "fct_inquiries")
@@ -453,7 +456,23 @@ def check(settings: Settings, tables: tuple[str, ...] = GATED_TABLES) -> list[An
     if set(tables) >= set(GATED_TABLES):
         with contextlib.closing(open_warehouse(settings)) as connection:
             publish_marts(connection, settings.home, state={"published_by": "check"})
+        export_for_bi(settings)
     return results
+
+
+def export_for_bi(settings: Settings) -> None:
+    """The published marts at stable paths for BI tools, when LEADFLOW_BI_EXPORT_DIR is
+    set. A failure is logged, never the build's: readers of leadflow have their state."""
+    from leadflow.serving import export_marts
+
+    if settings.bi_export_dir is None:
+        return
+    try:
+        tables = export_marts(settings.home, settings.bi_export_dir)
+    except (OSError, duckdb.Error) as error:
+        log.error("could not write the marts for BI tools to %s: %s", settings.bi_export_dir, error)
+        return
+    log.info("wrote %d marts for BI tools to %s", len(tables), settings.bi_export_dir)
 
 
 def _not_measured(results: list[Any]) -> dict[str, list[str]]:
@@ -701,6 +720,7 @@ def build_cycle(
         publish_marts(cursor, settings.home, state=state)
     finally:
         cursor.close()
+    export_for_bi(settings)
     published = time.monotonic()
     return {
         "landed_through": through,

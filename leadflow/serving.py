@@ -521,3 +521,61 @@ def serving_cursor(home: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield reader.cursor()
     finally:
         reader.close()
+
+
+# --- a stable read-only copy for BI tools (Metabase, Superset) ------------------------------
+
+BI_VIEWS_FILE = "marts.duckdb"
+
+
+def export_marts(home: Path, directory: Path) -> list[str]:
+    """Write the current publication's marts (fct_, dim_ and rpt_ tables: what ad-hoc SQL
+    sees, never the run log or reps' notes) to `directory` as one Parquet file each, and
+    `marts.duckdb` beside them holding only views over those files — stable paths a BI tool
+    opens read-only while leadflow publishes. Each file is written aside and renamed over
+    the last, so a reader sees a whole old file or a whole new one. Returns the tables."""
+    publication = Publication.read(home)
+    if publication is None or publication.marts is None:
+        raise FileNotFoundError(
+            f"no marts published in {serving_dir(home)} yet: run `leadflow run` (or "
+            "`leadflow transform` then `leadflow check`) first"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    source = serving_dir(home) / publication.marts
+    with contextlib.closing(duckdb.connect()) as connection:
+        connection.execute(f"attach '{_sql_text(source)}' as published (read_only)")
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "select table_name from duckdb_tables() where database_name = 'published'"
+                " order by table_name"
+            ).fetchall()
+            if row[0].startswith(MART_PREFIXES)
+        ]
+        for table in tables:
+            target = directory / f"{table}.parquet"
+            aside = directory / f".{table}.parquet.writing"
+            connection.execute(
+                f"copy (select * from published.main.\"{table}\") to '{_sql_text(aside)}'"
+                " (format parquet, compression zstd)"
+            )
+            os.replace(aside, target)
+    views = directory / BI_VIEWS_FILE
+    aside = directory / f".{BI_VIEWS_FILE}.writing"
+    aside.unlink(missing_ok=True)
+    with contextlib.closing(duckdb.connect(str(aside))) as connection:
+        for table in tables:
+            parquet = _sql_text(directory.resolve() / f"{table}.parquet")
+            connection.execute(
+                f"create view \"{table}\" as select * from read_parquet('{parquet}')"
+            )
+        connection.execute("checkpoint")
+    os.replace(aside, views)
+    # a mart no longer published is not left behind for the tool to read as current
+    for stale in set(directory.glob("*.parquet")) - {directory / f"{t}.parquet" for t in tables}:
+        stale.unlink()
+    return tables
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")

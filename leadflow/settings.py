@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="YAML of the channels, product categories, lost reasons and countries "
         "expected, and what becomes of other values; unset: ingestion/vocabularies.yml",
     )
+    bi_export_dir: Path | None = Field(
+        default=None,
+        alias="LEADFLOW_BI_EXPORT_DIR",
+        description="a folder where each publication of the marts is also written as "
+        "Parquet files and a marts.duckdb of views over them, at stable paths, for Metabase "
+        "or Superset to open read-only (docs/bi-tools.md); unset: not written",
+    )
     kpis_file: Path | None = Field(
         default=None,
         alias="LEADFLOW_KPIS",
