@@ -18,11 +18,23 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 
-# an inquiry's company day (fct_inquiries as i, the zone as $zone): what periods are cut by
-SUBMITTED_ON = "cast((i.submitted_at at time zone 'UTC') at time zone $zone as date)"
+
+def utc_bounds(zone: str, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Company days [start, end) as the UTC instants (naive, as the warehouse keeps them)
+    they begin and end at: a period cut in the company's zone is a plain range on a UTC
+    timestamp, which DuckDB prunes by row group instead of converting every row's zone."""
+    tz = ZoneInfo(zone)
+
+    def midnight(day: dt.date) -> dt.datetime:
+        local = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+    return midnight(start), midnight(end)
+
 
 # a row dimension: its SQL over fct_inquiries (alias i) and the arrival tier (alias t)
 DIMENSIONS: dict[str, str] = {
@@ -33,26 +45,72 @@ DIMENSIONS: dict[str, str] = {
         "else coalesce(upper(i.country), '(unknown)') end"
     ),
     "country": "coalesce(upper(i.country), '(unknown)')",
-    "intent": "coalesce(t.tier, '(unscored)')",
+    "intent": "coalesce(i.arrival_tier, '(unscored)')",
     "handler": (
         "case when i.assignee_type is null then '(unassigned)' "
         "else i.assignee_type || ':' || coalesce(i.rep_id, i.distributor_id) end"
     ),
 }
 
+# what the tables and the drill-down read of an inquiry (a period of a big warehouse is
+# hundreds of thousands of them: only these columns are read)
+INQUIRY_COLUMNS = (
+    "inquiry_id", "submitted_at", "channel", "campaign", "company", "country", "province",
+    "product_category", "assignee_type", "rep_id", "distributor_id", "first_contacted_at",
+    "first_response_hours", "quoted_at", "is_converted", "is_open", "state", "lost_reason",
+    "first_order_at", "order_amount", "order_currency",
+)  # fmt: skip
+
 # the tier a lead arrived with: its first live score, else the score it would have had
-ARRIVAL_TIER = """
-    select inquiry_id, arg_min(tier, scored_at) as tier
-    from lead_score_history group by inquiry_id
-    union all
-    select inquiry_id, tier from lead_arrival_scores
-    where inquiry_id not in (select inquiry_id from lead_score_history)
+ARRIVAL_TIER_JOINS = """
+    left join (
+        select inquiry_id, arg_min(tier, scored_at) as tier
+        from lead_score_history
+        group by inquiry_id
+    ) as live on live.inquiry_id = f.inquiry_id
+    left join lead_arrival_scores as arrival on arrival.inquiry_id = f.inquiry_id
 """
-NO_TIER = "select null::varchar as inquiry_id, null::varchar as tier where false"
 
 
 def _tables(cursor: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in cursor.execute("select table_name from duckdb_tables()").fetchall()}
+
+
+def _has_arrival_tier(cursor: duckdb.DuckDBPyConnection) -> bool:
+    found = cursor.execute(
+        "select count(*) from duckdb_columns() where table_name = 'fct_inquiries'"
+        " and column_name = 'arrival_tier'"
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _period_inquiries(
+    cursor: duckdb.DuckDBPyConnection, *, needs_tier: bool, ordered: bool = False
+) -> str:
+    """SQL of the inquiries submitted in [$since, $until) (UTC) — or, `ordered`, of the orders
+    placed then with the inquiry each won — with their arrival tier when `needs_tier` (and
+    the tiers are published)."""
+    columns = ", ".join(f"f.{name}" for name in INQUIRY_COLUMNS)
+    joins, tier = "", "null::varchar"
+    if needs_tier and _has_arrival_tier(cursor):  # published with it (leadflow/serving.py)
+        tier = "f.arrival_tier"
+    elif needs_tier and {"lead_score_history", "lead_arrival_scores"} <= _tables(cursor):
+        joins, tier = ARRIVAL_TIER_JOINS, "coalesce(live.tier, arrival.tier)"
+    if ordered:
+        return f"""
+            select {columns}, {tier} as arrival_tier, o.order_id as placed_order_id,
+                   o.placed_at, o.amount as placed_amount, o.currency as placed_currency
+            from fct_orders as o
+            inner join fct_inquiries as f on o.inquiry_id = f.inquiry_id
+            {joins}
+            where o.placed_at >= $since and o.placed_at < $until
+        """
+    return f"""
+        select {columns}, {tier} as arrival_tier
+        from fct_inquiries as f
+        {joins}
+        where f.submitted_at >= $since and f.submitted_at < $until
+    """
 
 
 def classification(
@@ -68,8 +126,8 @@ def classification(
     """The summary of inquiries submitted (business date) in [start, end)."""
     if rows not in DIMENSIONS or (then is not None and (then not in DIMENSIONS or then == rows)):
         raise ValueError(f"rows and then are two of: {', '.join(DIMENSIONS)}")
-    tables = _tables(cursor)
-    tier = ARRIVAL_TIER if {"lead_score_history", "lead_arrival_scores"} <= tables else NO_TIER
+    since, until = utc_bounds(zone, start, end)
+    inquiries = _period_inquiries(cursor, needs_tier="intent" in (rows, then))
     second = DIMENSIONS[then] if then else "null"
     reasons = ",\n".join(
         f"count(*) filter (where i.state = 'lost' and i.lost_reason = $r{n}) as lost_{n}"
@@ -77,7 +135,7 @@ def classification(
     )
     reason_parameters = {f"r{n}": reason for n, reason in enumerate(lost_reasons)}
     sql = f"""
-        with t as ({tier})
+        with i as ({inquiries})
         select
             {DIMENSIONS[rows]} as row_value,
             {second} as then_value,
@@ -95,15 +153,13 @@ def classification(
             count(*) filter (where i.state = 'open') as open,
             count(*) filter (where i.is_converted) / count(*) as conversion_rate,
             quantile_cont(i.first_response_hours, 0.5) as median_first_response_hours
-        from fct_inquiries as i
-        left join t using (inquiry_id)
-        where {SUBMITTED_ON} >= $start and {SUBMITTED_ON} < $end
+        from i
         group by rollup ({DIMENSIONS[rows]}, {second})
         order by is_total, row_value nulls last, is_subtotal desc, then_value nulls last
     """
     result = cursor.execute(
         sql,
-        {"zone": zone, "start": start, "end": end, "reasons": lost_reasons, **reason_parameters},
+        {"since": since, "until": until, "reasons": lost_reasons, **reason_parameters},
     )
     names = [column[0] for column in result.description]
     lines = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
@@ -395,12 +451,9 @@ def drill(
         raise ValueError(
             f"state is one of {', '.join(DRILL_STATES)}; filters are of {', '.join(DRILL_FILTERS)}"
         )
-    tier = (
-        ARRIVAL_TIER
-        if {"lead_score_history", "lead_arrival_scores"} <= _tables(cursor)
-        else NO_TIER
-    )
-    parameters: dict[str, Any] = {"zone": zone, "start": start, "end": end}
+    inquiries = _period_inquiries(cursor, needs_tier="intent" in filters, ordered=ordered)
+    since, until = utc_bounds(zone, start, end)
+    parameters: dict[str, Any] = {"since": since, "until": until}
     conditions = [DRILL_STATES[state]]
     for n, (name, value) in enumerate(sorted(filters.items())):
         conditions.append(f"{DRILL_FILTERS[name]} = $f{n}")
@@ -414,30 +467,25 @@ def drill(
     elif lost_reason is not None:
         conditions.append("i.state = 'lost' and i.lost_reason = $reason")
         parameters["reason"] = lost_reason
-    if ordered:
-        placed_on = "cast((o.placed_at at time zone 'UTC') at time zone $zone as date)"
-        source = "fct_orders as o inner join fct_inquiries as i on o.inquiry_id = i.inquiry_id"
-        period = f"{placed_on} >= $start and {placed_on} < $end"
+    if ordered:  # the orders placed in the period, with the inquiries they won
         order_columns = (
-            "o.order_id, o.placed_at, o.amount as order_amount, o.currency as order_currency"
+            "i.placed_order_id as order_id, i.placed_at, i.placed_amount as order_amount,"
+            " i.placed_currency as order_currency"
         )
-        ordering = "o.placed_at, o.order_id"
+        ordering = "i.placed_at, i.placed_order_id"
     else:
-        source = "fct_inquiries as i"
-        period = f"{SUBMITTED_ON} >= $start and {SUBMITTED_ON} < $end"
         order_columns = (
             "null as order_id, i.first_order_at as placed_at, i.order_amount, i.order_currency"
         )
         ordering = "i.submitted_at, i.inquiry_id"
     sql = f"""
-        with t as ({tier})
+        with i as ({inquiries})
         select i.inquiry_id, i.submitted_at, i.channel, i.campaign, i.company, i.country,
                i.product_category, i.state, i.lost_reason, i.is_converted, i.is_open,
                coalesce(i.rep_id, i.distributor_id) as handler, {order_columns},
                count(*) over () as total
-        from {source}
-        left join t on t.inquiry_id = i.inquiry_id
-        where {period} and {" and ".join(f"({c})" for c in conditions)}
+        from i
+        where {" and ".join(f"({c})" for c in conditions)}
         order by {ordering}
         limit {DRILL_LIMIT}
     """

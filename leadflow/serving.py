@@ -268,7 +268,7 @@ def publish_marts(
                 cursor.execute("begin transaction")
                 for table in mart_tables(cursor):
                     cursor.execute(
-                        f'create table {alias}.main."{table}" as select * from main."{table}"'
+                        f'create table {alias}.main."{table}" as {_published_select(cursor, table)}'
                     )
                 cursor.execute("commit")
             finally:
@@ -286,6 +286,47 @@ def publish_marts(
             marts_state=state or {},
         )
     return path
+
+
+# the tier each inquiry arrived with: its first live score, else the one `leadflow score`
+# backfilled (lead_arrival_scores)
+ARRIVAL_TIER_SQL = """
+select f.*, coalesce(live.tier, arrival.tier) as arrival_tier
+from main.fct_inquiries as f
+left join (
+    select inquiry_id, arg_min(tier, scored_at) as tier
+    from main.lead_score_history
+    group by inquiry_id
+) as live on live.inquiry_id = f.inquiry_id
+left join main.lead_arrival_scores as arrival on arrival.inquiry_id = f.inquiry_id
+order by f.submitted_at
+"""
+
+
+def _published_select(cursor: duckdb.DuckDBPyConnection, table: str) -> str:
+    """What is published of a table: all of it; fct_inquiries in submission order (a
+    period is then a few row groups) and with the tier each inquiry arrived with
+    (`arrival_tier`, what the reports group intent by), joined once per publication
+    rather than on every page."""
+    if table != "fct_inquiries":
+        return f'select * from main."{table}"'
+    columns = {
+        (row[0], row[1])
+        for row in cursor.execute(
+            "select table_name, column_name from duckdb_columns()"
+            " where database_name = current_database() and schema_name = 'main'"
+            " and table_name in ('fct_inquiries', 'lead_score_history', 'lead_arrival_scores')"
+        ).fetchall()
+    }
+    needed = {
+        ("fct_inquiries", "inquiry_id"),
+        ("fct_inquiries", "submitted_at"),
+        ("lead_score_history", "tier"),
+        ("lead_arrival_scores", "tier"),
+    }
+    if needed <= columns and ("fct_inquiries", "arrival_tier") not in columns:
+        return ARRIVAL_TIER_SQL
+    return 'select * from main."fct_inquiries"'
 
 
 def publish_queue(

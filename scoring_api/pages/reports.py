@@ -25,8 +25,8 @@ from scoring_api.pages import Person, i18n, language_of, reading, render
 from scoring_api.routes.reports import (
     BoardUnavailable,
     classification_summary,
+    drilled,
     kpi_board,
-    lost_reasons_of,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -220,15 +220,14 @@ def _drilled(
         if cursor is None:
             return render(request, "message.html", principal, 503, message="no_queue_yet")
         try:
-            rows, total = report_tables.drill(
+            rows, total = drilled(
+                request,
                 cursor,
-                zone=request.app.state.business_timezone,
                 start=start,
                 end=end,
                 state=state,
                 filters=filters,
                 lost_reason=lost_reason or None,
-                lost_reasons=lost_reasons_of(request),
                 ordered=ordered,
             )
         except (duckdb.CatalogException, duckdb.BinderException):  # nothing published yet
@@ -489,17 +488,25 @@ def classification_page(
     query += f"&then={summary['then']}" if summary["then"] else ""
 
     back = f"/reports/inquiries?{query}"
-    # what each count's cell lists when clicked: its state, or lost for a reason
+    # what each count's cell lists when clicked: its state, or lost for a reason (each
+    # link's parts encoded once: a year by intent and handler is two thousand links)
+    period = urlencode(
+        {"grain": summary["grain"], "period_start": summary["period_start"].isoformat()}
+    )
+    page_end = "&" + urlencode({"back": back})
     drills = [
-        {"state": "all"},
-        {"state": "contacted"},
-        {"state": "quoted"},
-        {"state": "won"},
-        {"state": "lost"},
-        *({"lost_reason": reason} for reason in summary["lost_reasons"]),
-        {"lost_reason": report_tables.OTHER_REASON},
-        {"state": "expired"},
-        {"state": "open"},
+        urlencode(drill)
+        for drill in (
+            {"state": "all"},
+            {"state": "contacted"},
+            {"state": "quoted"},
+            {"state": "won"},
+            {"state": "lost"},
+            *({"lost_reason": reason} for reason in summary["lost_reasons"]),
+            {"lost_reason": report_tables.OTHER_REASON},
+            {"state": "expired"},
+            {"state": "open"},
+        )
     ]
 
     def shown(line: dict[str, Any]) -> list[dict[str, Any]]:
@@ -509,17 +516,11 @@ def classification_page(
             narrowed[summary["rows"]] = line["row_value"]
         if line["kind"] == "row" and summary["then"]:
             narrowed[summary["then"]] = line["then_value"]
-        cells = []
-        for value, drill in zip(values[:-2], drills, strict=True):
-            parameters = {
-                "grain": summary["grain"],
-                "period_start": summary["period_start"].isoformat(),
-                **narrowed,
-                **drill,
-                "back": back,
-            }
-            href = f"/reports/drill?{urlencode(parameters)}" if value else None
-            cells.append({"text": f"{value:,}", "href": href})
+        line_start = f"/reports/drill?{period}&" + (urlencode(narrowed) + "&" if narrowed else "")
+        cells = [
+            {"text": f"{value:,}", "href": line_start + drill + page_end if value else None}
+            for value, drill in zip(values[:-2], drills, strict=True)
+        ]
         rate, hours = values[-2], values[-1]
         cells.append({"text": "—" if rate is None else f"{rate * 100:.1f}%", "href": None})
         cells.append({"text": "—" if hours is None else f"{hours:.1f} h", "href": None})

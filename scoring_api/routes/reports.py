@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from leadflow import report_tables
 from leadflow.kpis import KpiError, board, period_start, shift_period
 from scoring_api.deps import WarehouseDep
 from scoring_api.errors import ErrorOut, refusals
+from scoring_api.routes.leads import PublicationMemo, publication_of
 from scoring_api.routing import ContractRoute
 
 router = APIRouter(
@@ -205,6 +207,19 @@ def lost_reasons_of(request: Request) -> list[str]:
     return ordered + sorted(configured - set(ordered))
 
 
+_REPORTS = PublicationMemo(size=128)
+
+
+def memoised(request: Request, question: tuple[Any, ...], read: Callable[[], Any]) -> Any:
+    """`read()`'s answer to `question`, kept per publication: a publication never changes,
+    and a table a director opens is opened again (by them, by colleagues, as an export).
+    Read afresh when the cursor reads the warehouse itself."""
+    publication = publication_of(request)
+    if publication is None:
+        return read()
+    return _REPORTS.get((publication, *question), read)
+
+
 def resolve_period(
     request: Request, cursor: duckdb.DuckDBPyConnection, grain: str, on: dt.date | None
 ) -> tuple[dt.date, dt.date]:
@@ -236,15 +251,15 @@ def classification_summary(
 ) -> dict[str, Any]:
     """The summary of the `grain` period holding `on` (default: the latest whole one)."""
     start, end = resolve_period(request, cursor, grain, on)
+    zone, reasons = request.app.state.business_timezone, lost_reasons_of(request)
+    then = then if then != rows else None
     try:
-        summary = report_tables.classification(
-            cursor,
-            zone=request.app.state.business_timezone,
-            start=start,
-            end=end,
-            rows=rows,
-            then=then if then != rows else None,
-            lost_reasons=lost_reasons_of(request),
+        summary = memoised(
+            request,
+            ("classification", zone, start, end, rows, then, tuple(reasons)),
+            lambda: report_tables.classification(
+                cursor, zone=zone, start=start, end=end, rows=rows, then=then, lost_reasons=reasons
+            ),
         )
     except (duckdb.CatalogException, duckdb.BinderException):
         raise BoardUnavailable("not_built", 503, NOT_PUBLISHED) from None
@@ -495,17 +510,58 @@ def read_drill(
     }
     start = period_start(grain, on)
     try:
-        rows, total = report_tables.drill(
+        rows, total = drilled(
+            request,
             warehouse,
-            zone=request.app.state.business_timezone,
             start=start,
             end=shift_period(grain, start, 1),
             state=state,
             filters={name: value for name, value in given.items() if value is not None},
             lost_reason=lost_reason,
-            lost_reasons=lost_reasons_of(request),
             ordered=ordered,
         )
     except (duckdb.CatalogException, duckdb.BinderException):
         raise HTTPException(503, detail=NOT_PUBLISHED) from None
     return DrillOut.model_validate({"total": total, "rows": rows})
+
+
+def drilled(
+    request: Request,
+    cursor: duckdb.DuckDBPyConnection,
+    *,
+    start: dt.date,
+    end: dt.date,
+    state: str,
+    filters: dict[str, str],
+    lost_reason: str | None,
+    ordered: bool,
+) -> tuple[list[dict[str, Any]], int]:
+    """report_tables.drill for this request (kept per publication); the rows are copies the
+    caller may change."""
+    zone, reasons = request.app.state.business_timezone, lost_reasons_of(request)
+    rows, total = memoised(
+        request,
+        (
+            "drill",
+            zone,
+            start,
+            end,
+            state,
+            tuple(sorted(filters.items())),
+            lost_reason,
+            tuple(reasons),
+            ordered,
+        ),  # fmt: skip
+        lambda: report_tables.drill(
+            cursor,
+            zone=zone,
+            start=start,
+            end=end,
+            state=state,
+            filters=filters,
+            lost_reason=lost_reason,
+            lost_reasons=reasons,
+            ordered=ordered,
+        ),
+    )
+    return [dict(row) for row in rows], total
