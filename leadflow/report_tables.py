@@ -31,7 +31,10 @@ def utc_bounds(zone: str, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt
 
     def midnight(day: dt.date) -> dt.datetime:
         local = dt.datetime.combine(day, dt.time(), tzinfo=tz)
-        return local.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            return local.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # the calendar's first or last day, east or west of UTC
+            return dt.datetime.min if day.year == 1 else dt.datetime.max
 
     return midnight(start), midnight(end)
 

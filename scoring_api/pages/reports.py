@@ -18,7 +18,6 @@ from fastapi.responses import FileResponse, Response
 
 from leadflow import report_tables
 from leadflow.kpis import GRAINS, shift_period
-from leadflow.kpis import period_start as period_start_of
 from scoring_api.auth import READ_REPORTS
 from scoring_api.exports import Table, export_response
 from scoring_api.pages import Person, i18n, language_of, reading, render
@@ -27,6 +26,7 @@ from scoring_api.routes.reports import (
     classification_summary,
     drilled,
     kpi_board,
+    period_bounds,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -214,8 +214,10 @@ def _drilled(
     }
     if grain not in GRAINS or state not in report_tables.DRILL_STATES or period_start is None:
         return render(request, "message.html", principal, 422, message="bad_request")
-    start = period_start_of(grain, period_start)
-    end = shift_period(grain, start, 1)
+    try:
+        start, end = period_bounds(grain, period_start)
+    except BoardUnavailable:
+        return render(request, "message.html", principal, 404, message="bad_request")
     with reading(request) as cursor:
         if cursor is None:
             return render(request, "message.html", principal, 503, message="no_queue_yet")
@@ -465,7 +467,9 @@ def _summary_or_page(
             return classification_summary(
                 request, cursor, grain, on, rows, then if then != rows else None
             )
-        except BoardUnavailable:
+        except BoardUnavailable as error:
+            if error.reason == "no_such_period":
+                return render(request, "message.html", principal, 404, message="bad_request")
             return render(request, "message.html", principal, 503, message="no_queue_yet")
 
 

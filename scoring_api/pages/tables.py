@@ -313,7 +313,9 @@ def _table_or_page(request: Request, principal: Any, report: Report, grain: str,
             return render(request, "message.html", principal, 503, message="no_queue_yet")
         try:
             return period_table(report.name, request, cursor, grain, on)
-        except BoardUnavailable:
+        except BoardUnavailable as error:
+            if error.reason == "no_such_period":
+                return render(request, "message.html", principal, 404, message="bad_request")
             return render(request, "message.html", principal, 503, message="no_queue_yet")
 
 

@@ -231,8 +231,27 @@ def resolve_period(
                 [grain],
             ).fetchone()
             on = found[0] if found else None
-    start = period_start(grain, on or business_today(request))
-    return start, shift_period(grain, start, 1)
+    return period_bounds(grain, on or business_today(request))
+
+
+NO_SUCH_PERIOD = {
+    status.HTTP_404_NOT_FOUND: {
+        "model": ErrorOut,
+        "description": "the period holding that day does not end within the calendar",
+    }
+}
+
+
+def period_bounds(grain: str, on: dt.date) -> tuple[dt.date, dt.date]:
+    """The `grain` period holding `on` as [start, end); BoardUnavailable (404) when it does
+    not end before the calendar does (the last week, month, quarter or year of 9999)."""
+    start = period_start(grain, on)
+    try:
+        return start, shift_period(grain, start, 1)
+    except (OverflowError, ValueError):
+        raise BoardUnavailable(
+            "no_such_period", 404, f"the {grain} holding {on} does not end within the calendar"
+        ) from None
 
 
 NOT_PUBLISHED = (
@@ -266,7 +285,7 @@ def classification_summary(
     return {"grain": grain, "period_start": start, "period_end": end, **summary}
 
 
-@router.get("/inquiry-classification")
+@router.get("/inquiry-classification", responses=NO_SUCH_PERIOD)
 def read_inquiry_classification(
     request: Request,
     warehouse: WarehouseDep,
@@ -416,7 +435,13 @@ def _period_table_route(name: str, model: type[BaseModel], path: str, summary: s
             raise HTTPException(unavailable.status_code, detail=unavailable.detail) from None
 
     router.add_api_route(
-        path, read, methods=["GET"], response_model=model, summary=summary, name=name
+        path,
+        read,
+        methods=["GET"],
+        response_model=model,
+        summary=summary,
+        name=name,
+        responses=NO_SUCH_PERIOD,
     )
 
 
@@ -468,7 +493,7 @@ class DrillOut(BaseModel):
 DrillState = Literal["all", "contacted", "quoted", "won", "lost", "expired", "open"]
 
 
-@router.get("/drill")
+@router.get("/drill", responses=NO_SUCH_PERIOD)
 def read_drill(
     request: Request,
     warehouse: WarehouseDep,
@@ -508,13 +533,16 @@ def read_drill(
         "handler_type": handler_type,
         "assigned": None if assigned is None else str(assigned).lower(),
     }
-    start = period_start(grain, on)
+    try:
+        start, end = period_bounds(grain, on)
+    except BoardUnavailable as unavailable:
+        raise HTTPException(unavailable.status_code, detail=unavailable.detail) from None
     try:
         rows, total = drilled(
             request,
             warehouse,
             start=start,
-            end=shift_period(grain, start, 1),
+            end=end,
             state=state,
             filters={name: value for name, value in given.items() if value is not None},
             lost_reason=lost_reason,

@@ -287,3 +287,23 @@ def test_the_classification_summary_by_api_page_and_xlsx_with_subtotals_and_tota
         headers=ADMIN_KEY,
     ).json()
     assert same["then"] is None and [line["kind"] for line in same["lines"]] == ["row", "total"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/reports/drill?on={day}&grain=year",
+        "/v1/reports/inquiry-classification?on={day}&grain=year",
+        "/v1/reports/promotion?on={day}&grain=year",
+    ],
+)
+def test_the_calendars_first_and_last_days_are_answered_never_a_server_error(
+    site: Site, path: str
+) -> None:
+    first = site.client.get(path.format(day="0001-01-01"), headers=ADMIN_KEY)
+    last = site.client.get(path.format(day="9999-12-31"), headers=ADMIN_KEY)
+
+    assert first.status_code in (200, 503), first.text  # 503: a mart the fixture lacks
+    assert last.status_code == 404 and "does not end within the calendar" in last.text
+    page = site.get("/reports/drill?grain=year&period_start=9999-12-31", "lee")
+    assert page.status_code == 404
