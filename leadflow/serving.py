@@ -51,7 +51,7 @@ MART_EXTRA_TABLES = (
 QUEUE_TABLE = "lead_queue"
 
 QUEUE_COLUMNS = """
-    inquiry_id         varchar primary key,
+    inquiry_id         varchar not null,    -- unique (a key index made publishing slower)
     submitted_at       timestamp not null,  -- UTC
     channel            varchar,
     campaign           varchar,
@@ -80,6 +80,12 @@ QUEUE_COLUMNS = """
 """
 QUEUE_ORDER = "probability desc, submitted_at, inquiry_id"
 """The queue's ranking; published as `rank`, so a page is a top-N on one integer."""
+QUEUE_SORT_KEYS = [
+    ("probability", "descending"),
+    ("submitted_at", "ascending"),
+    ("inquiry_id", "ascending"),
+]
+"""QUEUE_ORDER, as Arrow sorts (nulls last, as DuckDB's default order: none of them is null)."""
 
 QUEUE_SQL = """
 with
@@ -117,7 +123,7 @@ staging models also hold the newest events (models/live.py)."""
 
 DETAILS_TABLE = "lead_details"
 DETAILS_COLUMNS = """
-    inquiry_id          varchar primary key,
+    inquiry_id          varchar not null,   -- unique
     email               varchar,
     phone               varchar,
     province            varchar,
@@ -340,20 +346,30 @@ def publish_queue(
 
 def publish_queue_rows(rows: pa.Table, home: Path, details: pa.Table | None = None) -> int:
     """Write `rows`, the queue as QUEUE_SQL reads it, and `details` (DETAILS_SQL's, of
-    those inquiries) into a new serving file and make it current; returns its row count."""
+    those inquiries) into a new serving file and make it current; returns its row count.
+
+    Under `leadflow run` this runs every tick, so it is kept cheap (measured with 21,240
+    open leads, the 10M-event warehouse's queue: 450–580 ms before, about 240 ms after):
+    ranked in Arrow rather than by a window, no key index (a lead is one of a few thousand
+    rows: a scan of them is a couple of milliseconds), one transaction, one thread (the
+    file is small; more threads only contended with the service's own)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     directory = serving_dir(home)
     directory.mkdir(parents=True, exist_ok=True)
+    order = pc.sort_indices(rows, sort_keys=QUEUE_SORT_KEYS)
+    ranked = rows.take(order).append_column(
+        "rank", pa.array(range(1, rows.num_rows + 1), type=pa.int32())
+    )
     with _publish_lock:
         path = _next_path(directory, "queue")
         try:
-            with contextlib.closing(duckdb.connect(str(path))) as target:
+            with contextlib.closing(duckdb.connect(str(path), config={"threads": 1})) as target:
+                target.execute("begin transaction")
                 target.execute(f"create table {QUEUE_TABLE} ({QUEUE_COLUMNS})")
-                target.register("published_queue", rows)
-                target.execute(
-                    f"insert into {QUEUE_TABLE} by name select *, "
-                    f"row_number() over (order by {QUEUE_ORDER}) as rank "
-                    "from published_queue order by rank"
-                )
+                target.register("published_queue", ranked)
+                target.execute(f"insert into {QUEUE_TABLE} by name select * from published_queue")
                 target.unregister("published_queue")
                 target.execute(f"create table {DETAILS_TABLE} ({DETAILS_COLUMNS})")
                 if details is not None:
@@ -362,6 +378,7 @@ def publish_queue_rows(rows: pa.Table, home: Path, details: pa.Table | None = No
                         f"insert into {DETAILS_TABLE} by name select * from published_details"
                     )
                     target.unregister("published_details")
+                target.execute("commit")
                 target.execute("checkpoint")
         except BaseException:
             path.unlink(missing_ok=True)
