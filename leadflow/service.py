@@ -626,11 +626,10 @@ def _import_parts() -> None:
 
 
 def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, Any]:
-    """What a tick hands the publisher, read in its snapshot: the queue, the details of its
-    inquiries not kept yet, and when the newly scored ones' events landed."""
-    from leadflow.serving import QUEUE_SQL
-
-    rows = cursor.execute(QUEUE_SQL).to_arrow_table()
+    """What a tick hands the publisher, read in its snapshot: the queue (the last one with
+    the rows the tick changed read again), the details of its inquiries not kept yet, and
+    when the newly scored ones' events landed."""
+    rows = publisher.queue(cursor, tick.changed)
     return (
         rows,
         publisher.details.fetch(cursor, rows),

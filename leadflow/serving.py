@@ -121,6 +121,13 @@ left join contact as c using (inquiry_id)
 whose it is, and whether anyone has contacted the buyer yet. Run on a connection where the
 staging models also hold the newest events (models/live.py)."""
 
+QUEUE_AMONG_SQL = QUEUE_SQL.replace(
+    "from lead_scores as s",
+    "from (select * from lead_scores where inquiry_id in (select unnest($ids::varchar[]))) as s",
+)
+"""QUEUE_SQL of the inquiries `$ids` only."""
+assert QUEUE_AMONG_SQL.count("unnest($ids") == 3, "every read of lead_scores is filtered"
+
 DETAILS_TABLE = "lead_details"
 DETAILS_COLUMNS = """
     inquiry_id          varchar not null,   -- unique
@@ -402,6 +409,7 @@ class QueuePublisher:
         self.seconds = 0.0  # the last publication's
         self.error: BaseException | None = None
         self.details = LeadDetails()
+        self.rows: pa.Table | None = None  # the last queue submitted
         self._pending: tuple[pa.Table, pa.Table, Callable[[], None] | None] | None = None
         self._closing = False
         self._changed = threading.Condition()
@@ -417,9 +425,27 @@ class QueuePublisher:
         # kept here, not on the thread: a queue replaced before it was written must not take
         # the details fetched with it along
         details = self.details.keep(fetched, rows)
+        self.rows = rows
         with self._changed:
             self._pending = (rows, details, after)
             self._changed.notify()
+
+    def queue(self, cursor: duckdb.DuckDBPyConnection, changed: list[str] | None) -> pa.Table:
+        """The queue as QUEUE_SQL reads it on `cursor`, where only the inquiries `changed`
+        can differ from the last queue submitted (their lead_scores rows were written or
+        deleted since): those rows are read again, the others kept. Read whole when
+        `changed` is None or nothing was submitted yet. A whole read took 50 ms a tick at
+        10M events: a lead's owner and contacts from every assignment and contact."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if changed is None or self.rows is None:
+            return cursor.execute(QUEUE_SQL).to_arrow_table()
+        fresh = cursor.execute(QUEUE_AMONG_SQL, {"ids": changed}).to_arrow_table()
+        kept = self.rows.filter(
+            pc.invert(pc.is_in(self.rows["inquiry_id"], value_set=pa.array(changed, pa.string())))
+        )
+        return pa.concat_tables([kept, fresh.cast(kept.schema)])
 
     def close(self, timeout: float = 60.0) -> None:
         """Publish what is waiting, then stop."""

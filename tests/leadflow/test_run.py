@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -35,9 +36,11 @@ import leadflow
 import transforms
 from ingestion.broker import EmbeddedBroker, free_port
 from ingestion.contracts import TOPIC_BY_SOURCE
+from ingestion.producer import route
+from ingestion.sink import LandingSink, Message
 from leadflow.pipeline import open_warehouse, transform
-from leadflow.service import live_staging
-from leadflow.serving import Publication, ServingReader
+from leadflow.service import _queue_of_tick, built_through, live_staging
+from leadflow.serving import QUEUE_SQL, Publication, QueuePublisher, ServingReader
 from leadflow.settings import Settings
 from leadflow.users import Users
 from models.features import build_features
@@ -261,6 +264,66 @@ def test_a_live_tick_reads_only_the_rows_that_can_matter_and_gets_the_same_facts
     )
     assert copied[0] < total[0]  # the last tick copied some page views, not every one
     assert throughs > 50
+
+
+def test_the_queue_a_tick_hands_over_is_the_whole_query_reading_only_what_changed(
+    built_home: Path,
+) -> None:
+    """A tick reads again only the queue rows of the inquiries it scored or removed, and
+    keeps the others from the last queue: after new submissions, an assignment, a contact
+    and an outcome (and a tick with nothing new), that queue is QUEUE_SQL read whole."""
+    settings = Settings(home=built_home)
+    staging = live_staging(settings)
+    scorer = current_scorer(settings.registry_dir)
+    new = [f"INQQ{uuid.uuid4().hex[:8].upper()}" for _ in range(3)]
+    steps = [
+        [_submission(inquiry_id) for inquiry_id in new],
+        [
+            _event("lead_assigned", "sales", new[0], rep_id="rep_07",
+                   payload={"assignee_type": "rep"}),
+            _event("lead_contacted", "sales", new[1], rep_id="rep_01",
+                   payload={"medium": "phone", "contact_number": 1}),
+        ],
+        [_event("inquiry_closed", "sales", new[2], rep_id="rep_01",
+                payload={"outcome": "lost", "lost_reason": "price"})],
+        [],
+    ]  # fmt: skip
+    offsets = itertools.count()
+    with contextlib.closing(open_warehouse(settings)) as connection:
+        built = built_through(connection)
+        assert built is not None
+        sink = LandingSink(connection.cursor(), group_id="test-queue")
+        live = LiveScorer(connection, staging)
+        publisher = QueuePublisher(built_home)
+        try:
+            for number, events in enumerate(steps):
+                for event in events:
+                    raw = json.dumps(event).encode()
+                    topic, key, _ = route(raw)
+                    message = Message(topic, 0, next(offsets), key, raw)
+                    sink.add(message)
+                sink.flush()
+                result = live.tick(
+                    scorer,
+                    built_since=built,
+                    now=dt.datetime.now(dt.UTC),
+                    then=lambda cursor, tick: (
+                        _queue_of_tick(cursor, tick, publisher),
+                        cursor.execute(QUEUE_SQL).to_arrow_table(),
+                    ),
+                )
+                (rows, details, _), whole = result.then
+                # the first tick makes the live tables: it reads the whole queue
+                assert (result.changed is None) == (number == 0)
+                assert rows.sort_by("inquiry_id").equals(whole.sort_by("inquiry_id"))
+                publisher.submit(rows, details)
+        finally:
+            publisher.close()
+            live.close()
+    queue = {row["inquiry_id"]: row for row in rows.to_pylist()}
+    assert queue[new[0]]["rep_id"] == "rep_07" and queue[new[0]]["owner_type"] == "rep"
+    assert queue[new[1]]["contacts"] == 1 and queue[new[1]]["first_contacted_at"] is not None
+    assert new[2] not in queue
 
 
 def test_a_lead_shows_its_customer_everywhere_and_why_its_records_are_one(seed_home: Path) -> None:
