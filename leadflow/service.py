@@ -330,7 +330,7 @@ class Service:
 
     def _live(self, part: Part) -> None:
         from leadflow.serving import QueuePublisher
-        from models.live import LiveScorer
+        from models.live import TICK_PERIOD_S, LiveScorer
         from models.scorer import current_scorer
 
         while self.shared.built_since is None and not self.stop.is_set():
@@ -637,9 +637,6 @@ def _queue_of_tick(cursor: Any, tick: Any, publisher: Any) -> tuple[Any, Any, An
     )
 
 
-TICK_PERIOD_S = 1.0
-"""The live scorer starts a tick at most this often (a tick that takes longer is followed
-by the next at once)."""
 SWITCH_INTERVAL_S = 0.0005
 """How long a thread of `leadflow run` may hold the interpreter while another waits for it
 (Python's default: 0.005). A live tick or an API request hands the interpreter back at

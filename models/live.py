@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -74,6 +75,12 @@ key is the event log's column of that name, as the model keeps it."""
 ENTITY_MODELS = tuple(model for model, key in LIVE_MODELS.items() if key in ENTITY_KEYS)
 RAW_SOURCE = re.compile(r'(?:(?:"[^"]+"|\w+)\.){0,2}(?:"raw_events"|\braw_events\b)')
 """The event log as compiled SQL names it ("database"."schema"."raw_events", raw_events)."""
+SOURCE_TYPES = re.compile(
+    RAW_SOURCE.pattern + r"\s+where\s+event_type\s*"
+    r"(?:=\s*'(?P<one>[a-z_]+)'|in\s*\((?P<many>(?:\s*'[a-z_]+'\s*,?)+)\))\s+and\b"
+)
+"""A model reading only events of some types: `from raw_events where event_type = 'x' and
+…` (or `in ('x', 'y')`), as every staging model starts."""
 INQUIRY_MODELS = (
     # the models whose rows name an inquiry: an event in one of them rescores it
     "stg_web__inquiries",
@@ -88,13 +95,15 @@ PLACEHOLDER = "__leadflow_live_since__"
 SWEEP_EVERY_S = 50.0
 """Every open inquiry is rescored this often (within a minute, with a sweep's ticks), for
 scores that change with time alone."""
-SWEEP_CHUNK = 250
-"""A sweep rescores at least this many inquiries a tick, and enough to be through the
-queue in SWEEP_TICKS: a big queue's sweep takes some ticks, and an arrival never waits
-for all of it. A sweep starts when the last one began SWEEP_EVERY_S ago and is over; the
-queue is taken in one order and each chunk is scored as of its tick, so each lead is
-rescored about every SWEEP_EVERY_S, as of that moment."""
-SWEEP_TICKS = 20
+SWEEP_SPREAD_S = 30.0
+"""A sweep is paced to be through the queue in about this long: each tick takes its share
+of what is left for the time left (at least SWEEP_MIN_CHUNK), so arrivals never wait for
+a big chunk of it. A sweep starts when the last one began SWEEP_EVERY_S ago and is over;
+the queue is taken in submission order (a lead keeps its place from one sweep to the
+next, new ones come last) and each chunk is scored as of its tick, so each lead is
+rescored about every SWEEP_EVERY_S, as of that moment. (A fixed share of a twentieth of
+the queue, at least 250 a tick, made ticks of 500 leads and 3 s while 2,500 were open.)"""
+SWEEP_MIN_CHUNK = 25
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""
 REREAD = dt.timedelta(seconds=5)
@@ -173,6 +182,8 @@ IN_LIST_AT_MOST = 500
 hundred visitors then use the staging tables' indexes instead of scanning them (2.3M
 product views of a 10M-event log, 400 visitors: 75 → 8 ms). Past about a thousand keys the
 list costs more than the scan."""
+TICK_PERIOD_S = 1.0
+"""How often `leadflow run` starts a tick, at most (leadflow/service.py): a sweep's pace."""
 LOOKUP_AT_MOST = 1000
 """OPEN_AMONG_SQL for at most this many inquiries (DuckDB scans instead of looking up past
 a couple of thousand keys, and an anti-join over a lookup of ten thousand took 40 s)."""
@@ -192,6 +203,15 @@ class LiveStaging:
     """The compiled live SQL of each model of LIVE_MODELS, with the database it names."""
 
     sql: dict[str, str]
+
+    def event_types(self, model: str) -> frozenset[str] | None:
+        """The event types the model reads (None: it could read any)."""
+        found = SOURCE_TYPES.search(self.sql[model])
+        if found is None:
+            return None
+        if found["one"]:
+            return frozenset({found["one"]})
+        return frozenset(re.findall(r"'([a-z_]+)'", found["many"]))
 
     def select(self, model: str, since: dt.datetime, *, keys: str | None = None) -> str:
         """The model's rows for the events landed at or after `since` (with `keys`, a
@@ -230,13 +250,19 @@ def compile_live_staging(compiled: dict[str, str]) -> LiveStaging:
 
 @dataclass
 class Sweep:
-    """A rescoring of every inquiry open at `as_of`, `chunk` of them a tick, each chunk as
-    of its tick."""
+    """A rescoring of every inquiry open at `as_of`, a chunk a tick until `due`, each chunk
+    as of its tick."""
 
     as_of: dt.datetime  # when it began: the inquiries open then are its
     started_at: dt.datetime
     pending: list[str]  # popped from the end
-    chunk: int  # how many a tick
+    due: float  # time.monotonic() by which it should be through
+
+    def chunk_size(self, now: float) -> int:
+        """How many of `pending` this tick takes: its share for the time left."""
+        ticks_left = max(1.0, (self.due - now) / TICK_PERIOD_S)
+        return max(SWEEP_MIN_CHUNK, math.ceil(len(self.pending) / ticks_left))
+
     done: set[str] = field(default_factory=set)  # scored since, as of later moments
     rescored: int = 0
 
@@ -268,6 +294,7 @@ class LiveScorer:
         self.cursor = connection.cursor()
         self.cursor.execute(f"set session dynamic_or_filter_threshold = {IN_LIST_AT_MOST}")
         self.staging = staging
+        self.event_types = {model: staging.event_types(model) for model in LIVE_MODELS}
         self.database = self.cursor.execute("select current_database()").fetchone()[0]
         self.last_sweep = 0.0
         self.touched_since: dt.datetime | None = None
@@ -310,13 +337,25 @@ class LiveScorer:
         # snapshot, every live table sees the same landed events, so an inquiry whose
         # submission lands meanwhile is in all of them or in none
         reread = None
+        present: set[str] = set()
         if built_through == self.views_through and self.landed_through is not None:
             reread = max(since, self.landed_through - REREAD)
+            # a model none of whose events landed since then has nothing to bring up to
+            # date (in a stream of page views and contacts, most have none): its
+            # statements are left out (each costs a few milliseconds to plan)
+            (types,) = self.cursor.execute(
+                f"select list(distinct event_type) from {db}.raw_events "
+                f"where ingested_at >= {_timestamp(reread)}"
+            ).fetchone()
+            present = set(types or ())
         statements = [
             "create or replace temp table live_landed as select max(ingested_at) as newest "
             f"from {db}.raw_events where ingested_at >= {_timestamp(since)}",
         ]
         for model, key in LIVE_MODELS.items():
+            types = self.event_types[model]
+            if reread is not None and types is not None and not types & present:
+                continue
             if reread is None:
                 statements.append(
                     f"create or replace temp table live_{model} as "
@@ -442,13 +481,13 @@ class LiveScorer:
         if sweep:
             # every open inquiry as of now, a chunk a tick (new arrivals are not held up);
             # a queued lead not among them has closed or run out of its window
-            everyone = sorted(self._open(as_of))
+            everyone = self._open(as_of)  # in submission order
             closed_since_sweep = scored - set(everyone)
             self.sweeping = Sweep(
                 as_of=as_of,
                 started_at=now,
                 pending=everyone[::-1],
-                chunk=max(SWEEP_CHUNK, -(-len(everyone) // SWEEP_TICKS)),
+                due=time.monotonic() + SWEEP_SPREAD_S,
             )
             self.last_sweep = time.monotonic()
         checked = [*touched, *self._sweep_chunk(set(touched))]
@@ -486,7 +525,8 @@ class LiveScorer:
             return []
         sweep.done |= touched
         chunk: list[str] = []
-        while sweep.pending and len(chunk) < sweep.chunk:
+        size = sweep.chunk_size(time.monotonic())
+        while sweep.pending and len(chunk) < size:
             inquiry_id = sweep.pending.pop()
             if inquiry_id not in sweep.done:
                 chunk.append(inquiry_id)
@@ -529,7 +569,8 @@ class LiveScorer:
     def _open(self, as_of: dt.datetime, among: list[str] | None = None) -> list[str]:
         """The open inquiries as of `as_of` (those of `among` only, when given)."""
         if among is None:
-            rows = self.cursor.execute(OPEN_SQL, {"as_of": as_of}).fetchall()
+            ordered = OPEN_SQL + "order by i.submitted_at, i.inquiry_id\n"
+            rows = self.cursor.execute(ordered, {"as_of": as_of}).fetchall()
             return [row[0] for row in rows]
         frame = pd.DataFrame({"inquiry_id": pd.Series(among, dtype=object)})
         # a few: looked up first; many (a service's first tick takes every live inquiry):

@@ -317,6 +317,22 @@ def test_the_queue_a_tick_hands_over_is_the_whole_query_reading_only_what_change
                 assert (result.changed is None) == (number == 0)
                 assert rows.sort_by("inquiry_id").equals(whole.sort_by("inquiry_id"))
                 publisher.submit(rows, details)
+            # a tick brings up to date only the models whose events landed: every event
+            # landed is in its model's live table all the same
+            assert all(staging.event_types(model) for model in LIVE_MODELS)
+            with live.snapshot():
+                for event in itertools.chain.from_iterable(steps):
+                    (model,) = [
+                        name
+                        for name in LIVE_MODELS
+                        if event["event_type"] in (staging.event_types(name) or ())
+                    ]
+                    key = "inquiry_id" if model == "stg_web__inquiries" else "event_id"
+                    held = live.cursor.execute(
+                        f"select count(*) from live_{model} where {key} = $key",
+                        {"key": event[key]},
+                    ).fetchone()
+                    assert held == (1,), (model, event["event_type"])
         finally:
             publisher.close()
             live.close()
