@@ -350,21 +350,25 @@ class LandingSink:
             landed = 0
             if valid:
                 events = pa.table(batch.rows, schema=RAW_EVENTS_SCHEMA)
-                views.append(("landing_events", events))
-                connection.register("landing_events", events)
-                inserted = {
-                    event_id
-                    for (event_id,) in connection.execute(
-                        "insert or ignore into raw_events by name "
-                        "select * from landing_events returning event_id"
-                    ).fetchall()
-                }
+                # the events landed before are looked up by key, and only the others
+                # inserted: `insert or ignore` into the 10M-event log took 300–650 ms for
+                # one batch in three (13 ms at the median), this 7 ms and never 100. The
+                # batch's rows are one per event_id; another consumer landing one of them
+                # meanwhile makes the commit conflict, and the batch is landed again.
+                known = self._landed_ids(batch.rows["event_id"])
+                new = events
+                if known:
+                    new = events.filter(
+                        pc.invert(pc.is_in(events["event_id"], pa.array(sorted(known))))
+                    )
+                views.append(("landing_events", new))
+                connection.register("landing_events", new)
+                connection.execute("insert into raw_events by name select * from landing_events")
+                inserted = set(new["event_id"].to_pylist())
                 landed = len(inserted)
                 duplicates = self._judge_copies(batch, inserted, rejections)
                 if landed and batch_id is not None:
-                    new = events  # the archive keeps what landed: usually all of it
-                    if landed < valid:
-                        new = events.filter(pc.is_in(events["event_id"], pa.array(list(inserted))))
+                    # the archive keeps what landed: usually all of it
                     views.append(("landing_archived", new))
                     connection.register("landing_archived", new)
                     archived["events"] = "landing_archived"
@@ -431,6 +435,20 @@ class LandingSink:
             else:
                 duplicates += 1
         return duplicates
+
+    def _landed_ids(self, event_ids: list[str]) -> set[str]:
+        """Which of these event_ids the warehouse holds (by the key's index)."""
+        found: set[str] = set()
+        for start in range(0, len(event_ids), LOOKUP_CHUNK):
+            chunk = event_ids[start : start + LOOKUP_CHUNK]
+            listed = ", ".join("'" + event_id.replace("'", "''") + "'" for event_id in chunk)
+            found.update(
+                row[0]
+                for row in self.connection.execute(
+                    f"select event_id from raw_events where event_id in ({listed})"
+                ).fetchall()
+            )
+        return found
 
     def _landed_versions(self, event_ids: list[str]) -> dict[str, tuple[Any, ...]]:
         """The landed content (_CONTENT_COLUMNS) of each of these event_ids."""
