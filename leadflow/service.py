@@ -6,7 +6,7 @@ the copies it publishes (leadflow/serving.py):
 
 - **ingest** lands events from Kafka continuously (ingestion.consumer);
 - **live** scores what each landing names within a second or so, and every open inquiry
-  once a minute (a few hundred a tick, so arrivals never wait for all of them), then
+  once a minute (paced over half a minute, so arrivals never wait for all of them), then
   publishes the queue (models/live.py);
 - **build** runs `dbt build` (incremental, one model at a time) in this process every
   `build_interval_s`, then the quality gates, and publishes the marts only when both

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic_core import PydanticCustomError
@@ -27,9 +29,10 @@ async def score_inquiry(request: Request, inquiry: InquiryIn, model: ModelDep) -
     # async: a fraction of a millisecond of pure computation, cheaper on the event loop
     # than handed to a worker thread and back
     _check_submitted_at(request, inquiry)
-    warnings = _unconfigured_values(request, inquiry)
+    submitted = inquiry.model_dump()
+    warnings = _unconfigured_values(request, submitted)
     # one row in plain Python: a DataFrame of one row would cost more than the rest
-    features = features_of_fact(fact_of_submission(inquiry.model_dump()))
+    features = features_of_fact(fact_of_submission(submitted))
     scores = score_row(model, features)
     return ScoreOut(
         probability=float(scores.probability[0]),
@@ -42,13 +45,13 @@ async def score_inquiry(request: Request, inquiry: InquiryIn, model: ModelDep) -
     )
 
 
-def _unconfigured_values(request: Request, inquiry: InquiryIn) -> list[str]:
+def _unconfigured_values(request: Request, submitted: dict[str, Any]) -> list[str]:
     """A warning per value outside its configured vocabulary (scored as a value the model
     has not seen), or 422 naming them when the vocabularies say to refuse such values."""
     vocabularies = request.app.state.limits.rules.vocabularies
     if vocabularies is None:
         return []
-    found = vocabularies.unconfigured(inquiry.model_dump())
+    found = vocabularies.unconfigured(submitted)
     if found and vocabularies.unknown_values == "quarantine":
         raise RequestValidationError(
             [
