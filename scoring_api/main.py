@@ -132,7 +132,7 @@ def create_app(
     )
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(score.router, dependencies=[Depends(require_roles("sales"))])
+    app.include_router(score.router, dependencies=[Depends(require_roles(*score.ROLES))])
     app.include_router(leads.router, dependencies=[Depends(require_roles(*READ_LEADS))])
     app.include_router(actions.router, dependencies=[Depends(require_roles(*ACT_ON_LEADS))])
     app.include_router(team.router, dependencies=[Depends(require_roles(*READ_LEADS))])

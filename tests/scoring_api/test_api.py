@@ -17,6 +17,7 @@ from ingestion.vocabularies import load_vocabularies
 from models.errors import ModelIntegrityError
 from models.registry import load_champion
 from scoring_api.main import RequestLimits, create_app
+from scoring_api.routes import score as score_route
 
 INQUIRY = {
     "channel": "own_site",
@@ -107,6 +108,81 @@ def test_a_channel_not_configured_is_scored_and_reported_or_refused_per_the_voca
         assert fax.status_code == 422
         [error] = fax.json()["detail"]
         assert error["type"] == "unconfigured_value" and error["loc"] == ["body", "channel"]
+
+
+SCORE_REQUESTS = {
+    "a plain inquiry": (INQUIRY, {}),
+    "every field": (
+        {
+            **INQUIRY,
+            "needs_customization": True,
+            "prior_page_views": 7,
+            "prior_product_views": 3,
+            "prior_searches": 2,
+            "customer_prior_orders": 1,
+            "assignee_type": "rep",
+            "rep_id": "rep_01",
+            "sku": "VLV-DN50",
+            "campaign": "spring",
+            "submitted_at": "2025-06-30T08:00:00+08:00",
+        },
+        {},
+    ),
+    "a channel not configured": ({**INQUIRY, "channel": "fax"}, {}),
+    "as admin": (INQUIRY, {"X-API-Key": "admin-key-0123456789"}),
+    "another role": (INQUIRY, {"X-API-Key": "ingest-key-0123456789"}),
+    "a field too many": ({**INQUIRY, "outcome": "won"}, {}),
+    "a string for a number": ({**INQUIRY, "quantity": "20"}, {}),
+    "a moment out of the window": ({**INQUIRY, "submitted_at": "1999-12-31T00:00:00Z"}, {}),
+    "not JSON": (b"{channel: own_site}", {}),
+    "JSON that is not an object": ([INQUIRY], {}),
+    "JSON as text": (INQUIRY, {"Content-Type": "text/plain"}),
+}
+
+
+@pytest.mark.parametrize("name", SCORE_REQUESTS)
+def test_the_direct_score_answers_exactly_as_the_whole_handling_does(
+    served_home: tuple[Path, Path],
+    api_keys: dict[str, str],
+    sales: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+):
+    # POST /v1/score answers a scoring key's valid inquiry without FastAPI's dependency
+    # solving and validation (`leadflow bench api`'s p99); the answer must not tell which
+    warehouse, registry = served_home
+    keys = {**api_keys, "ingest-key-0123456789": "ingest"}
+    app = create_app(warehouse_path=warehouse, registry_dir=registry, api_keys=keys)
+    body, headers = SCORE_REQUESTS[name]
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {**sales, "Content-Type": "application/json", **headers}
+    direct = []
+    answer_directly = score_route._scored_directly
+
+    async def watched(request):  # type: ignore[no-untyped-def]
+        response = await answer_directly(request)
+        direct.append(response is not None)
+        return response
+
+    async def never(request):  # type: ignore[no-untyped-def]
+        return None
+
+    with TestClient(app) as client:
+        monkeypatch.setattr(score_route, "_scored_directly", watched)
+        first = client.post("/v1/score", content=content, headers=headers)
+        monkeypatch.setattr(score_route, "_scored_directly", never)
+        whole = client.post("/v1/score", content=content, headers=headers)
+
+    assert (first.status_code, first.headers["content-type"], first.content) == (
+        whole.status_code,
+        whole.headers["content-type"],
+        whole.content,
+    )
+    assert direct == [first.status_code == 200 and name != "a moment out of the window"]
+    if name in {"a plain inquiry", "every field", "a channel not configured", "as admin"}:
+        assert first.status_code == 200, first.text
+    else:
+        assert first.status_code in {403, 422}, first.text
 
 
 def test_leads_are_open_inquiries_ranked_by_probability(
