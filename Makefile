@@ -35,11 +35,13 @@ TEST_EXAMPLES ?= 2000
 test-all: setup  ## every test, slow ones included, and long property-based runs drawn afresh
 	LEADFLOW_TEST_EXAMPLES=$(TEST_EXAMPLES) $(RUN) pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-bench: setup  ## ingest and scoring throughput vs same-run baselines, dbt build times, speed to lead; one JSON line each
+bench: setup  ## ingest and scoring throughput vs same-run baselines, dbt build times, speed to lead, API and page latency; one JSON line each
 	$(RUN) leadflow bench ingest
 	$(RUN) leadflow bench transform
 	$(RUN) leadflow bench score
 	$(RUN) leadflow bench freshness
+	$(RUN) leadflow bench api
+	$(RUN) leadflow bench pages
 
 lint: setup  ## Python (ruff) and the dbt models (SQLFluff with the dbt templater, .sqlfluff)
 	$(RUN) ruff check .

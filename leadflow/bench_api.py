@@ -6,7 +6,9 @@ The API (`leadflow serve`, its own process) serves a built warehouse's published
 request as fast as answers come for `seconds` each: the bare endpoint (`GET /health`),
 `POST /v1/score`, `GET /v1/leads?limit=50` (also with a filter that defeats the pages kept
 per publication), and the queue page (`GET /queue`, signed in as a manager). Throughput
-is answers per second; latency quantiles are per request.
+is answers per second; latency quantiles are per request. The bare endpoint and
+`POST /v1/score`, whose rates make the ratio, take turns (`turns` of each, alternating), so
+that both see the same moments of a shared machine.
 """
 
 from __future__ import annotations
@@ -66,8 +68,54 @@ class Request:
     paths: tuple[str, ...] = ()
 
 
+@dataclass
+class Sample:
+    """What a load measured: each request's latency, the failures, the seconds it ran."""
+
+    latencies: list[float] = field(default_factory=list)
+    failed: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: Sample) -> None:
+        self.latencies += other.latencies
+        self.failed += other.failed
+        self.seconds += other.seconds
+
+    def summary(self) -> dict[str, Any]:
+        every = self.latencies
+        return {
+            "requests": len(every),
+            "rps": round(len(every) / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": round((_quantile(every, 0.5) or 0) * 1000, 2),
+            "p95_ms": round((_quantile(every, 0.95) or 0) * 1000, 2),
+            "p99_ms": round((_quantile(every, 0.99) or 0) * 1000, 2),
+            "max_ms": round(max(every, default=0) * 1000, 2),
+            "failed": self.failed,
+        }
+
+
 def load(base: str, request: Request, *, seconds: float, connections: int) -> dict[str, Any]:
-    """`connections` threads sending `request` for `seconds`: rate, latency, failures.
+    """`connections` threads sending `request` for `seconds`: rate, latency, failures."""
+    return sample(base, request, seconds=seconds, connections=connections).summary()
+
+
+def load_in_turns(
+    base: str, requests: dict[str, Request], *, seconds: float, connections: int, turns: int
+) -> dict[str, dict[str, Any]]:
+    """`load` of each request for `seconds` in all, in `turns` turns taken in alternation:
+    a shared machine's speed drifts over a minute, and the figures of two requests measured
+    side by side (a ratio of their rates) should see the same drift."""
+    samples = {name: Sample() for name in requests}
+    for _ in range(turns):
+        for name, request in requests.items():
+            samples[name].add(
+                sample(base, request, seconds=seconds / turns, connections=connections)
+            )
+    return {name: measured.summary() for name, measured in samples.items()}
+
+
+def sample(base: str, request: Request, *, seconds: float, connections: int) -> Sample:
+    """`connections` threads sending `request` as fast as answers come for `seconds`.
 
     Each thread keeps one connection of the standard library's `http.client`: the load
     shares the machine's cores with the server, and a heavier client (httpx took about
@@ -117,16 +165,7 @@ def load(base: str, request: Request, *, seconds: float, connections: int) -> di
     for thread in threads:
         thread.join(60)
     elapsed = time.perf_counter() - began
-    every = [value for values in latencies for value in values]
-    return {
-        "requests": len(every),
-        "rps": round(len(every) / elapsed, 1),
-        "p50_ms": round((_quantile(every, 0.5) or 0) * 1000, 2),
-        "p95_ms": round((_quantile(every, 0.95) or 0) * 1000, 2),
-        "p99_ms": round((_quantile(every, 0.99) or 0) * 1000, 2),
-        "max_ms": round(max(every, default=0) * 1000, 2),
-        "failed": sum(failures),
-    }
+    return Sample([value for values in latencies for value in values], sum(failures), elapsed)
 
 
 @contextlib.contextmanager
@@ -216,6 +255,7 @@ def bench_api(
     *,
     seconds: float = 15.0,
     connections: int = 8,
+    turns: int = 5,
     home: Path | None = None,
 ) -> dict[str, Any]:
     """Build a demo-sized warehouse (or copy `home`), serve it, load each endpoint."""
@@ -229,17 +269,29 @@ def bench_api(
         sales_key = f"lf_sales_{secrets.token_urlsafe(18)}"
         with served(settings, f"{sales_key}:sales") as base:
             key = {"X-API-Key": sales_key}
-            runs = {
-                "bare": Request("GET", "/health"),
-                "score": Request("POST", "/v1/score", key, SCORE_BODY),
+            # the ratio's two sides in alternating turns, then the reads one after another
+            console.log(
+                f"bare and score: {connections} connections, {seconds:g} s each in {turns} "
+                "alternating turns"
+            )
+            measured = load_in_turns(
+                base,
+                {
+                    "bare": Request("GET", "/health"),
+                    "score": Request("POST", "/v1/score", key, SCORE_BODY),
+                },
+                seconds=seconds,
+                connections=connections,
+                turns=turns,
+            )
+            reads = {
                 "leads": Request("GET", "/v1/leads?limit=50", key),
                 # a filter that moves with the clock is never answered from the pages kept
                 # per publication: what every first read of a new publication costs
                 "leads_uncached": Request("GET", "/v1/leads?limit=50&max_age_hours=87600", key),
                 "queue_page": Request("GET", "/queue", cookie),
             }
-            measured = {}
-            for name, request in runs.items():
+            for name, request in reads.items():
                 console.log(f"{name}: {connections} connections for {seconds:g} s")
                 measured[name] = load(base, request, seconds=seconds, connections=connections)
         bare, score = measured["bare"], measured["score"]
@@ -248,6 +300,7 @@ def bench_api(
             "warehouse_events": events,
             "connections": connections,
             "seconds_each": seconds,
+            "turns": turns,
             "bare_rps": bare["rps"],
             "score_rps": score["rps"],
             "score_ratio": round(score["rps"] / bare["rps"], 3) if bare["rps"] else None,

@@ -1078,6 +1078,10 @@ def bench_freshness(
 def bench_api(
     seconds: Annotated[float, typer.Option(help="how long each endpoint is loaded")] = 15.0,
     connections: Annotated[int, typer.Option(help="concurrent keep-alive connections")] = 8,
+    turns: Annotated[
+        int,
+        typer.Option(min=1, help="turns the bare endpoint and POST /v1/score take, alternating"),
+    ] = 5,
     home: Annotated[
         Path | None,
         typer.Option(help="a built LEADFLOW_HOME to copy (default: build a demo-sized one)"),
@@ -1089,7 +1093,7 @@ def bench_api(
 
     settings()
     with product_errors():
-        emit(run_bench(err, seconds=seconds, connections=connections, home=home))
+        emit(run_bench(err, seconds=seconds, connections=connections, turns=turns, home=home))
 
 
 @bench_app.command("pages")

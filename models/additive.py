@@ -30,6 +30,9 @@ MIN_SEASON_YEARS = 2
 OTHER = "(other)"
 KNOT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
+# one feature's part of a row's effects (AdditiveModel._row_plan)
+RowStep = tuple[str, int, dict[str, float] | None, float, tuple[tuple[float, float], ...], float]
+
 
 @dataclass
 class AdditiveModel:
@@ -153,46 +156,49 @@ class AdditiveModel:
             summed[:, factor_index[FACTOR_OF[name]]] += effect
         return slope * summed
 
-    def factor_effects_row(self, row: Mapping[str, Any]) -> np.ndarray:
+    def factor_effects_row(self, row: Mapping[str, Any]) -> list[float]:
         """`factor_effects` of one row of features (a FEATURES mapping), without a
-        DataFrame: the same lookups and hinges, in plain Python."""
+        DataFrame: the same lookups and hinges, in plain Python, feature by feature in the
+        same order (so the same sums to the last bit as before this was made fast)."""
         summed = [0.0] * len(FACTORS)
-        for name, factor, effects, slopes, knots in self._row_tables:
+        for name, factor, levels, first, hinges, offset in self._row_plan:
             value = row[name]
-            if knots is None:  # categorical: its level's effect, OTHER when unseen or missing
-                effect = (
-                    effects.get(str(value), effects[None]) if value is not None else effects[None]
-                )
-            else:
-                x = float(value)
-                effect = x * slopes[0]
-                for knot, hinge_slope in zip(knots, slopes[1:], strict=True):
-                    effect += max(x - knot, 0.0) * hinge_slope
-                effect -= self.numeric_offsets[name]
+            if levels is not None:  # categorical: its level's effect, OTHER when unseen or missing
+                summed[factor] += levels.get(str(value), first) if value is not None else first
+                continue
+            x = float(value)
+            effect = x * first
+            for knot, hinge_slope in hinges:
+                effect += max(x - knot, 0.0) * hinge_slope
+            effect -= offset
             summed[factor] += effect
         slope, _ = self.calibration
-        return slope * np.asarray(summed)
+        return [slope * total for total in summed]
 
     @cached_property
-    def _row_tables(self) -> list[tuple[str, int, dict[str | None, float], Any, Any]]:
+    def _row_plan(self) -> list[RowStep]:
+        """Per feature, in FEATURES order: (name, factor index, a categorical's level
+        effects or None, the OTHER level's effect or a numeric's first slope, a numeric's
+        (knot, slope) hinges, a numeric's centring offset)."""
         factor_index = {factor.name: index for index, factor in enumerate(FACTORS)}
-        tables: list[tuple[str, int, dict[str | None, float], Any, Any]] = []
+        plan: list[RowStep] = []
         for name in FEATURES:
+            factor = factor_index[FACTOR_OF[name]]
             if name in CATEGORICAL_FEATURES:
                 levels, effects = self.levels[name], self.level_effects[name]
-                lookup: dict[str | None, float] = {
+                lookup = {
                     str(level): float(effect)
                     for level, effect in zip(
                         levels[:-1].tolist(), effects[:-1].tolist(), strict=True
                     )  # fmt: skip
                 }
-                lookup[None] = float(effects[-1])  # OTHER
-                tables.append((name, factor_index[FACTOR_OF[name]], lookup, None, None))
+                plan.append((name, factor, lookup, float(effects[-1]), (), 0.0))
             else:
-                knots = self.knots[name].tolist()
-                slopes = self.slopes[name].tolist()
-                tables.append((name, factor_index[FACTOR_OF[name]], {}, slopes, knots))
-        return tables
+                slopes = [float(slope) for slope in self.slopes[name].tolist()]
+                hinges = tuple(zip(self.knots[name].tolist(), slopes[1:], strict=True))
+                offset = float(self.numeric_offsets[name])
+                plan.append((name, factor, None, slopes[0], hinges, offset))
+        return plan
 
     def reference_features(self) -> pd.DataFrame:
         """One row: the reference (ordinary) inquiry every effect is measured from."""

@@ -38,7 +38,7 @@ class Scorecard:
         "log_buyer_prior_orders": 0.0,
     }
 
-    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
+    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, list[float]]:
         """`factor_logits` of one row, in plain Python (the same rules, held equal to the
         frame's by tests/models/test_score.py)."""
         gap = row["price_gap"]
@@ -57,7 +57,7 @@ class Scorecard:
             "buyer_history": 2 if row["log_buyer_prior_orders"] > 0 else 0,
         }
         effects = [SCORECARD_POINT * float(points.get(factor.name, 0)) for factor in FACTORS]
-        return BASE_RATE_LOGIT, np.asarray(effects)
+        return BASE_RATE_LOGIT, effects
 
     def factor_logits(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         f = features

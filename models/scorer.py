@@ -17,7 +17,7 @@ from models.features import FACTORS
 from models.reasons import factor_text, factor_texts
 from models.registry import load_champion
 from models.scorecard import Scorecard
-from models.tiers import score_of, tier_for, tiers_for
+from models.tiers import Tier, score_of, tier_for, tiers_for
 
 REASONS_PER_SCORE = 3
 MODEL_SCORER = "model"
@@ -33,8 +33,8 @@ class Scorer(Protocol):
         """(base logit per row, n x len(FACTORS) logit effects); logit = base + row sum."""
         ...
 
-    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
-        """`factor_logits` of one row of features (a FEATURES mapping)."""
+    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, list[float]]:
+        """`factor_logits` of one row of features (a FEATURES mapping), in plain Python."""
         ...
 
 
@@ -57,7 +57,7 @@ class ModelScorer:
         base = np.full(len(features), slope * model.intercept + offset)  # type: ignore[attr-defined]
         return base, model.factor_effects(features)  # type: ignore[attr-defined]
 
-    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, np.ndarray]:
+    def factor_logits_row(self, row: Mapping[str, Any]) -> tuple[float, list[float]]:
         model = self.model
         slope, offset = model.calibration  # type: ignore[attr-defined]
         base = slope * model.intercept + offset  # type: ignore[attr-defined]
@@ -74,11 +74,6 @@ class Scores:
     reason_factors: np.ndarray  # n x REASONS_PER_SCORE factor indexes, largest effect first
     reason_points: np.ndarray  # n x REASONS_PER_SCORE: score points the factor adds (+) or costs
 
-    def row_reasons(self, features: Mapping[str, Any], row: int = 0) -> list[dict[str, object]]:
-        """`reasons` of row `row`, whose features are the mapping `features` (a FEATURES
-        mapping, as `score_row` scored)."""
-        return self._reasons(row, lambda factor: factor_text(factor, features))
-
     def reasons(self, features: pd.DataFrame, row: int) -> list[dict[str, object]]:
         """Row `row`'s reasons: factor, direction, points, the lost reason it speaks to, and
         a sentence for sales."""
@@ -86,23 +81,43 @@ class Scores:
         return self._reasons(row, lambda factor: factor_texts(factor, one)[0])
 
     def _reasons(self, row: int, text: Callable[[str], str]) -> list[dict[str, object]]:
-        reasons = []
-        for factor_index, points in zip(
-            self.reason_factors[row], self.reason_points[row], strict=True
-        ):
-            factor = FACTORS[int(factor_index)]
-            reasons.append(
-                {
-                    "factor": factor.name,
-                    "direction": "raises" if points > 0 else "lowers",
-                    # as reasons_json rounds (np.round: x 10, to even, / 10), without
-                    # numpy's cost per call on one number
-                    "points": round(float(points) * 10) / 10,
-                    "lost_reason": factor.lost_reason,
-                    "text": text(factor.name),
-                }
+        return [
+            _reason(int(factor_index), float(points), text)
+            for factor_index, points in zip(
+                self.reason_factors[row], self.reason_points[row], strict=True
             )
-        return reasons
+        ]
+
+
+@dataclass(frozen=True)
+class RowScore:
+    """The score of one inquiry (`score_row`): probability, 0-100 score, tier, and the
+    REASONS_PER_SCORE factors that move it most, as (factor index, points)."""
+
+    probability: float
+    score: int
+    tier: Tier
+    top: list[tuple[int, float]]
+
+    def reasons(self, features: Mapping[str, Any]) -> list[dict[str, object]]:
+        """The reasons, as `Scores.reasons` gives them; `features` is the mapping scored."""
+        return [
+            _reason(factor_index, points, lambda factor: factor_text(factor, features))
+            for factor_index, points in self.top
+        ]
+
+
+def _reason(factor_index: int, points: float, text: Callable[[str], str]) -> dict[str, object]:
+    factor = FACTORS[factor_index]
+    return {
+        "factor": factor.name,
+        "direction": "raises" if points > 0 else "lowers",
+        # as reasons_json rounds (np.round: x 10, to even, / 10), without numpy's cost per
+        # call on one number
+        "points": round(points * 10) / 10,
+        "lost_reason": factor.lost_reason,
+        "text": text(factor.name),
+    }
 
 
 def current_scorer(registry_dir: Path) -> Scorer:
@@ -126,22 +141,21 @@ def score_features(scorer: Scorer, features: pd.DataFrame) -> Scores:
     return _scores(*scorer.factor_logits(features))
 
 
-def score_row(scorer: Scorer, row: Mapping[str, Any]) -> Scores:
+def score_row(scorer: Scorer, row: Mapping[str, Any]) -> RowScore:
     """`score_features` of one row of features (models.features.features_of_fact's), as
-    the API scores an inquiry: the champion's effects without a DataFrame. Its reasons are
-    `Scores.row_reasons(row)`."""
+    the API scores an inquiry: in plain Python, without a DataFrame or numpy, whose fixed
+    cost per call would be most of it (tests/models/test_score.py holds the two equal)."""
     base, effects = scorer.factor_logits_row(row)
-    # _scores for one row, in plain Python: numpy's fixed cost per call was most of it
-    logit = base + float(effects.sum())
+    logit = base + sum(effects)
     probability = _sigmoid_of(logit)
-    points = [100.0 * (probability - _sigmoid_of(logit - effect)) for effect in effects.tolist()]
+    points = [100.0 * (probability - _sigmoid_of(logit - effect)) for effect in effects]
+    # the largest effects first, equal ones in FACTORS order (as _scores orders them)
     top = sorted(range(len(points)), key=lambda index: -abs(points[index]))[:REASONS_PER_SCORE]
-    return Scores(
-        probability=np.asarray([probability]),
-        score=np.asarray([round(probability * 100)], dtype="int64"),
-        tier=np.asarray([tier_for(probability)], dtype=object),
-        reason_factors=np.asarray([top], dtype="int64"),
-        reason_points=np.asarray([[points[index] for index in top]]),
+    return RowScore(
+        probability=probability,
+        score=round(probability * 100),
+        tier=tier_for(probability),
+        top=[(index, points[index]) for index in top],
     )
 
 

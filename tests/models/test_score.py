@@ -211,6 +211,6 @@ def test_one_inquiry_scores_the_same_alone_as_in_a_batch(trained, scorer_kind):
 
     for index, row in enumerate(features.to_dict("records")):
         alone = score_row(scorer, row)
-        assert float(alone.probability[0]) == pytest.approx(batch.probability[index], abs=1e-12)
-        assert (alone.score[0], alone.tier[0]) == (batch.score[index], batch.tier[index])
-        assert alone.row_reasons(row) == batch.reasons(features, index)
+        assert alone.probability == pytest.approx(batch.probability[index], abs=1e-12)
+        assert (alone.score, alone.tier) == (batch.score[index], batch.tier[index])
+        assert alone.reasons(row) == batch.reasons(features, index)
