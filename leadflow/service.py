@@ -6,8 +6,8 @@ the copies it publishes (leadflow/serving.py):
 
 - **ingest** lands events from Kafka continuously (ingestion.consumer);
 - **live** scores what each landing names within a second or so, and every open inquiry
-  once a minute (paced over half a minute, so arrivals never wait for all of them), then
-  publishes the queue (models/live.py);
+  every `sweep_interval_s` (50 s; paced over half a minute at most, so arrivals never wait
+  for all of them), then publishes the queue (models/live.py);
 - **build** runs `dbt build` (incremental, one model at a time) in this process every
   `build_interval_s`, then the quality gates, and publishes the marts only when both
   passed;
@@ -342,7 +342,9 @@ class Service:
             staging = self.staging = live_staging(self.settings)
         scorer_at: float = 0.0
         scorer = current_scorer(self.settings.registry_dir)
-        live = LiveScorer(self.shared.connection, staging)
+        live = LiveScorer(
+            self.shared.connection, staging, sweep_every_s=self.settings.sweep_interval_s
+        )
         publisher = QueuePublisher(self.settings.home)
         try:
             sweep = True

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         description="`leadflow run`: seconds between two dbt builds (new inquiries are "
         "scored within seconds regardless)",
     )
+    sweep_interval_s: float = Field(
+        default=50.0,
+        ge=1,
+        description="`leadflow run`: seconds between two sweeps that rescore every open lead "
+        "(for scores that move with time alone, such as no contact 48 h after submission); "
+        "a sweep is paced over 30 s at most, so the default rescores each within a minute",
+    )
 
     business_timezone: str = Field(
         default="Asia/Shanghai",

@@ -94,9 +94,11 @@ INQUIRY_MODELS = (
 PLACEHOLDER = "__leadflow_live_since__"
 SWEEP_EVERY_S = 50.0
 """Every open inquiry is rescored this often (within a minute, with a sweep's ticks), for
-scores that change with time alone."""
+scores that change with time alone: the default of `LiveScorer(sweep_every_s=...)`, which
+`leadflow run` takes from LEADFLOW_SWEEP_INTERVAL_S."""
 SWEEP_SPREAD_S = 30.0
-"""A sweep is paced to be through the queue in about this long: each tick takes its share
+"""A sweep is paced to be through the queue in about this long (or three fifths of the
+sweep interval, when that is shorter): each tick takes its share
 of what is left for the time left (at least SWEEP_MIN_CHUNK), so arrivals never wait for
 a big chunk of it. A sweep starts when the last one began SWEEP_EVERY_S ago and is over;
 the queue is taken in submission order (a lead keeps its place from one sweep to the
@@ -290,7 +292,15 @@ class TickResult:
 class LiveScorer:
     """Scores on a cursor of its own, over the built tables plus the newest events."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, staging: LiveStaging) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        staging: LiveStaging,
+        *,
+        sweep_every_s: float = SWEEP_EVERY_S,
+    ) -> None:
+        self.sweep_every_s = sweep_every_s
+        self.sweep_spread_s = min(SWEEP_SPREAD_S, 0.6 * sweep_every_s)
         self.cursor = connection.cursor()
         self.cursor.execute(f"set session dynamic_or_filter_threshold = {IN_LIST_AT_MOST}")
         self.staging = staging
@@ -487,7 +497,7 @@ class LiveScorer:
                 as_of=as_of,
                 started_at=now,
                 pending=everyone[::-1],
-                due=time.monotonic() + SWEEP_SPREAD_S,
+                due=time.monotonic() + self.sweep_spread_s,
             )
             self.last_sweep = time.monotonic()
         checked = [*touched, *self._sweep_chunk(set(touched))]
@@ -533,8 +543,8 @@ class LiveScorer:
         return chunk
 
     def sweep_due(self) -> bool:
-        """Whether SWEEP_EVERY_S has passed since the last sweep began, and it is over."""
-        return self.sweeping is None and time.monotonic() - self.last_sweep >= SWEEP_EVERY_S
+        """Whether sweep_every_s has passed since the last sweep began, and it is over."""
+        return self.sweeping is None and time.monotonic() - self.last_sweep >= self.sweep_every_s
 
     def _clock(self, now: dt.datetime, since: dt.datetime) -> dt.datetime:
         """The scoring moment (models/clock.py), with the events landed since the build: the

@@ -72,11 +72,12 @@ def _stream(bootstrap: str, lines: list[bytes], chunks: int, pause_s: float) -> 
     return thread
 
 
-@pytest.fixture
-def events(tmp_path: Path) -> list[bytes]:
-    """≥200,000 simulated events, with their duplicates and malformed lines."""
-    path = tmp_path / "events.jsonl"
-    simulate(path, tmp_path / "truth.csv", seed=3, years=2.0, inquiries_per_year=8000)
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    """≥200,000 simulated events, with their duplicates and malformed lines (read only)."""
+    work = tmp_path_factory.mktemp("events")
+    path = work / "events.jsonl"
+    simulate(path, work / "truth.csv", seed=3, years=2.0, inquiries_per_year=8000)
     lines = list(iter_lines(path))
     assert len(lines) >= 200_000
     return lines

@@ -22,7 +22,7 @@ def test_soak_with_faults_loses_nothing_and_scores_as_a_clean_run(
         built_home,
         broker_process,
         Soak(seconds=90, inquiries_per_s=5, others_per_s=50, service_kills=1, part_kills=3,
-             broker_freeze_s=5),
+             broker_freeze_s=5, sweep_interval_s=15),
         tmp_path,
     )  # fmt: skip
 
