@@ -98,13 +98,13 @@ scores that change with time alone: the default of `LiveScorer(sweep_every_s=...
 `leadflow run` takes from LEADFLOW_SWEEP_INTERVAL_S."""
 SWEEP_SPREAD_S = 30.0
 """A sweep is paced to be through the queue in about this long (or three fifths of the
-sweep interval, when that is shorter): each tick takes its share
-of what is left for the time left (at least SWEEP_MIN_CHUNK), so arrivals never wait for
-a big chunk of it. A sweep starts when the last one began SWEEP_EVERY_S ago and is over;
-the queue is taken in submission order (a lead keeps its place from one sweep to the
-next, new ones come last) and each chunk is scored as of its tick, so each lead is
-rescored about every SWEEP_EVERY_S, as of that moment. (A fixed share of a twentieth of
-the queue, at least 250 a tick, made ticks of 500 leads and 3 s while 2,500 were open.)"""
+sweep interval, when that is shorter): each tick takes its share of what is left for the
+time left (at least SWEEP_MIN_CHUNK), so arrivals never wait for a big chunk of it. A sweep
+starts when the last one began a sweep interval ago and is over; the queue is taken in
+submission order (a lead keeps its place from one sweep to the next, new ones come last)
+and each chunk is scored as of its tick, so each lead is rescored about every sweep
+interval, as of that moment. (A fixed share of a twentieth of the queue, at least 250 a
+tick, made ticks of 500 leads and 3 s while 2,500 were open.)"""
 SWEEP_MIN_CHUNK = 25
 TOUCH_MARGIN = dt.timedelta(seconds=2)
 """A tick rescores what landed since the previous tick's newest landing minus this."""

@@ -357,6 +357,7 @@ def test_the_sweep_interval_sets_how_often_every_open_lead_is_rescored(
         assert built is not None
         default = LiveScorer(connection, staging)
         assert (default.sweep_every_s, default.sweep_spread_s) == (50.0, 30.0)
+        assert Settings.model_fields["sweep_interval_s"].default == default.sweep_every_s
         default.close()
         live = LiveScorer(connection, staging, sweep_every_s=settings.sweep_interval_s)
         try:
@@ -511,10 +512,10 @@ class Soak:
     service_kills: int
     part_kills: int
     broker_freeze_s: float
-    # how often the service rescores every open lead (LEADFLOW_SWEEP_INTERVAL_S): the soak
-    # ends on a whole sweep begun after the last landing, which the default takes a minute
-    # and a half to give at worst
-    sweep_interval_s: float = 50.0
+    # how often the service rescores every open lead (LEADFLOW_SWEEP_INTERVAL_S; None: its
+    # default): the soak ends on a whole sweep begun after the last landing, which the
+    # default takes a minute and a half to give at worst
+    sweep_interval_s: float | None = None
 
 
 class Stream(threading.Thread):
@@ -610,11 +611,9 @@ def _soak(home: Path, broker: EmbeddedBroker, soak: Soak, tmp_path: Path) -> Non
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = home / "run.log"
-    settings = {
-        "transforms_dir": str(project),
-        "build_interval_s": "15",
-        "sweep_interval_s": str(soak.sweep_interval_s),
-    }
+    settings = {"transforms_dir": str(project), "build_interval_s": "15"}
+    if soak.sweep_interval_s is not None:
+        settings["sweep_interval_s"] = str(soak.sweep_interval_s)
     reader = Reader(base)
     stream = Stream(broker.bootstrap, soak.inquiries_per_s, soak.others_per_s)
     down: list[tuple[float, float]] = []  # (from, to) monotonic: the whole service was dead
